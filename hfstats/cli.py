@@ -1,0 +1,283 @@
+"""The `hfstats` command: parses options, calls the library, prints. Nothing else.
+
+Exit codes: 0 ok, 1 error, 2 usage (bad input), 75 busy (another refresh holds the database:
+try again later), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import EXIT_ERROR, EXIT_USAGE, HfstatsError
+from .output import FORMATS, render
+
+DEFAULT_DB = "hfstats.duckdb"
+EXIT_INTERRUPTED = 130
+
+
+def default_db() -> str:
+    return os.environ.get("HFSTATS_DB") or DEFAULT_DB
+
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=default_db,
+    show_default="$HFSTATS_DB or ./hfstats.duckdb",
+    help="The hfstats DuckDB database file.",
+)
+
+
+def format_option(choices: tuple[str, ...] = FORMATS, default: str = "table"):
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Output format. json: an array of row objects, NULL as null.",
+    )
+
+
+def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
+    root = logging.getLogger("hfstats")
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False
+    if not quiet:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("%(message)s"))
+        console.setLevel(logging.DEBUG if debug else logging.INFO)
+        root.addHandler(console)
+    if log_file is not None:
+        try:
+            handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise HfstatsError(f"cannot write the log file {log_file}: {exc.strerror}") from None
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
+class HfstatsGroup(click.Group):
+    """Turns HfstatsError into one line and an exit code; tracebacks only with --debug."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HfstatsError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail(
+                "interrupted; what was saved is kept (a refresh resumes where it stopped)",
+                EXIT_INTERRUPTED,
+            )
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # an unexpected bug: still one line unless --debug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            _fail(
+                f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+                EXIT_ERROR,
+            )
+
+
+def _fail(message: str, code: int) -> None:
+    logging.getLogger("hfstats").debug("exit %d: %s", code, message)
+    click.echo(f"hfstats: error: {message.splitlines()[0] if message else 'failed'}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=HfstatsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hfstats")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also append log lines (with times) to this file.",
+)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, log_file: Path | None) -> None:
+    """Re-measurable analytics on the Hugging Face Hub's model metadata.
+
+    Crawl the Hub's model listing into a DuckDB file (refresh), query it (query, sql),
+    re-measure published claims (check) and render charts for docs (report).
+
+    Exit codes: 0 ok, 1 error, 2 bad input, 75 busy (another refresh is running; try later).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    ctx.obj["log_file"] = log_file
+
+
+def _logging_from(ctx: click.Context, quiet: bool) -> None:
+    _setup_logging(quiet, ctx.obj.get("log_file"), ctx.obj.get("debug", False))
+
+
+@cli.command()
+@db_option
+@click.option("--endpoint", help="Hub endpoint.  [default: $HF_ENDPOINT or https://huggingface.co]")
+@click.option(
+    "--full", is_flag=True, help="Crawl everything and mark models no longer listed as deleted."
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 10_000),
+    default=1000,
+    show_default=True,
+    help="Models asked for per page (the Hub may send fewer).",
+)
+@click.option(
+    "--max-pages", type=click.IntRange(1), help="Stop after N pages; the next refresh resumes."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for a page before retrying.",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0),
+    default=8,
+    show_default=True,
+    help="Retries per page on 429, 5xx, timeouts and broken bodies.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No output unless something fails (for cron).")
+@click.pass_context
+def refresh(ctx, db_path, endpoint, full, page_size, max_pages, timeout, max_retries, quiet):
+    """Crawl the Hub's model metadata into the database as a new snapshot.
+
+    Incremental once a complete snapshot exists (only models modified since); --full re-reads
+    everything and records deletions. An interrupted refresh resumes from its saved cursor.
+    The token comes from huggingface_hub ($HF_TOKEN or `hf auth login`).
+    """
+    from . import crawl, hub
+    from .progress import CrawlProgress
+
+    _logging_from(ctx, quiet)
+    progress = CrawlProgress(quiet=quiet)
+    client = hub.HubClient(
+        endpoint,
+        hub.default_token(),
+        timeout=timeout,
+        max_retries=max_retries,
+        on_wait=progress.on_wait,
+    )
+    try:
+        result = crawl.refresh(
+            db_path,
+            full=full,
+            page_size=page_size,
+            max_pages=max_pages,
+            client=client,
+            on_page=progress.on_page,
+        )
+    finally:
+        progress.close()
+    log = logging.getLogger("hfstats")
+    for note in result.notes:
+        log.info("%s", note)
+    if not result.complete:
+        log.info(
+            "paused after %d page(s) (snapshot %d, %s); run `hfstats refresh` again to continue",
+            result.pages,
+            result.snapshot_id,
+            result.mode,
+        )
+        return
+    m = result.merge
+    log.info(
+        "snapshot %d (%s) complete: %d models; %d added, %d changed (%d renamed), %d deleted; "
+        "%d pages, %d requests",
+        m.snapshot_id,
+        result.mode,
+        m.models,
+        m.added,
+        m.changed,
+        m.renamed,
+        m.deleted,
+        result.pages,
+        result.requests,
+    )
+    if m.rejected:
+        log.warning("%d listing element(s) had no usable _id and were skipped", m.rejected)
+
+
+@cli.group(invoke_without_command=True)
+@db_option
+@format_option(("table", "json", "csv", "markdown"))
+@click.pass_context
+def snapshots(ctx, db_path, fmt):
+    """List snapshots: id, times, mode, complete, models, added, changed, deleted."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import store
+
+    with store.read(db_path) as connection:
+        rows = store.list_snapshots(connection)
+    columns = [
+        "snapshot_id",
+        "started_at",
+        "finished_at",
+        "mode",
+        "complete",
+        "models",
+        "added",
+        "changed",
+        "renamed",
+        "deleted",
+        "pages",
+        "requests",
+    ]
+    if fmt == "json":
+        columns = list(rows[0].keys()) if rows else columns
+    click.echo(render([[r[c] for c in columns] for r in rows], columns, fmt))
+
+
+@snapshots.command("prune")
+@db_option
+@click.option("--keep", type=click.IntRange(1), required=True, help="Complete snapshots to keep.")
+def snapshots_prune(db_path, keep):
+    """Drop all but the KEEP latest complete snapshots; the rest keep their exact history."""
+    from . import crawl, store
+
+    with crawl.RefreshLock(db_path), store.write(db_path) as connection:
+        dropped = store.prune(connection, keep)
+    click.echo(
+        f"dropped {dropped['snapshots_dropped']} snapshot(s), {dropped['versions_dropped']} "
+        f"model version(s), {dropped['counters_dropped']} counter interval(s)"
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelp as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "", err=False)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"hfstats: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"hfstats: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("hfstats: error: aborted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,381 @@
+"""`hfstats refresh`: crawl the model listing into a staging folder, then merge it.
+
+A crawl never holds the database open while it talks to the Hub. Each page is written to
+``<db>.crawl/pages/`` and the cursor to ``<db>.crawl/state.json``, both atomically, so a crawl
+killed at any point loses at most the page in flight and the next ``refresh`` resumes from the
+saved cursor. When the listing is done, one short transaction folds the pages into the history
+(``store.merge_pages``) and the staging folder is removed. Readers meanwhile keep seeing the
+latest complete snapshot.
+
+Modes:
+- full: every page; models of the previous state that were not listed are marked deleted. A
+  model modified while the crawl runs jumps to the top of the listing (it is sorted by
+  ``lastModified``, newest first) and would be missed, so a full crawl ends with a catch-up pass
+  over the top of the listing, down to what was newest when it started.
+- incremental (default once a complete snapshot exists): stop at the first page that reaches
+  models older than the last complete snapshot's high-water mark minus a safety margin.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from . import __version__, store
+from .errors import BusyError, HfstatsError
+from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
+
+log = logging.getLogger("hfstats.crawl")
+
+STATE_FORMAT = 1
+# Models modified within this margin before the high-water mark are read again: protects
+# against clock skew and listings that lag behind a commit by a little.
+DEFAULT_OVERLAP = timedelta(minutes=10)
+
+
+@dataclass
+class CrawlState:
+    """Everything needed to resume a crawl; saved after every page."""
+
+    snapshot_id: int
+    endpoint: str
+    mode: str  # "full" or "incremental"
+    page_size: int
+    started_at: str
+    phase: str  # "listing", "catchup" or "merge"
+    next_url: str | None
+    pages: int = 0
+    requests: int = 0
+    models_seen: int = 0
+    altered: int = 0
+    stop_before: str | None = None  # incremental: stop at models last modified before this
+    catchup_until: str | None = None  # full: catch-up pass stops at models older than this
+    format: int = STATE_FORMAT
+
+
+@dataclass
+class RefreshResult:
+    snapshot_id: int
+    mode: str
+    complete: bool
+    pages: int
+    requests: int
+    models_seen: int
+    merge: store.MergeResult | None = None
+    resumed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Staging:
+    """The folder beside the database where a crawl keeps its pages and cursor."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.root = db_path.with_name(db_path.name + ".crawl")
+        self.pages_dir = self.root / "pages"
+        self.state_file = self.root / "state.json"
+
+    def load(self) -> CrawlState | None:
+        try:
+            data = json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise HfstatsError(
+                f"the saved crawl state {self.state_file} is unreadable ({exc}); "
+                "delete the folder {self.root} to start the crawl again"
+            ) from None
+        if data.get("format") != STATE_FORMAT:
+            raise HfstatsError(
+                f"{self.root} was left by another hfstats version; delete it to start the crawl again"
+            )
+        return CrawlState(**data)
+
+    def start(self, state: CrawlState) -> None:
+        self.discard()
+        self.pages_dir.mkdir(parents=True)
+        self.save(state)
+
+    def save(self, state: CrawlState) -> None:
+        _atomic_write(self.state_file, json.dumps(asdict(state), indent=1).encode())
+
+    def page_path(self, number: int) -> Path:
+        return self.pages_dir / f"{number:07d}.json"
+
+    def write_page(self, number: int, body: bytes) -> None:
+        _atomic_write(self.page_path(number), body)
+
+    def page_files(self, count: int) -> list[Path]:
+        return [self.page_path(n) for n in range(1, count + 1)]
+
+    def drop_pages_after(self, count: int) -> None:
+        """Remove pages written after the last saved state (the page in flight at a kill)."""
+        for path in self.pages_dir.glob("*.json"):
+            if path.stem.isdigit() and int(path.stem) > count:
+                path.unlink()
+        for path in self.pages_dir.glob("*.tmp"):
+            path.unlink()
+
+    def discard(self) -> None:
+        if self.root.exists():
+            shutil.rmtree(self.root)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temporary file, fsync and rename: after a crash, old or new, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class RefreshLock:
+    """An exclusive, non-blocking lock beside the database; the kernel frees it if we die."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".lock")
+        self._handle = None
+
+    def __enter__(self) -> RefreshLock:
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            who = f" (pid {holder})" if holder.isdigit() else ""
+            raise BusyError(
+                f"another refresh{who} is running on {self.path.with_suffix('')}; "
+                "this one exits without touching it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _page_times(page: Page) -> tuple[datetime | None, datetime | None]:
+    """Oldest and newest ``lastModified`` on a page."""
+    times = [
+        t
+        for t in (_parse_time(m.get("lastModified")) for m in page.models if isinstance(m, dict))
+        if t is not None
+    ]
+    return (min(times), max(times)) if times else (None, None)
+
+
+ProgressCallback = Callable[[CrawlState, Page | None], None]
+
+
+def refresh(
+    db_path: str | Path,
+    *,
+    endpoint: str | None = None,
+    token: str | None = None,
+    full: bool = False,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    max_pages: int | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    client: HubClient | None = None,
+    on_page: ProgressCallback | None = None,
+) -> RefreshResult:
+    """Crawl the Hub's model listing into the database at ``db_path``.
+
+    Resumes an interrupted crawl if one is saved. With ``max_pages``, stops after that many
+    pages in this run and leaves the crawl saved for the next one.
+    """
+    db_path = Path(db_path)
+    if page_size < 1:
+        raise HfstatsError("--page-size must be at least 1")
+    with RefreshLock(db_path):
+        client = client or HubClient(endpoint, token)
+        staging = Staging(db_path)
+        state, resumed, notes = _start_or_resume(
+            db_path, staging, client.endpoint, full, page_size, overlap
+        )
+        try:
+            complete = _crawl(client, staging, state, max_pages, overlap, on_page)
+        except (HfstatsError, KeyboardInterrupt):
+            _record_progress(db_path, state)
+            raise
+        result = RefreshResult(
+            snapshot_id=state.snapshot_id,
+            mode=state.mode,
+            complete=complete,
+            pages=state.pages,
+            requests=state.requests,
+            models_seen=state.models_seen,
+            resumed=resumed,
+            notes=notes,
+        )
+        if not complete:
+            _record_progress(db_path, state)
+            return result
+        with store.write(db_path) as connection:
+            result.merge = store.merge_pages(
+                connection,
+                snapshot_id=state.snapshot_id,
+                page_files=staging.page_files(state.pages),
+                full=state.mode == "full",
+                finished_at=datetime.now(UTC),
+                pages=state.pages,
+                requests=state.requests,
+            )
+        staging.discard()
+        if state.altered:
+            result.notes.append(
+                f"{state.altered} model(s) had characters that are not valid Unicode; "
+                "they were stored with U+FFFD in their place"
+            )
+        return result
+
+
+def _start_or_resume(
+    db_path: Path, staging: Staging, endpoint: str, full: bool, page_size: int, overlap: timedelta
+) -> tuple[CrawlState, bool, list[str]]:
+    notes: list[str] = []
+    saved = staging.load()
+    with store.write(db_path) as connection:
+        if saved is not None:
+            done = store.snapshot_is_complete(connection, saved.snapshot_id)
+            if done is None or done:
+                # Merged already (killed while cleaning up) or from a database since replaced.
+                staging.discard()
+                saved = None
+            elif saved.endpoint != endpoint:
+                notes.append(f"discarded an unfinished crawl of {saved.endpoint}")
+                staging.discard()
+                saved = None
+            elif full and saved.mode != "full":
+                notes.append("discarded an unfinished incremental crawl to start a full one")
+                staging.discard()
+                saved = None
+        if saved is not None:
+            staging.drop_pages_after(saved.pages)
+            notes.append(f"resumed snapshot {saved.snapshot_id} after {saved.pages} saved page(s)")
+            return saved, True, notes
+
+        latest = store.latest_complete(connection)
+        incremental = not full and latest is not None and latest["high_water_mark"] is not None
+        mode = "incremental" if incremental else "full"
+        started_at = datetime.now(UTC)
+        snapshot_id = store.begin_snapshot(
+            connection,
+            mode=mode,
+            endpoint=endpoint,
+            started_at=started_at,
+            hfstats_version=__version__,
+        )
+    stop_before = None
+    if incremental:
+        stop_before = (latest["high_water_mark"] - overlap).isoformat()
+    state = CrawlState(
+        snapshot_id=snapshot_id,
+        endpoint=endpoint,
+        mode=mode,
+        page_size=page_size,
+        started_at=started_at.isoformat(),
+        phase="listing",
+        next_url=models_url(endpoint, page_size),
+        stop_before=stop_before,
+    )
+    staging.start(state)
+    return state, False, notes
+
+
+def _crawl(
+    client: HubClient,
+    staging: Staging,
+    state: CrawlState,
+    max_pages: int | None,
+    overlap: timedelta,
+    on_page: ProgressCallback | None,
+) -> bool:
+    """Fetch pages until the listing is done (True) or ``max_pages`` is reached (False)."""
+    fetched = 0
+    first_url = models_url(state.endpoint, state.page_size)
+    while state.phase != "merge":
+        if state.next_url is None:
+            _finish_phase(state, first_url)
+            staging.save(state)
+            continue
+        if max_pages is not None and fetched >= max_pages:
+            return False
+        requests_before = client.stats.requests
+        page = client.get_page(state.next_url)
+        fetched += 1
+        body, altered = page.body_for_storage()
+        number = state.pages + 1
+        staging.write_page(number, body)
+
+        oldest, newest = _page_times(page)
+        if state.phase == "listing" and state.pages == 0 and state.mode == "full" and newest:
+            state.catchup_until = (newest - overlap).isoformat()
+        state.pages = number
+        state.requests += client.stats.requests - requests_before
+        state.models_seen += len(page.models)
+        state.altered += altered
+        state.next_url = page.next_url
+        limit = state.stop_before if state.phase == "listing" else state.catchup_until
+        if state.phase != "listing" or state.mode == "incremental":
+            if limit is not None and oldest is not None and oldest < datetime.fromisoformat(limit):
+                state.next_url = None  # reached what the previous pass already holds
+        staging.save(state)
+        if on_page is not None:
+            on_page(state, page)
+    return True
+
+
+def _finish_phase(state: CrawlState, first_url: str) -> None:
+    if state.phase == "listing" and state.mode == "full" and state.catchup_until is not None:
+        state.phase = "catchup"
+        state.next_url = first_url
+    else:
+        state.phase = "merge"
+
+
+def _record_progress(db_path: Path, state: CrawlState) -> None:
+    """Note how far an unfinished crawl got in its snapshot row (best effort)."""
+    try:
+        with store.write(db_path, lock_wait=5.0) as connection:
+            store.update_snapshot_progress(
+                connection,
+                state.snapshot_id,
+                pages=state.pages,
+                requests=state.requests,
+                models_seen=state.models_seen,
+            )
+    except HfstatsError as exc:
+        log.debug("could not record crawl progress: %s", exc)

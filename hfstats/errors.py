@@ -1,0 +1,47 @@
+"""The exceptions hfstats raises for problems a user can act on.
+
+The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no traceback.
+"""
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 75  # EX_TEMPFAIL from sysexits.h: cron should simply try again later
+
+
+class HfstatsError(Exception):
+    """A problem with a one-line explanation for the user."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(HfstatsError):
+    """Bad input from the user: an unknown name, a bad date, a malformed file."""
+
+    exit_code = EXIT_USAGE
+
+
+class BusyError(HfstatsError):
+    """Another hfstats process holds the database; try again later."""
+
+    exit_code = EXIT_BUSY
+
+
+class DatabaseError(HfstatsError):
+    """The database file is missing, damaged, or from an unknown version."""
+
+
+class HubError(HfstatsError):
+    """The Hub answered in a way hfstats cannot use (after any retries)."""
+
+
+class HubAuthError(HubError):
+    """The Hub refused the token (401/403)."""
+
+
+class HubNotFoundError(HubError):
+    """The endpoint has no model listing (404): probably a wrong --endpoint."""
+
+
+class HubUnavailableError(HubError):
+    """Retries were exhausted on errors that are usually transient."""

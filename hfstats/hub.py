@@ -1,0 +1,370 @@
+"""HTTP to the Hub: one ``requests.Session``, pacing from ``RateLimit``, retries with backoff.
+
+huggingface_hub supplies the conventions (endpoint, token, user agent) but not the transport:
+its client is httpx-based, and our recorded fixtures are ``responses`` recordings, which only
+intercept ``requests``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+
+from . import __version__
+from .errors import HubAuthError, HubError, HubNotFoundError, HubUnavailableError
+
+log = logging.getLogger("hfstats.hub")
+
+DEFAULT_PAGE_SIZE = 1000
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 8
+# A page that comes back empty, or full but without a next link, is asked for again this many
+# times before it is believed: a transient glitch must not end a crawl early.
+SUSPICIOUS_PAGE_RETRIES = 1
+
+_RATELIMIT_RE = re.compile(r"(?:^|;)\s*(r|t)\s*=\s*(\d+)")
+# A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
+# the slow path through Python (see ``Page.body_for_storage``).
+_SURROGATE_ESCAPE_RE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def default_endpoint() -> str:
+    """The Hub endpoint huggingface_hub would use (``HF_ENDPOINT`` or huggingface.co)."""
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT.rstrip("/")
+
+
+def default_token() -> str | None:
+    """The token huggingface_hub would use (``HF_TOKEN`` or the cached login), if any."""
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
+def default_headers(token: str | None) -> dict[str, str]:
+    """Headers in huggingface_hub's conventions: its user agent plus ours, and the token."""
+    from huggingface_hub.utils import build_hf_headers
+
+    return build_hf_headers(
+        token=token or False, library_name="hfstats", library_version=__version__
+    )
+
+
+def models_url(endpoint: str, page_size: int) -> str:
+    """First page of the full listing, newest ``lastModified`` first."""
+    query = urlencode({"full": "true", "sort": "lastModified", "limit": page_size})
+    return f"{endpoint.rstrip('/')}/api/models?{query}"
+
+
+@dataclass
+class RateLimit:
+    """The IETF draft ``RateLimit`` header: ``"api";r=492;t=133``."""
+
+    remaining: int
+    reset_seconds: int
+
+    @classmethod
+    def parse(cls, header: str | None) -> RateLimit | None:
+        if not header:
+            return None
+        values = dict(_RATELIMIT_RE.findall(header))
+        if "r" not in values or "t" not in values:
+            return None
+        return cls(remaining=int(values["r"]), reset_seconds=int(values["t"]))
+
+
+def retry_after_seconds(header: str | None) -> float | None:
+    """``Retry-After`` as seconds: either a number or an HTTP date."""
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        return float(header)
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class Page:
+    """One page of the listing: its models, the raw body, and where the next page is."""
+
+    url: str
+    models: list
+    body: bytes
+    next_url: str | None
+    had_link_header: bool
+
+    def body_for_storage(self) -> tuple[bytes, int]:
+        """The page as a JSON array DuckDB can read, and how many elements had to be altered.
+
+        The raw body is kept byte for byte unless it holds something DuckDB's JSON reader
+        rejects (an unpaired surrogate escape, invalid UTF-8); then the parsed elements are
+        re-serialised with those characters replaced by U+FFFD.
+        """
+        if not _SURROGATE_ESCAPE_RE.search(self.body) and _is_utf8(self.body):
+            return self.body, 0
+        utf8 = _is_utf8(self.body)
+        altered = 0
+        parts = []
+        for element in self.models:
+            text = json.dumps(element, ensure_ascii=False)
+            clean = _LONE_SURROGATE_RE.sub("\ufffd", text)
+            if clean != text or (not utf8 and "\ufffd" in clean):
+                altered += 1
+            parts.append(clean)
+        return ("[" + ",".join(parts) + "]").encode("utf-8"), altered
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class BadResponse(Exception):
+    """A response worth retrying: 429, 5xx, HTML instead of JSON, a truncated body..."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.wait = wait
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    status_counts: dict[int, int] = field(default_factory=dict)
+
+
+class HubClient:
+    """Fetches listing pages politely and robustly.
+
+    ``sleep`` and ``on_wait`` are injectable so tests run fast and progress can show waits.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self.endpoint = (endpoint or default_endpoint()).rstrip("/")
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise HubError(
+                f"endpoint {self.endpoint!r} is not an http(s) URL; "
+                "pass e.g. --endpoint https://huggingface.co"
+            )
+        self._origin = (parts.scheme, parts.netloc)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.session = session or requests.Session()
+        self.session.headers.update(default_headers(token))
+        self._sleep = sleep
+        self._on_wait = on_wait
+        self.stats = RequestStats()
+        self._rate_limit_wait = 0.0
+
+    # -- public --------------------------------------------------------------------------------
+
+    def get_page(self, url: str) -> Page:
+        """GET one listing page, retrying transient failures; raise ``HubError`` when it can't."""
+        url = self._same_origin(url)
+        attempt = 0
+        suspicious = 0
+        while True:
+            self._pace()
+            try:
+                page = self._fetch(url)
+            except BadResponse as problem:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise HubUnavailableError(
+                        f"giving up on {self._redact(url)} after {self.max_retries} retries: "
+                        f"{problem}; run `hfstats refresh` again later to resume"
+                    ) from None
+                delay = problem.wait if problem.wait is not None else self._backoff(attempt)
+                self.stats.retries += 1
+                log.info("retry %d/%d in %.1fs: %s", attempt, self.max_retries, delay, problem)
+                self._wait("retry", delay)
+                continue
+            if self._looks_cut_short(page) and suspicious < SUSPICIOUS_PAGE_RETRIES:
+                suspicious += 1
+                self.stats.retries += 1
+                log.info(
+                    "page looks cut short (%d models, no next link); asking again", len(page.models)
+                )
+                self._wait("retry", self._backoff(suspicious))
+                continue
+            if page.models:
+                self._largest_page = max(self._largest_page, len(page.models))
+            return page
+
+    # -- internals ------------------------------------------------------------------------------
+
+    _largest_page = 0
+
+    def _looks_cut_short(self, page: Page) -> bool:
+        """An empty page, or a full page without a next link, may be a glitch: ask again."""
+        if page.next_url is not None:
+            return not page.models
+        return not page.models or (
+            self._largest_page > 0 and len(page.models) >= self._largest_page
+        )
+
+    def _fetch(self, url: str) -> Page:
+        try:
+            response = self.session.get(url, timeout=self.timeout, allow_redirects=True)
+            body = response.content  # reads the whole body; a short read raises here
+        except requests.Timeout:
+            raise BadResponse(f"no answer within {self.timeout:g}s") from None
+        except requests.ConnectionError as exc:
+            raise BadResponse(f"connection failed ({type(exc).__name__})") from None
+        except requests.RequestException as exc:
+            raise BadResponse(f"broken response ({type(exc).__name__})") from None
+        self.stats.requests += 1
+        status = response.status_code
+        self.stats.status_counts[status] = self.stats.status_counts.get(status, 0) + 1
+        self._note_rate_limit(response)
+
+        if status == 429:
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            if wait is None:
+                limit = RateLimit.parse(response.headers.get("RateLimit"))
+                wait = float(limit.reset_seconds) if limit else None
+            raise BadResponse("429 Too Many Requests", wait=wait)
+        if status >= 500 or status == 408:
+            raise BadResponse(f"HTTP {status}")
+        if status in (401, 403):
+            raise HubAuthError(
+                f"the Hub refused the request ({status} {_error_message(response)}); "
+                "check HF_TOKEN or log in again with `hf auth login`"
+            )
+        if status == 404:
+            raise HubNotFoundError(
+                f"{self.endpoint} has no model listing (404 at {self._redact(url)}); "
+                "check --endpoint or HF_ENDPOINT"
+            )
+        if status >= 400:
+            raise HubError(
+                f"the Hub answered {status} {_error_message(response)} for {self._redact(url)}"
+            )
+
+        try:
+            models = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            models = _lenient_json(body)
+            if models is None:
+                kind = "HTML" if body.lstrip()[:1] == b"<" else "a body that is not JSON"
+                raise BadResponse(f"{kind} instead of the model list ({len(body)} bytes)") from None
+        if not isinstance(models, list):
+            raise BadResponse(f"a JSON {type(models).__name__} instead of the model list")
+
+        link_header = response.headers.get("Link")
+        next_url = None
+        if link_header:
+            next_link = response.links.get("next", {}).get("url")
+            if not next_link:
+                raise BadResponse("a Link header without a usable rel=next URL")
+            next_url = self._same_origin(urljoin(response.url or url, next_link))
+            if next_url == url:
+                raise BadResponse("a Link header pointing at the page itself")
+        return Page(
+            url=url,
+            models=models,
+            body=body,
+            next_url=next_url,
+            had_link_header=link_header is not None,
+        )
+
+    def _same_origin(self, url: str) -> str:
+        """Keep every request on the configured endpoint, so the token goes nowhere else.
+
+        A proxy or mirror may hand out next links naming the upstream host; the path and cursor
+        are what matter.
+        """
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc) == self._origin:
+            return url
+        return urlunsplit((*self._origin, parts.path, parts.query, ""))
+
+    def _note_rate_limit(self, response: requests.Response) -> None:
+        limit = RateLimit.parse(response.headers.get("RateLimit"))
+        if limit is not None and limit.remaining <= 0:
+            # The window resets in t seconds; one more second covers rounding of t.
+            self._rate_limit_wait = float(limit.reset_seconds) + 1.0 if limit.reset_seconds else 1.0
+        else:
+            self._rate_limit_wait = 0.0
+
+    def _pace(self) -> None:
+        if self._rate_limit_wait > 0:
+            self.stats.rate_limit_waits += 1
+            self.stats.rate_limit_wait_seconds += self._rate_limit_wait
+            log.info(
+                "rate limit reached; waiting %.0fs for the window to reset", self._rate_limit_wait
+            )
+            self._wait("rate limit", self._rate_limit_wait)
+            self._rate_limit_wait = 0.0
+
+    def _backoff(self, attempt: int) -> float:
+        # "Full jitter" exponential backoff: spreads retries from many cron jobs apart.
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _wait(self, reason: str, seconds: float) -> None:
+        if self._on_wait is not None:
+            self._on_wait(reason, seconds)
+        self._sleep(seconds)
+
+    @staticmethod
+    def _redact(url: str) -> str:
+        """The URL without its query (cursors are long and say nothing to a user)."""
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _lenient_json(body: bytes) -> object | None:
+    """Parse a body that is JSON apart from invalid UTF-8 bytes; None if it is not JSON."""
+    try:
+        return json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+
+
+def _error_message(response: requests.Response) -> str:
+    message = response.headers.get("X-Error-Message")
+    if not message:
+        try:
+            payload = response.json()
+            message = payload.get("error") if isinstance(payload, dict) else None
+        except ValueError:
+            message = None
+    message = (message or response.reason or "").strip().replace("\n", " ")
+    return message[:200]

@@ -1,0 +1,121 @@
+"""One place that turns rows into text: table, CSV, JSON or Markdown.
+
+CSV and JSON carry every value exactly (JSON with NULL as null). The table and Markdown are for
+reading, so control characters are shown escaped, and Markdown escapes everything that could
+turn a value from a model card into markup.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+FORMATS = ("table", "csv", "json", "markdown")
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def _escape_control(text: str) -> str:
+    return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON can carry it: timestamps as ISO 8601, NaN as null."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else ""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(json_value(value), ensure_ascii=False)
+    return str(value)
+
+
+def markdown_cell(value: Any) -> str:
+    """A value safe inside a Markdown table cell: no markup, no HTML, no line breaks."""
+    text = _escape_control(_text(value))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL_RE.sub(r"\\\1", text)
+
+
+def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> str:
+    """Render ``rows`` (tuples in ``columns`` order) in one of ``FORMATS``."""
+    if fmt == "json":
+        objects = [dict(zip(columns, (json_value(v) for v in row), strict=True)) for row in rows]
+        return json.dumps(objects, ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(
+                [
+                    json.dumps(json_value(v), ensure_ascii=False)
+                    if isinstance(v, list | dict)
+                    else _csv(v)
+                    for v in row
+                ]
+            )
+        return buffer.getvalue().rstrip("\n")
+    if fmt == "markdown":
+        lines = [
+            "| " + " | ".join(markdown_cell(c) for c in columns) + " |",
+            "|"
+            + "|".join(" ---: " if _numeric(rows, i) else " --- " for i in range(len(columns)))
+            + "|",
+        ]
+        lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
+        return "\n".join(lines)
+    if fmt == "table":
+        cells = [[_escape_control(_text(v)) for v in row] for row in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        numeric = [_numeric(rows, i) for i in range(len(columns))]
+
+        def line(values: Sequence[str]) -> str:
+            return "  ".join(
+                v.rjust(w) if n else v.ljust(w)
+                for v, w, n in zip(values, widths, numeric, strict=True)
+            ).rstrip()
+
+        out = [line(list(columns)), "  ".join("-" * w for w in widths)]
+        out += [line(r) for r in cells]
+        return "\n".join(out)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _csv(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _numeric(rows: Sequence[Sequence[Any]], index: int) -> bool:
+    values = [row[index] for row in rows if row[index] is not None]
+    return bool(values) and all(
+        isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values
+    )

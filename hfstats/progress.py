@@ -1,0 +1,67 @@
+"""Progress of a crawl: a bar on a terminal, log lines otherwise, nothing when quiet."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from .crawl import CrawlState
+from .hub import Page
+
+log = logging.getLogger("hfstats.progress")
+
+LOG_EVERY_SECONDS = 10.0
+
+
+class CrawlProgress:
+    """Callbacks for ``crawl.refresh(on_page=...)`` and ``HubClient(on_wait=...)``."""
+
+    def __init__(self, quiet: bool = False, stream=None) -> None:
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self._bar = None
+        self._last_log = 0.0
+        self._started = time.monotonic()
+        self._models_at_start: int | None = None
+        if not quiet and self.stream.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(unit=" pages", file=self.stream, dynamic_ncols=True, leave=False)
+
+    def on_page(self, state: CrawlState, page: Page | None) -> None:
+        if self.quiet:
+            return
+        if self._models_at_start is None:
+            self._models_at_start = state.models_seen - (len(page.models) if page else 0)
+        models = state.models_seen - self._models_at_start
+        rate = models / max(time.monotonic() - self._started, 1e-6)
+        phase = "" if state.phase == "listing" else f" ({state.phase})"
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix_str(f"{state.models_seen:,} models, {rate:,.0f}/s{phase}")
+            return
+        now = time.monotonic()
+        if now - self._last_log >= LOG_EVERY_SECONDS:
+            self._last_log = now
+            log.info(
+                "page %d: %d models so far, %.0f models/s%s",
+                state.pages,
+                state.models_seen,
+                rate,
+                phase,
+            )
+
+    def on_wait(self, reason: str, seconds: float) -> None:
+        if self.quiet:
+            return
+        if self._bar is not None:
+            self._bar.set_description_str(f"waiting {seconds:.0f}s ({reason})")
+            self._bar.refresh()
+        elif seconds >= 1:
+            log.info("waiting %.0fs (%s)", seconds, reason)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,661 @@
+"""The DuckDB database: schema, migrations, merging crawled pages, snapshots and history.
+
+Layout (schema version 1):
+
+- ``snapshots``: one row per refresh, complete or not.
+- ``model_versions``: slow-changing metadata, one row per version of a model, valid for the
+  snapshots ``valid_from <= s < valid_to`` (``valid_to`` NULL: still current). A new version is
+  written only when something other than the counters changed, so history grows with change,
+  not with the size of the Hub.
+- ``model_counters``: downloads, likes and trending score, kept apart with their own validity
+  intervals because they change far more often than the metadata.
+- ``models_at(snapshot_id)``: a table macro giving the state of the Hub as of a snapshot.
+- ``models``: the view of the latest complete snapshot, for users' own SQL.
+
+Only complete snapshots ever get versions, so an interrupted refresh is invisible to readers.
+DuckDB lets one process write a file at a time; a refresh therefore crawls into a staging
+folder (see ``crawl.py``) and opens the database only for short transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from .errors import BusyError, DatabaseError, UsageError
+
+log = logging.getLogger("hfstats.store")
+
+SCHEMA_VERSION = 1
+# How long a reader waits for a refresh's merge transaction to release the file.
+DEFAULT_LOCK_WAIT = 60.0
+
+# Keys of a listing element that change without a commit: kept in model_counters, and removed
+# from the stored raw element so that they do not create a new metadata version every day.
+COUNTER_KEYS = ("downloads", "likes", "trendingScore", "downloadsAllTime")
+
+_SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS hfstats_meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS snapshots (
+        snapshot_id INTEGER PRIMARY KEY,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ,
+        mode VARCHAR NOT NULL,           -- 'full' or 'incremental'
+        complete BOOLEAN NOT NULL DEFAULT false,
+        pages INTEGER,
+        requests INTEGER,
+        models_seen BIGINT,              -- listing elements read, duplicates included
+        models BIGINT,                   -- models existing as of this snapshot
+        added BIGINT,
+        changed BIGINT,
+        renamed BIGINT,
+        deleted BIGINT,
+        rejected BIGINT,                 -- elements without a usable _id, skipped
+        high_water_mark TIMESTAMPTZ,     -- newest lastModified known as of this snapshot
+        endpoint VARCHAR,
+        hfstats_version VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS model_versions (
+        object_id VARCHAR NOT NULL,
+        valid_from INTEGER NOT NULL,
+        valid_to INTEGER,
+        content_hash UBIGINT NOT NULL,
+        id VARCHAR,
+        model_id VARCHAR,
+        author VARCHAR,
+        sha VARCHAR,
+        created_at TIMESTAMPTZ,
+        last_modified TIMESTAMPTZ,
+        private BOOLEAN,
+        disabled BOOLEAN,
+        gated VARCHAR,
+        pipeline_tag VARCHAR,
+        library_name VARCHAR,
+        tags VARCHAR[],
+        files VARCHAR[],
+        raw JSON
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS model_counters (
+        object_id VARCHAR NOT NULL,
+        valid_from INTEGER NOT NULL,
+        valid_to INTEGER,
+        downloads BIGINT,
+        likes BIGINT,
+        trending_score DOUBLE,
+        downloads_all_time BIGINT
+    )
+    """,
+]
+
+# Views and macros are re-created by every writer so that a newer hfstats can improve them
+# without a schema migration.
+_VIEWS = [
+    """
+    CREATE OR REPLACE MACRO models_at(as_of_snapshot) AS TABLE
+    SELECT
+        v.object_id, v.id, v.model_id, v.author, v.created_at, v.last_modified,
+        c.downloads, c.likes, c.trending_score, c.downloads_all_time,
+        v.library_name, v.pipeline_tag, v.tags, v.files, v.private, v.gated, v.disabled,
+        v.sha, v.raw, v.valid_from AS version_snapshot_id
+    FROM model_versions AS v
+    LEFT JOIN model_counters AS c
+        ON c.object_id = v.object_id
+        AND c.valid_from <= as_of_snapshot
+        AND (c.valid_to IS NULL OR c.valid_to > as_of_snapshot)
+    WHERE v.valid_from <= as_of_snapshot
+        AND (v.valid_to IS NULL OR v.valid_to > as_of_snapshot)
+    """,
+    """
+    CREATE OR REPLACE VIEW latest_snapshot AS
+    SELECT * FROM snapshots WHERE complete ORDER BY snapshot_id DESC LIMIT 1
+    """,
+    """
+    CREATE OR REPLACE VIEW models AS
+    SELECT * FROM models_at((SELECT max(snapshot_id) FROM snapshots WHERE complete))
+    """,
+]
+
+# Typed columns derived from one raw listing element ``j``. Every extraction checks the JSON
+# type first, so a value of the wrong type becomes NULL instead of failing the whole merge.
+_TYPED_COLUMNS = """
+    j->>'_id' AS object_id,
+    CASE WHEN json_type(j->'id') = 'VARCHAR' THEN j->>'id' END AS id,
+    CASE WHEN json_type(j->'modelId') = 'VARCHAR' THEN j->>'modelId' END AS model_id,
+    CASE WHEN json_type(j->'author') = 'VARCHAR' THEN j->>'author' END AS author,
+    CASE WHEN json_type(j->'sha') = 'VARCHAR' THEN j->>'sha' END AS sha,
+    CASE WHEN json_type(j->'createdAt') = 'VARCHAR'
+        THEN TRY_CAST(j->>'createdAt' AS TIMESTAMPTZ) END AS created_at,
+    CASE WHEN json_type(j->'lastModified') = 'VARCHAR'
+        THEN TRY_CAST(j->>'lastModified' AS TIMESTAMPTZ) END AS last_modified,
+    CASE WHEN json_type(j->'private') = 'BOOLEAN' THEN (j->>'private')::BOOLEAN END AS private,
+    CASE WHEN json_type(j->'disabled') = 'BOOLEAN' THEN (j->>'disabled')::BOOLEAN END AS disabled,
+    CASE WHEN json_type(j->'gated') IN ('VARCHAR', 'BOOLEAN') THEN j->>'gated' END AS gated,
+    CASE WHEN json_type(j->'pipeline_tag') = 'VARCHAR' THEN j->>'pipeline_tag' END AS pipeline_tag,
+    CASE WHEN json_type(j->'library_name') = 'VARCHAR' THEN j->>'library_name' END AS library_name,
+    CASE WHEN json_type(j->'tags') = 'ARRAY' THEN
+        [t->>'$' FOR t IN json_extract(j, '$.tags[*]') IF json_type(t) = 'VARCHAR']
+    END AS tags,
+    CASE WHEN json_type(j->'siblings') = 'ARRAY' THEN
+        [s->>'rfilename' FOR s IN json_extract(j, '$.siblings[*]')
+         IF json_type(s->'rfilename') = 'VARCHAR']
+    END AS files,
+    CASE WHEN json_type(j->'downloads') IN ('BIGINT', 'UBIGINT')
+        THEN TRY_CAST(j->>'downloads' AS BIGINT) END AS downloads,
+    CASE WHEN json_type(j->'likes') IN ('BIGINT', 'UBIGINT')
+        THEN TRY_CAST(j->>'likes' AS BIGINT) END AS likes,
+    CASE WHEN json_type(j->'trendingScore') IN ('BIGINT', 'UBIGINT', 'DOUBLE')
+        THEN TRY_CAST(j->>'trendingScore' AS DOUBLE) END AS trending_score,
+    CASE WHEN json_type(j->'downloadsAllTime') IN ('BIGINT', 'UBIGINT')
+        THEN TRY_CAST(j->>'downloadsAllTime' AS BIGINT) END AS downloads_all_time,
+    json_merge_patch(j, '{"downloads":null,"likes":null,"trendingScore":null,"downloadsAllTime":null}')
+        AS raw
+"""
+
+_METADATA_COLUMNS = (
+    "id, model_id, author, sha, created_at, last_modified, private, disabled, gated, "
+    "pipeline_tag, library_name, tags, files, raw"
+)
+_COUNTER_COLUMNS = "downloads, likes, trending_score, downloads_all_time"
+
+
+@dataclass
+class MergeResult:
+    snapshot_id: int
+    models: int
+    added: int
+    changed: int
+    renamed: int
+    deleted: int
+    rejected: int
+    models_seen: int
+
+
+# -- connections -------------------------------------------------------------------------------
+
+
+def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + lock_wait
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" in message.lower():
+                if time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                raise BusyError(
+                    f"{path} is held by another hfstats process (a refresh finishing?); "
+                    "try again in a minute"
+                ) from None
+            raise DatabaseError(f"cannot open {path}: {_first_line(message)}") from None
+        except duckdb.Error as exc:
+            raise DatabaseError(f"cannot open {path}: {_first_line(str(exc))}") from None
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else "unknown error"
+
+
+def _configure(connection: duckdb.DuckDBPyConnection) -> None:
+    # All times are UTC; a user's local zone must not shift year boundaries.
+    connection.execute("SET TimeZone = 'UTC'")
+
+
+@contextmanager
+def read(
+    path: str | Path, lock_wait: float = DEFAULT_LOCK_WAIT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to an existing, initialised database."""
+    path = Path(path)
+    if not path.exists():
+        raise DatabaseError(
+            f"no database at {path}; run `hfstats refresh` (or `hfstats demo`) first"
+        )
+    connection = _open(path, read_only=True, lock_wait=lock_wait)
+    try:
+        _configure(connection)
+        version = _schema_version(connection, path)
+        if version is None:
+            raise DatabaseError(f"{path} is a DuckDB file but not an hfstats database")
+        if version != SCHEMA_VERSION:
+            _check_version(version, path)
+            raise DatabaseError(
+                f"{path} has schema version {version}; run `hfstats refresh` once to upgrade it"
+            )
+        yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
+def write(
+    path: str | Path, lock_wait: float = DEFAULT_LOCK_WAIT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection; creates and migrates the schema as needed.
+
+    Never re-creates over an existing file: a damaged or foreign file is an error.
+    """
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise UsageError(f"folder {path.parent} does not exist")
+    existed = path.exists() and path.stat().st_size > 0
+    connection = _open(path, read_only=False, lock_wait=lock_wait)
+    try:
+        _configure(connection)
+        version = _schema_version(connection, path)
+        if version is None and existed and _has_user_tables(connection):
+            raise DatabaseError(
+                f"{path} is a DuckDB database that hfstats did not create; choose another --db path"
+            )
+        if version is not None:
+            _check_version(version, path)
+        _migrate(connection, version)
+        yield connection
+    finally:
+        connection.close()
+
+
+def _schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> int | None:
+    exists = connection.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'hfstats_meta'"
+    ).fetchone()[0]
+    if not exists:
+        return None
+    row = connection.execute(
+        "SELECT value FROM hfstats_meta WHERE key = 'schema_version'"
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        return int(row[0])
+    except ValueError:
+        raise DatabaseError(f"{path} has an unreadable schema version {row[0]!r}") from None
+
+
+def _has_user_tables(connection: duckdb.DuckDBPyConnection) -> bool:
+    return bool(connection.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0])
+
+
+def _check_version(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path} was written by a newer hfstats (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade hfstats"
+        )
+
+
+# Each entry upgrades from the version before it; index 0 creates schema 1 from nothing.
+_MIGRATIONS: list[list[str]] = [_SCHEMA]
+
+
+def _migrate(connection: duckdb.DuckDBPyConnection, version: int | None) -> None:
+    current = version or 0
+    connection.execute("BEGIN")
+    try:
+        for steps in _MIGRATIONS[current:]:
+            for statement in steps:
+                connection.execute(statement)
+        for statement in _VIEWS:
+            connection.execute(statement)
+        connection.execute(
+            "INSERT OR REPLACE INTO hfstats_meta VALUES ('schema_version', ?)",
+            [str(SCHEMA_VERSION)],
+        )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+# -- snapshots ---------------------------------------------------------------------------------
+
+
+def begin_snapshot(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    mode: str,
+    endpoint: str,
+    started_at: datetime,
+    hfstats_version: str,
+) -> int:
+    """Record a new, incomplete snapshot and return its id."""
+    snapshot_id = connection.execute(
+        "SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots"
+    ).fetchone()[0]
+    connection.execute(
+        """
+        INSERT INTO snapshots (snapshot_id, started_at, mode, complete, endpoint, hfstats_version)
+        VALUES (?, ?, ?, false, ?, ?)
+        """,
+        [snapshot_id, started_at, mode, endpoint, hfstats_version],
+    )
+    return snapshot_id
+
+
+def latest_complete(connection: duckdb.DuckDBPyConnection) -> dict | None:
+    """The latest complete snapshot as a dict, or None."""
+    cursor = connection.execute(
+        "SELECT * FROM snapshots WHERE complete ORDER BY snapshot_id DESC LIMIT 1"
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def snapshot_is_complete(connection: duckdb.DuckDBPyConnection, snapshot_id: int) -> bool | None:
+    row = connection.execute(
+        "SELECT complete FROM snapshots WHERE snapshot_id = ?", [snapshot_id]
+    ).fetchone()
+    return None if row is None else bool(row[0])
+
+
+def resolve_snapshot(connection: duckdb.DuckDBPyConnection, snapshot_id: int | None) -> int:
+    """The snapshot a query should read: the one asked for (if complete) or the latest."""
+    if snapshot_id is None:
+        latest = latest_complete(connection)
+        if latest is None:
+            raise DatabaseError(
+                "the database has no complete snapshot yet; run `hfstats refresh` to finish one"
+            )
+        return int(latest["snapshot_id"])
+    complete = snapshot_is_complete(connection, snapshot_id)
+    if complete is None:
+        raise UsageError(f"there is no snapshot {snapshot_id}; see `hfstats snapshots`")
+    if not complete:
+        raise UsageError(f"snapshot {snapshot_id} is incomplete (interrupted or still running)")
+    return snapshot_id
+
+
+def update_snapshot_progress(
+    connection: duckdb.DuckDBPyConnection,
+    snapshot_id: int,
+    *,
+    pages: int,
+    requests: int,
+    models_seen: int,
+) -> None:
+    connection.execute(
+        "UPDATE snapshots SET pages = ?, requests = ?, models_seen = ? WHERE snapshot_id = ?",
+        [pages, requests, models_seen, snapshot_id],
+    )
+
+
+def list_snapshots(connection: duckdb.DuckDBPyConnection) -> list[dict]:
+    cursor = connection.execute(
+        """
+        SELECT snapshot_id, started_at, finished_at, mode, complete, pages, requests,
+               models_seen, models, added, changed, renamed, deleted, rejected,
+               high_water_mark, endpoint
+        FROM snapshots ORDER BY snapshot_id
+        """
+    )
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+# -- merging a crawl ---------------------------------------------------------------------------
+
+
+def merge_pages(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    snapshot_id: int,
+    page_files: list[Path],
+    full: bool,
+    finished_at: datetime,
+    pages: int,
+    requests: int,
+) -> MergeResult:
+    """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction.
+
+    A model listed twice (pages shift while a crawl runs) counts once, with its newest
+    ``lastModified``. With ``full``, models of the previous state that the crawl did not see
+    are marked deleted.
+    """
+    connection.execute("BEGIN")
+    try:
+        result = _merge(connection, snapshot_id, page_files, full, finished_at, pages, requests)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _merge(
+    connection: duckdb.DuckDBPyConnection,
+    snapshot_id: int,
+    page_files: list[Path],
+    full: bool,
+    finished_at: datetime,
+    pages: int,
+    requests: int,
+) -> MergeResult:
+    s = snapshot_id
+    files = [str(p) for p in page_files]
+    if files:
+        connection.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE staged_elements AS
+            SELECT j, filename AS page_file, row_number() OVER () AS position
+            FROM read_json_objects(?, format = 'array', filename = true) AS t(j)
+            """,
+            [files],
+        )
+    else:
+        connection.execute(
+            "CREATE OR REPLACE TEMP TABLE staged_elements (j JSON, page_file VARCHAR, position BIGINT)"
+        )
+    models_seen, rejected = connection.execute(
+        """
+        SELECT count(*),
+               count(*) FILTER (WHERE json_type(j) <> 'OBJECT' OR json_type(j->'_id') <> 'VARCHAR'
+                                OR j->>'_id' = '' OR j->>'_id' IS NULL)
+        FROM staged_elements
+        """
+    ).fetchone()
+    connection.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE incoming AS
+        SELECT * EXCLUDE (page_file, position), hash(raw) AS content_hash
+        FROM (
+            SELECT {_TYPED_COLUMNS}, page_file, position
+            FROM staged_elements
+            WHERE json_type(j) = 'OBJECT' AND json_type(j->'_id') = 'VARCHAR' AND j->>'_id' <> ''
+        )
+        QUALIFY row_number() OVER (
+            PARTITION BY object_id ORDER BY last_modified DESC NULLS LAST, page_file DESC, position DESC
+        ) = 1
+        """
+    )
+    connection.execute("DROP TABLE staged_elements")
+
+    # Metadata versions: close what changed (and, in a full crawl, what vanished), then add.
+    changed, renamed = connection.execute(
+        """
+        SELECT count(*), count(*) FILTER (WHERE v.id IS DISTINCT FROM i.id)
+        FROM model_versions v JOIN incoming i USING (object_id)
+        WHERE v.valid_to IS NULL AND v.content_hash <> i.content_hash
+        """
+    ).fetchone()
+    added = connection.execute(
+        """
+        SELECT count(*) FROM incoming i
+        WHERE NOT EXISTS (SELECT 1 FROM model_versions v
+                          WHERE v.object_id = i.object_id AND v.valid_to IS NULL)
+        """
+    ).fetchone()[0]
+    deleted = 0
+    if full:
+        deleted = connection.execute(
+            """
+            SELECT count(*) FROM model_versions v
+            WHERE v.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.object_id = v.object_id)
+            """
+        ).fetchone()[0]
+        connection.execute(
+            """
+            UPDATE model_versions SET valid_to = ?
+            WHERE valid_to IS NULL AND NOT EXISTS (
+                SELECT 1 FROM incoming i WHERE i.object_id = model_versions.object_id)
+            """,
+            [s],
+        )
+        connection.execute(
+            """
+            UPDATE model_counters SET valid_to = ?
+            WHERE valid_to IS NULL AND NOT EXISTS (
+                SELECT 1 FROM incoming i WHERE i.object_id = model_counters.object_id)
+            """,
+            [s],
+        )
+    connection.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE new_versions AS
+        SELECT i.* FROM incoming i
+        LEFT JOIN model_versions v ON v.object_id = i.object_id AND v.valid_to IS NULL
+        WHERE v.object_id IS NULL OR v.content_hash <> i.content_hash
+        """
+    )
+    connection.execute(
+        """
+        UPDATE model_versions SET valid_to = ?
+        FROM new_versions n
+        WHERE model_versions.object_id = n.object_id AND model_versions.valid_to IS NULL
+        """,
+        [s],
+    )
+    connection.execute(
+        f"""
+        INSERT INTO model_versions (object_id, valid_from, valid_to, content_hash, {_METADATA_COLUMNS})
+        SELECT object_id, ?, NULL, content_hash, {_METADATA_COLUMNS} FROM new_versions
+        """,
+        [s],
+    )
+    # Counters: a new interval only where a value changed.
+    connection.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE new_counters AS
+        SELECT i.object_id, {", ".join("i." + c for c in _COUNTER_COLUMNS.split(", "))}
+        FROM incoming i
+        LEFT JOIN model_counters c ON c.object_id = i.object_id AND c.valid_to IS NULL
+        WHERE c.object_id IS NULL
+           OR (c.downloads, c.likes, c.trending_score, c.downloads_all_time)
+              IS DISTINCT FROM (i.downloads, i.likes, i.trending_score, i.downloads_all_time)
+        """
+    )
+    connection.execute(
+        """
+        UPDATE model_counters SET valid_to = ?
+        FROM new_counters n
+        WHERE model_counters.object_id = n.object_id AND model_counters.valid_to IS NULL
+        """,
+        [s],
+    )
+    connection.execute(
+        f"""
+        INSERT INTO model_counters (object_id, valid_from, valid_to, {_COUNTER_COLUMNS})
+        SELECT object_id, ?, NULL, {_COUNTER_COLUMNS} FROM new_counters
+        """,
+        [s],
+    )
+    for table in ("incoming", "new_versions", "new_counters"):
+        connection.execute(f"DROP TABLE {table}")
+
+    models, high_water_mark = connection.execute(
+        "SELECT count(*), max(last_modified) FROM model_versions WHERE valid_to IS NULL"
+    ).fetchone()
+    connection.execute(
+        """
+        UPDATE snapshots SET complete = true, finished_at = ?, pages = ?, requests = ?,
+            models_seen = ?, models = ?, added = ?, changed = ?, renamed = ?, deleted = ?,
+            rejected = ?, high_water_mark = ?
+        WHERE snapshot_id = ?
+        """,
+        [
+            finished_at,
+            pages,
+            requests,
+            models_seen,
+            models,
+            added,
+            changed,
+            renamed,
+            deleted,
+            rejected,
+            high_water_mark,
+            s,
+        ],
+    )
+    return MergeResult(
+        snapshot_id=s,
+        models=models,
+        added=added,
+        changed=changed,
+        renamed=renamed,
+        deleted=deleted,
+        rejected=rejected,
+        models_seen=models_seen,
+    )
+
+
+# -- pruning and export ------------------------------------------------------------------------
+
+
+def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:
+    """Drop all but the ``keep`` latest complete snapshots, keeping their history exact."""
+    if keep < 1:
+        raise UsageError("--keep must be at least 1")
+    kept = [
+        row[0]
+        for row in connection.execute(
+            "SELECT snapshot_id FROM snapshots WHERE complete ORDER BY snapshot_id DESC LIMIT ?",
+            [keep],
+        ).fetchall()
+    ]
+    if not kept:
+        return {"snapshots_dropped": 0, "versions_dropped": 0, "counters_dropped": 0}
+    oldest_kept = min(kept)
+    connection.execute("BEGIN")
+    try:
+        # A version that ended at or before the oldest kept snapshot is visible in none of them.
+        versions = connection.execute(
+            "DELETE FROM model_versions WHERE valid_to IS NOT NULL AND valid_to <= ?", [oldest_kept]
+        ).fetchone()[0]
+        counters = connection.execute(
+            "DELETE FROM model_counters WHERE valid_to IS NOT NULL AND valid_to <= ?", [oldest_kept]
+        ).fetchone()[0]
+        snapshots = connection.execute(
+            "DELETE FROM snapshots WHERE snapshot_id < ?", [oldest_kept]
+        ).fetchone()[0]
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("CHECKPOINT")
+    return {
+        "snapshots_dropped": snapshots,
+        "versions_dropped": versions,
+        "counters_dropped": counters,
+    }
