@@ -258,12 +258,31 @@ def snapshots_prune(db_path, keep):
     )
 
 
+@cli.command("export")
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet", show_default=True,
+              help="File format of the export.")
+def export_command(out_dir, db_path, fmt):
+    """Write snapshots and model history to DIR as Parquet, Hive-partitioned by snapshot date.
+
+    Readable as is by DuckDB, Spark, Trino or BigQuery; DIR is replaced as a whole.
+    """
+    from .export import export
+
+    counts = export(db_path, out_dir, fmt)
+    click.echo(
+        f"wrote {out_dir}: {counts['snapshots']} snapshot(s), {counts['model_versions']} model "
+        f"version(s), {counts['model_counters']} counter interval(s)"
+    )
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: click's errors become one line and exit code 2."""
     try:
         cli(standalone_mode=False)
-    except click.exceptions.NoArgsIsHelp as exc:
-        click.echo(exc.ctx.get_help() if exc.ctx else "", err=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
         sys.exit(EXIT_USAGE)
     except click.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""

@@ -216,6 +216,13 @@ def _first_line(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else "unknown error"
 
 
+def _first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:
+    # DuckDB 2 refuses new work on a connection while a result is unfinished; fetchall()
+    # finishes it, fetchone() does not.
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
 def _configure(connection: duckdb.DuckDBPyConnection) -> None:
     # All times are UTC; a user's local zone must not shift year boundaries.
     connection.execute("SET TimeZone = 'UTC'")
@@ -278,12 +285,12 @@ def write(
 def _schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> int | None:
     exists = connection.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'hfstats_meta'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return None
-    row = connection.execute(
-        "SELECT value FROM hfstats_meta WHERE key = 'schema_version'"
-    ).fetchone()
+    row = _first_row(
+        connection.execute("SELECT value FROM hfstats_meta WHERE key = 'schema_version'")
+    )
     if row is None:
         return None
     try:
@@ -293,7 +300,7 @@ def _schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> int | 
 
 
 def _has_user_tables(connection: duckdb.DuckDBPyConnection) -> bool:
-    return bool(connection.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0])
+    return bool(connection.execute("SELECT count(*) FROM duckdb_tables()").fetchall()[0][0])
 
 
 def _check_version(version: int, path: Path) -> None:
@@ -341,7 +348,7 @@ def begin_snapshot(
     """Record a new, incomplete snapshot and return its id."""
     snapshot_id = connection.execute(
         "SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     connection.execute(
         """
         INSERT INTO snapshots (snapshot_id, started_at, mode, complete, endpoint, hfstats_version)
@@ -357,16 +364,16 @@ def latest_complete(connection: duckdb.DuckDBPyConnection) -> dict | None:
     cursor = connection.execute(
         "SELECT * FROM snapshots WHERE complete ORDER BY snapshot_id DESC LIMIT 1"
     )
-    row = cursor.fetchone()
+    row = _first_row(cursor)
     if row is None:
         return None
     return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
 def snapshot_is_complete(connection: duckdb.DuckDBPyConnection, snapshot_id: int) -> bool | None:
-    row = connection.execute(
-        "SELECT complete FROM snapshots WHERE snapshot_id = ?", [snapshot_id]
-    ).fetchone()
+    row = _first_row(
+        connection.execute("SELECT complete FROM snapshots WHERE snapshot_id = ?", [snapshot_id])
+    )
     return None if row is None else bool(row[0])
 
 
@@ -474,7 +481,7 @@ def _merge(
                                 OR j->>'_id' = '' OR j->>'_id' IS NULL)
         FROM staged_elements
         """
-    ).fetchone()
+    ).fetchall()[0]
     connection.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming AS
@@ -498,14 +505,14 @@ def _merge(
         FROM model_versions v JOIN incoming i USING (object_id)
         WHERE v.valid_to IS NULL AND v.content_hash <> i.content_hash
         """
-    ).fetchone()
+    ).fetchall()[0]
     added = connection.execute(
         """
         SELECT count(*) FROM incoming i
         WHERE NOT EXISTS (SELECT 1 FROM model_versions v
                           WHERE v.object_id = i.object_id AND v.valid_to IS NULL)
         """
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     deleted = 0
     if full:
         deleted = connection.execute(
@@ -513,7 +520,7 @@ def _merge(
             SELECT count(*) FROM model_versions v
             WHERE v.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.object_id = v.object_id)
             """
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         connection.execute(
             """
             UPDATE model_versions SET valid_to = ?
@@ -585,7 +592,7 @@ def _merge(
 
     models, high_water_mark = connection.execute(
         "SELECT count(*), max(last_modified) FROM model_versions WHERE valid_to IS NULL"
-    ).fetchone()
+    ).fetchall()[0]
     connection.execute(
         """
         UPDATE snapshots SET complete = true, finished_at = ?, pages = ?, requests = ?,
@@ -642,13 +649,13 @@ def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:
         # A version that ended at or before the oldest kept snapshot is visible in none of them.
         versions = connection.execute(
             "DELETE FROM model_versions WHERE valid_to IS NOT NULL AND valid_to <= ?", [oldest_kept]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         counters = connection.execute(
             "DELETE FROM model_counters WHERE valid_to IS NOT NULL AND valid_to <= ?", [oldest_kept]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         snapshots = connection.execute(
             "DELETE FROM snapshots WHERE snapshot_id < ?", [oldest_kept]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
