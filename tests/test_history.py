@@ -1,0 +1,256 @@
+"""Snapshot history (issue 7): exact as-of states, growth with change, prune, export, locks.
+
+Expected states are read from the test Hub's own elements at the moment of each snapshot, not
+from hfstats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hfstats import crawl, store
+from hfstats.export import export
+from hfstats.hub import HubClient
+from hfstats.testing.fakehub import FakeHub
+from hfstats.testing.synthetic import synthetic_model, synthetic_models, touch
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def expected_state(hub: FakeHub) -> dict[str, tuple]:
+    """object_id -> (id, tags, files, library_name, downloads, likes) from the raw elements."""
+    return {
+        m["_id"]: (
+            m["id"],
+            tuple(m["tags"]),
+            tuple(s["rfilename"] for s in m["siblings"]),
+            m.get("library_name"),
+            m["downloads"],
+            m["likes"],
+        )
+        for m in hub.models()
+    }
+
+
+def stored_state(db: Path, snapshot_id: int) -> dict[str, tuple]:
+    with store.read(db) as connection:
+        rows = connection.execute(
+            "SELECT object_id, id, tags, files, library_name, downloads, likes FROM models_at(?)",
+            [snapshot_id],
+        ).fetchall()
+    assert len(rows) == len({r[0] for r in rows}), "a model appears twice"
+    return {r[0]: (r[1], tuple(r[2]), tuple(r[3]), r[4], r[5], r[6]) for r in rows}
+
+
+def run_refresh(
+    db: Path, hub: FakeHub, full: bool = True, page_size: int = 50
+) -> crawl.RefreshResult:
+    client = HubClient(hub.url, None, backoff_base=0.001)
+    return crawl.refresh(db, client=client, full=full, page_size=page_size)
+
+
+def test_three_snapshots_then_exact_as_of_states(tmp_path):
+    db = tmp_path / "h.duckdb"
+    with FakeHub(synthetic_models(300, seed=7)) as hub:
+        states = {}
+        first = run_refresh(db, hub)
+        states[first.snapshot_id] = expected_state(hub)
+
+        models = sorted(hub.models(), key=lambda m: m["_id"])
+        for i in range(300, 320):  # additions
+            hub.upsert(synthetic_model(i, seed=7))
+        for m in models[:15]:  # commits
+            hub.upsert(touch(m, NOW))
+        for m in models[15:20]:  # renames (a rename is not a commit: lastModified stays)
+            hub.rename(m["_id"], m["id"] + "-v2")
+        for m in models[20:27]:  # deletions
+            hub.delete(m["_id"])
+        for m in models[27:40]:  # counters only: downloads move without a commit
+            hub.upsert({**m, "downloads": m["downloads"] + 1000})
+        second = run_refresh(db, hub)
+        states[second.snapshot_id] = expected_state(hub)
+        assert (second.merge.added, second.merge.deleted, second.merge.renamed) == (20, 7, 5)
+        assert second.merge.changed == 15 + 5
+
+        hub.upsert(models[20])  # a deleted model comes back
+        for m in models[40:45]:
+            hub.delete(m["_id"])
+        hub.upsert(touch(models[50], NOW + timedelta(days=1)))
+        third = run_refresh(db, hub)
+        states[third.snapshot_id] = expected_state(hub)
+
+        # An incremental refresh sees the new commit and the new model, not the counters.
+        hub.upsert(touch(models[60], NOW + timedelta(days=2)))
+        hub.upsert(synthetic_model(400, seed=7) | {"lastModified": "2026-11-23T00:00:00.000Z"})
+        fourth = run_refresh(db, hub, full=False)
+        assert fourth.mode == "incremental"
+        states[fourth.snapshot_id] = expected_state(hub)
+
+    assert [first.snapshot_id, second.snapshot_id, third.snapshot_id] == [1, 2, 3]
+    for snapshot_id, expected in states.items():
+        assert stored_state(db, snapshot_id) == expected, f"snapshot {snapshot_id}"
+    with store.read(db) as connection:
+        latest = connection.execute("SELECT count(*) FROM models").fetchall()[0][0]
+        history = connection.execute(
+            "SELECT count(*) FROM model_versions WHERE object_id = ?", [models[20]["_id"]]
+        ).fetchall()[0][0]
+    assert latest == len(states[fourth.snapshot_id])
+    assert history == 2  # deleted, then listed again: two intervals, the history kept
+
+
+def test_history_grows_with_change_not_with_the_hub(tmp_path):
+    db = tmp_path / "g.duckdb"
+    with FakeHub(synthetic_models(2000, seed=3)) as hub:
+        run_refresh(db, hub, page_size=500)
+        with store.read(db) as connection:
+            before = connection.execute(
+                "SELECT (SELECT count(*) FROM model_versions), (SELECT count(*) FROM model_counters)"
+            ).fetchall()[0]
+        size_before = db.stat().st_size
+        models = sorted(hub.models(), key=lambda m: m["_id"])
+        changed = models[:20]  # 1% of the Hub gets a commit
+        for m in changed:
+            hub.upsert(touch(m, NOW))
+        counters_moved = models[20:40]
+        for m in counters_moved:
+            hub.upsert({**m, "likes": m["likes"] + 1})
+        run_refresh(db, hub, page_size=500)
+        with store.read(db) as connection:
+            after = connection.execute(
+                "SELECT (SELECT count(*) FROM model_versions), (SELECT count(*) FROM model_counters)"
+            ).fetchall()[0]
+    assert after[0] - before[0] == len(changed)
+    assert after[1] - before[1] == len(counters_moved)
+    growth = db.stat().st_size - size_before
+    print(f"db grew {growth} bytes for a 1% change of 2000 models ({size_before} before)")
+
+
+def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
+    db = tmp_path / "p.duckdb"
+    with FakeHub(synthetic_models(120, seed=5)) as hub:
+        run_refresh(db, hub)
+        models = sorted(hub.models(), key=lambda m: m["_id"])
+        for m in models[:10]:
+            hub.upsert(touch(m, NOW))
+        hub.delete(models[10]["_id"])
+        run_refresh(db, hub)
+        for m in models[:5]:
+            hub.upsert(touch(m, NOW + timedelta(days=1)))
+        hub.delete(models[11]["_id"])
+        run_refresh(db, hub)
+    before = {s: stored_state(db, s) for s in (2, 3)}
+    with store.write(db) as connection:
+        dropped = store.prune(connection, keep=2)
+        remaining = [s["snapshot_id"] for s in store.list_snapshots(connection)]
+    assert remaining == [2, 3]
+    assert dropped["snapshots_dropped"] == 1
+    # The versions replaced in snapshot 2, and the model deleted there, were visible only in 1.
+    assert dropped["versions_dropped"] == 10 + 1
+    assert {s: stored_state(db, s) for s in (2, 3)} == before
+
+
+def test_export_is_readable_and_rebuilds_every_snapshot(tmp_path):
+    db = tmp_path / "e.duckdb"
+    with FakeHub(synthetic_models(150, seed=9)) as hub:
+        run_refresh(db, hub)
+        models = sorted(hub.models(), key=lambda m: m["_id"])
+        for m in models[:12]:
+            hub.upsert(touch(m, NOW))
+        hub.delete(models[12]["_id"])
+        run_refresh(db, hub)
+    out = tmp_path / "export"
+    counts = export(db, out)
+    assert counts["snapshots"] == 2
+    partitions = sorted(p.name for p in (out / "model_versions").iterdir())
+    assert partitions and all(p.startswith("snapshot_date=") for p in partitions)
+    versions = str(out / "model_versions" / "*" / "*.parquet")
+    for snapshot_id in (1, 2):
+        rebuilt = duckdb.sql(
+            "SELECT object_id, id FROM read_parquet($path, hive_partitioning = true) "
+            "WHERE valid_from <= $s AND (valid_to IS NULL OR valid_to > $s)",
+            params={"path": versions, "s": snapshot_id},
+        ).fetchall()
+        assert {r[0]: r[1] for r in rebuilt} == {
+            k: v[0] for k, v in stored_state(db, snapshot_id).items()
+        }
+    export(db, out)  # a second export replaces the first cleanly
+    assert sorted(p.name for p in (out / "model_versions").iterdir()) == partitions
+
+
+def _hfstats(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hfstats.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_TOKEN": "", **(env or {})},
+        timeout=120,
+        **kwargs,
+    )
+
+
+@pytest.mark.slow
+def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_path):
+    db = tmp_path / "c.duckdb"
+    with FakeHub(synthetic_models(400, seed=11)) as hub:
+        first = _hfstats(
+            "refresh", "--db", str(db), "--endpoint", hub.url, "--page-size", "100", "-q"
+        )
+        assert first.returncode == 0, first.stderr
+        for m in hub.models()[:60]:
+            hub.upsert(touch(m, NOW))
+        hub.latency = 0.15  # about 5 s for the slow full crawl below
+        running = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hfstats.cli",
+                "refresh",
+                "--db",
+                str(db),
+                "--endpoint",
+                hub.url,
+                "--page-size",
+                "10",
+                "--full",
+                "-q",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HF_TOKEN": ""},
+        )
+        try:
+            state = db.with_name(db.name + ".crawl") / "state.json"
+            deadline = time.monotonic() + 30
+            while not state.exists() or json.loads(state.read_text())["pages"] < 2:
+                assert time.monotonic() < deadline and running.poll() is None, (
+                    "refresh did not start"
+                )
+                time.sleep(0.05)
+
+            started = time.monotonic()
+            second = _hfstats("refresh", "--db", str(db), "--endpoint", hub.url)
+            assert second.returncode == 75, second.stderr
+            assert time.monotonic() - started < 15
+            assert second.stderr.count("\n") == 1 and "another refresh" in second.stderr
+
+            listed = _hfstats("snapshots", "--db", str(db), "--format", "json")
+            assert listed.returncode == 0, listed.stderr
+            complete = [s["snapshot_id"] for s in json.loads(listed.stdout) if s["complete"]]
+            assert complete == [1]
+            assert running.poll() is None, "the reads must happen while the refresh runs"
+        finally:
+            out, err = running.communicate(timeout=120)
+        assert running.returncode == 0, err
+        assert out == "" and err == ""  # --quiet: nothing on success
+        expected = expected_state(hub)
+    assert stored_state(db, 2) == expected
