@@ -1,0 +1,322 @@
+"""How hfstats decides a model's frameworks and deployment formats: the rules, in one place.
+
+Two classification methods:
+
+- ``tags`` (the default, and the Hub's own library filter): the tags ``pytorch``, ``tf`` and
+  ``jax``, which the Hub sets from the weight files it recognises.
+- ``files``: hfstats' own reading of the weight files and ``library_name``, in ``FILE_RULES``.
+
+A model's *class* is ``pytorch_only``, ``tensorflow_only``, ``jax_only``, ``multi_framework``
+(two or three) or ``no_framework``. The rule tables below generate the SQL macros every query
+uses (``framework_class(tags, files, library_name, method)`` and friends) and the tables in
+``docs/queries.md``, so code and documentation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+FRAMEWORKS = ("pytorch", "tensorflow", "jax")
+METHODS = ("tags", "files")
+FRAMEWORK_CLASSES = (
+    "pytorch_only",
+    "tensorflow_only",
+    "jax_only",
+    "multi_framework",
+    "no_framework",
+)
+# Any createdAt at or before this instant is the Hub's placeholder for "created at an unknown
+# time up to then" (repositories older than the Hub's creation dates), never a real 2022 date.
+PLACEHOLDER_CREATED_AT_LIMIT = "2022-03-02T23:29:05Z"
+
+# Method ``tags``: tag -> framework.
+TAG_FRAMEWORKS = {"pytorch": "pytorch", "tf": "tensorflow", "jax": "jax"}
+
+
+@dataclass(frozen=True)
+class FileRule:
+    """One row of the ``files`` method.
+
+    ``pattern`` is a case-insensitive glob matched against a file's name (its last path
+    component), or against the whole path when it contains ``/``. ``None`` matches every model
+    of ``libraries`` whatever its files. With ``libraries``, the rule applies only to models
+    whose ``library_name`` is one of them. ``framework`` None documents files that count for no
+    framework on their own (a model having them can still match another rule).
+    """
+
+    pattern: str | None
+    framework: str | None
+    why: str
+    libraries: tuple[str, ...] = ()
+
+
+# Libraries whose safetensors weights are PyTorch state dicts: they load them into torch modules
+# (transformers also converts to TF/Flax, but only on request, and the Hub tags those `tf`/`jax`
+# only when TF/Flax weight files are present).
+_TORCH_SAFETENSORS_LIBRARIES = (
+    "transformers",
+    "diffusers",
+    "sentence-transformers",
+    "timm",
+    "peft",
+)
+
+FILE_RULES: list[FileRule] = [
+    FileRule(
+        "*pytorch_model*.bin",
+        "pytorch",
+        "torch.save checkpoints of transformers and diffusers, sharded ones included",
+    ),
+    FileRule("adapter_model.bin", "pytorch", "PEFT adapters saved with torch.save"),
+    FileRule("*.pt", "pytorch", "the usual extension of torch.save files"),
+    FileRule("*.pth", "pytorch", "the other usual extension of torch.save files"),
+    FileRule(
+        "*.ckpt",
+        "pytorch",
+        "PyTorch Lightning and original Stable Diffusion checkpoints (TensorFlow's "
+        "model.ckpt.* files have a longer suffix and do not match)",
+    ),
+    FileRule(
+        "*.safetensors",
+        "pytorch",
+        "safetensors weights of these libraries are PyTorch state dicts that they load into "
+        "torch modules",
+        _TORCH_SAFETENSORS_LIBRARIES,
+    ),
+    FileRule("tf_model*.h5", "tensorflow", "transformers' TensorFlow (Keras HDF5) weights"),
+    FileRule("*.keras", "tensorflow", "Keras model archives"),
+    FileRule("saved_model.pb", "tensorflow", "TensorFlow SavedModel graphs"),
+    FileRule("saved_model.pbtxt", "tensorflow", "TensorFlow SavedModel graphs, text form"),
+    FileRule(
+        None,
+        "tensorflow",
+        "the Hub's keras and tf-keras libraries are Keras models, run on TensorFlow (Keras 3 "
+        "can use other backends; the repository does not say which)",
+        ("keras", "tf-keras"),
+    ),
+    FileRule("flax_model*.msgpack", "jax", "transformers' Flax weights"),
+    FileRule("*.msgpack", "jax", "Flax serialises parameters as msgpack", ("flax",)),
+    FileRule(
+        "*.safetensors",
+        None,
+        "safetensors of any other library (MLX, GGML tools, custom code) name no framework",
+    ),
+    FileRule("*.gguf", None, "llama.cpp format: runs without a training framework"),
+    FileRule("*.onnx", None, "ONNX Runtime format, exported from any framework"),
+    FileRule("*.tflite", None, "TensorFlow Lite runtime format, not a TensorFlow model"),
+    FileRule("*.mlmodel", None, "Core ML format, runs without a training framework"),
+]
+
+
+@dataclass(frozen=True)
+class FormatRule:
+    """How one deployment format is detected: any of its tags, file patterns or libraries."""
+
+    format: str
+    tags: tuple[str, ...]
+    patterns: tuple[str, ...]
+    libraries: tuple[str, ...]
+    why: str
+
+
+FORMAT_RULES: list[FormatRule] = [
+    FormatRule(
+        "onnx", ("onnx",), ("*.onnx",), (), "the Hub tags ONNX exports; some ship only the file"
+    ),
+    FormatRule("tflite", ("tflite",), ("*.tflite",), (), "TensorFlow Lite flatbuffers"),
+    FormatRule(
+        "coreml",
+        ("coreml",),
+        ("*.mlmodel", "*.mlpackage/*", "*.mlmodelc/*"),
+        (),
+        "Core ML models are single files or folders (mlpackage, compiled mlmodelc)",
+    ),
+    FormatRule("gguf", ("gguf",), ("*.gguf",), (), "llama.cpp's single-file format"),
+    FormatRule(
+        "openvino",
+        ("openvino",),
+        ("openvino_*.xml",),
+        ("openvino",),
+        "OpenVINO IR as optimum-intel writes it (openvino_model.xml and friends)",
+    ),
+    FormatRule("safetensors", ("safetensors",), ("*.safetensors",), (), "safetensors weights"),
+    FormatRule(
+        "mlx",
+        ("mlx",),
+        (),
+        ("mlx",),
+        "MLX weights are plain safetensors or npz: only the tag or library says MLX",
+    ),
+]
+
+
+# -- SQL generation ----------------------------------------------------------------------------
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _glob_condition(pattern: str, path: str) -> str:
+    # GLOB is case-sensitive; names on the Hub are not consistently cased.
+    subject = f"lower({path})" if "/" in pattern else f"lower(regexp_extract({path}, '[^/]*$'))"
+    return f"{subject} GLOB {_literal(pattern.lower())}"
+
+
+def _any_file(patterns: list[str]) -> str:
+    conditions = " OR ".join(_glob_condition(p, "f") for p in patterns)
+    return f"coalesce(list_bool_or(list_transform(files, lambda f: {conditions})), false)"
+
+
+def _library_in(libraries: tuple[str, ...]) -> str:
+    return f"coalesce(library_name IN ({', '.join(_literal(name) for name in libraries)}), false)"
+
+
+def _file_rule_condition(rule: FileRule) -> str:
+    parts = []
+    if rule.libraries:
+        parts.append(_library_in(rule.libraries))
+    if rule.pattern is not None:
+        parts.append(_any_file([rule.pattern]))
+    return "(" + " AND ".join(parts) + ")"
+
+
+def _framework_list(conditions: dict[str, str]) -> str:
+    # Concatenating one-element lists keeps the frameworks in FRAMEWORKS order.
+    pieces = [
+        f"CASE WHEN {conditions[name]} THEN ['{name}'] ELSE []::VARCHAR[] END"
+        for name in FRAMEWORKS
+    ]
+    return "(" + " || ".join(pieces) + ")"
+
+
+def _tag_condition(tags: list[str]) -> str:
+    return " OR ".join(f"coalesce(list_contains(tags, {_literal(tag)}), false)" for tag in tags)
+
+
+def macro_statements(temporary: bool = True) -> list[str]:
+    """``CREATE OR REPLACE [TEMP] MACRO`` statements for the classification macros.
+
+    Temporary macros work on read-only connections, so queries run on databases written by any
+    hfstats version; later macros call earlier ones.
+    """
+    kind = "TEMP MACRO" if temporary else "MACRO"
+    tag_conditions = {
+        name: "(" + _tag_condition([t for t, f in TAG_FRAMEWORKS.items() if f == name]) + ")"
+        for name in FRAMEWORKS
+    }
+    file_conditions = {
+        name: "("
+        + " OR ".join(_file_rule_condition(r) for r in FILE_RULES if r.framework == name)
+        + ")"
+        for name in FRAMEWORKS
+    }
+    class_rows = ", ".join(
+        f"({_literal(name)}, {position})" for position, name in enumerate(FRAMEWORK_CLASSES, 1)
+    )
+    format_pieces = []
+    for rule in FORMAT_RULES:
+        conditions = []
+        if rule.tags:
+            conditions.append(_tag_condition(list(rule.tags)))
+        if rule.patterns:
+            conditions.append(_any_file(list(rule.patterns)))
+        if rule.libraries:
+            conditions.append(_library_in(rule.libraries))
+        format_pieces.append(
+            f"CASE WHEN {' OR '.join(conditions)} THEN [{_literal(rule.format)}] "
+            "ELSE []::VARCHAR[] END"
+        )
+    format_rows = ", ".join(
+        f"({_literal(rule.format)}, {position})" for position, rule in enumerate(FORMAT_RULES, 1)
+    )
+    methods = ", ".join(_literal(m) for m in METHODS)
+    return [
+        f"CREATE OR REPLACE {kind} tag_frameworks(tags) AS {_framework_list(tag_conditions)}",
+        f"CREATE OR REPLACE {kind} file_frameworks(files, library_name) AS "
+        f"{_framework_list(file_conditions)}",
+        f"""CREATE OR REPLACE {kind} model_frameworks(tags, files, library_name, method) AS
+        CASE method
+            WHEN 'tags' THEN tag_frameworks(tags)
+            WHEN 'files' THEN file_frameworks(files, library_name)
+            ELSE error('unknown classification method ' || coalesce(method, 'NULL')
+                || '; use one of ' || {_literal(methods)})
+        END""",
+        f"""CREATE OR REPLACE {kind} framework_class_of(frameworks) AS
+        CASE len(frameworks)
+            WHEN 0 THEN 'no_framework'
+            WHEN 1 THEN frameworks[1] || '_only'
+            ELSE 'multi_framework'
+        END""",
+        f"CREATE OR REPLACE {kind} framework_class(tags, files, library_name, method) AS "
+        "framework_class_of(model_frameworks(tags, files, library_name, method))",
+        f"CREATE OR REPLACE {kind} framework_classes() AS TABLE "
+        f"SELECT * FROM (VALUES {class_rows}) AS classes(framework_class, position)",
+        f"CREATE OR REPLACE {kind} deployment_formats(tags, files, library_name) AS "
+        f"({' || '.join(format_pieces)})",
+        f"CREATE OR REPLACE {kind} deployment_format_names() AS TABLE "
+        f"SELECT * FROM (VALUES {format_rows}) AS formats(format, position)",
+        f"""CREATE OR REPLACE {kind} is_placeholder_created_at(created_at) AS
+        CAST(created_at AS TIMESTAMPTZ) <= TIMESTAMPTZ '{PLACEHOLDER_CREATED_AT_LIMIT}'""",
+        f"""CREATE OR REPLACE {kind} created_year(created_at) AS
+        CASE WHEN NOT is_placeholder_created_at(created_at)
+            THEN CAST(extract(year FROM CAST(created_at AS TIMESTAMPTZ)) AS INTEGER) END""",
+        f"""CREATE OR REPLACE {kind} created_by(created_at, as_of) AS
+        as_of IS NULL
+        OR coalesce(CAST(created_at AS TIMESTAMPTZ) <= CAST(as_of AS TIMESTAMPTZ), false)""",
+    ]
+
+
+def install_macros(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create the classification macros as TEMP macros on ``connection`` (read-only is fine)."""
+    for statement in macro_statements(temporary=True):
+        connection.execute(statement)
+
+
+# -- documentation -----------------------------------------------------------------------------
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+def rules_markdown() -> str:
+    """The rule tables as Markdown, exactly as they appear in docs/queries.md."""
+    lines = [
+        "Method `tags`:",
+        "",
+        "| tag | framework |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {_code(tag)} | {name} |" for tag, name in TAG_FRAMEWORKS.items()]
+    lines += [
+        "",
+        "Method `files` (a model gets every framework one of its rows matches):",
+        "",
+        "| file pattern | library_name | framework | why |",
+        "| --- | --- | --- | --- |",
+    ]
+    for rule in FILE_RULES:
+        pattern = _code(rule.pattern) if rule.pattern is not None else "(any files)"
+        libraries = ", ".join(_code(name) for name in rule.libraries) or "any"
+        lines.append(f"| {pattern} | {libraries} | {rule.framework or 'none'} | {rule.why} |")
+    lines += [
+        "",
+        "Deployment formats (a model ships a format if any tag, file pattern or library matches):",
+        "",
+        "| format | tags | file patterns | library_name | why |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for rule in FORMAT_RULES:
+        cells = [
+            ", ".join(_code(value) for value in values) or "-"
+            for values in (rule.tags, rule.patterns, rule.libraries)
+        ]
+        lines.append(f"| {rule.format} | {' | '.join(cells)} | {rule.why} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(rules_markdown())

@@ -1,0 +1,270 @@
+"""The SQL analytics: one file per query in ``queries/``, run with bound DuckDB parameters.
+
+Each ``queries/NAME.sql`` starts with a header that is its contract::
+
+    -- name: exclusivity
+    -- description: One line.
+    -- param snapshot_id INTEGER: snapshot to read (default: latest complete)
+    -- param as_of TIMESTAMPTZ = NULL: only models created at or before this instant
+    -- param method VARCHAR = 'tags': framework classification, 'tags' or 'files'
+    -- columns: framework_class, models, share_of_framework_models, share_of_all_models
+
+Queries read ``models_at($snapshot_id)`` and the classification macros of ``frameworks``, which
+are created as TEMP macros on every connection so that databases written by older versions
+work too. Values are always bound as parameters, never formatted into the SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import duckdb
+
+from . import frameworks, store
+from .errors import DatabaseError, UsageError
+from .resources import data_path
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_HEADER_RE = re.compile(r"^--\s*(name|description|columns):\s*(.*?)\s*$")
+_PARAM_RE = re.compile(
+    r"^--\s*param\s+(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>[A-Z]+)"
+    r"(?:\s*=\s*(?P<default>'(?:[^']|'')*'|[^:\s]+))?\s*:\s*(?P<description>.*?)\s*$"
+)
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TYPES = ("INTEGER", "BIGINT", "DOUBLE", "VARCHAR", "BOOLEAN", "DATE", "TIMESTAMPTZ")
+
+
+@dataclass
+class ParamSpec:
+    type: str
+    default: object
+    description: str
+
+
+@dataclass
+class QuerySpec:
+    name: str
+    description: str
+    params: dict[str, ParamSpec]
+    columns: list[str]
+    sql: str
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple]
+    snapshot_id: int | None
+    params: dict
+
+
+# -- query files -------------------------------------------------------------------------------
+
+
+def _queries_dir() -> Path:
+    return data_path("queries")
+
+
+def parse_query(text: str, source: str) -> QuerySpec:
+    """Read the header of a query file; ``source`` names the file in error messages."""
+    fields: dict[str, str] = {}
+    params: dict[str, ParamSpec] = {}
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break  # the header is the leading block of comment lines
+        if line.replace(" ", "").startswith("--param"):
+            match = _PARAM_RE.match(line)
+            if match is None or match["type"] not in _TYPES:
+                raise UsageError(f"{source}: cannot read the parameter line {line!r}")
+            default = _parse_default(match["default"], match["type"], source)
+            params[match["name"]] = ParamSpec(match["type"], default, match["description"])
+            continue
+        match = _HEADER_RE.match(line)
+        if match:
+            fields[match[1]] = match[2]
+    missing = [key for key in ("name", "description", "columns") if not fields.get(key)]
+    if missing:
+        raise UsageError(f"{source}: the header has no {', '.join(missing)}")
+    columns = [column.strip() for column in fields["columns"].split(",") if column.strip()]
+    return QuerySpec(fields["name"], fields["description"], params, columns, text)
+
+
+def _parse_default(literal: str | None, type_: str, source: str) -> object:
+    if literal is None or literal.upper() == "NULL":
+        return None
+    if literal.startswith("'"):
+        literal = literal[1:-1].replace("''", "'")
+    try:
+        return _convert(literal, type_, "default")
+    except UsageError:
+        raise UsageError(f"{source}: the default {literal!r} is not a {type_}") from None
+
+
+def list_queries() -> list[QuerySpec]:
+    """Every query shipped with hfstats, by name."""
+    return [load_query(path.stem) for path in sorted(_queries_dir().glob("*.sql"))]
+
+
+def load_query(name: str) -> QuerySpec:
+    """The query ``name``; UsageError naming the known queries if there is none."""
+    path = _queries_dir() / f"{name}.sql"
+    if not _NAME_RE.match(name) or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in _queries_dir().glob("*.sql")))
+        raise UsageError(f"unknown query {name!r}; known queries: {known}")
+    spec = parse_query(path.read_text(encoding="utf-8"), path.name)
+    if spec.name != name:
+        raise UsageError(f"{path.name}: its header names it {spec.name!r}")
+    return spec
+
+
+# -- parameter values --------------------------------------------------------------------------
+
+
+def parse_as_of(value: str | date | datetime) -> datetime:
+    """A cut-off instant: YYYY-MM-DD means the end of that day (UTC, inclusive); an ISO 8601
+    timestamp without a zone is UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time.max)
+    else:
+        text = value.strip()
+        try:
+            if _DAY_RE.match(text):
+                moment = datetime.combine(date.fromisoformat(text), time.max)
+            else:
+                moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise UsageError(
+                f"bad date {value!r}: use YYYY-MM-DD (the end of that day, UTC) or an ISO 8601 "
+                "timestamp such as 2024-03-01T12:00:00Z"
+            ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _convert(value: object, type_: str, name: str) -> object:
+    """``value`` (a Python value, or text from ``--param``) as a value of SQL type ``type_``."""
+    if value is None or (isinstance(value, str) and value.strip().upper() == "NULL"):
+        return None
+    bad = UsageError(f"parameter {name}: {value!r} is not a {type_}")
+    if type_ in ("INTEGER", "BIGINT"):
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+            return int(value)
+        raise bad
+    if type_ == "DOUBLE":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(str(value))
+        except ValueError:
+            raise bad from None
+    if type_ == "BOOLEAN":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise bad
+    if type_ == "DATE":
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise bad from None
+    if type_ == "TIMESTAMPTZ":
+        if not isinstance(value, str | date):
+            raise bad
+        return parse_as_of(value)
+    if not isinstance(value, str):
+        raise bad
+    return value
+
+
+def _bind(spec: QuerySpec, given: dict[str, object]) -> dict[str, object]:
+    values = {}
+    for name, param in spec.params.items():
+        value = _convert(given[name], param.type, name) if name in given else param.default
+        if name == "method" and value not in frameworks.METHODS:
+            raise UsageError(
+                f"unknown method {value!r}; use one of {', '.join(frameworks.METHODS)}"
+            )
+        values[name] = value
+    return values
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def run_query(
+    connection: duckdb.DuckDBPyConnection,
+    name: str,
+    params: dict | None = None,
+    *,
+    snapshot_id: int | None = None,
+    as_of: str | date | datetime | None = None,
+    method: str = "tags",
+) -> QueryResult:
+    """Run the query ``name`` on the snapshot asked for (default: the latest complete one).
+
+    ``params`` (e.g. from ``--param key=value``, so values may be text) take precedence over
+    the keyword arguments. A query that does not take ``as_of`` or ``method`` refuses a value
+    other than the default rather than silently ignoring it.
+    """
+    spec = load_query(name)
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(spec.params))
+    if unknown:
+        raise UsageError(
+            f"query {name} has no parameter {unknown[0]!r}; it takes: "
+            f"{', '.join(spec.params) or 'no parameters'}"
+        )
+    given: dict[str, object] = {"snapshot_id": snapshot_id}
+    for key, value, default in (("as_of", as_of, None), ("method", method, "tags")):
+        if key in spec.params:
+            given[key] = value
+        elif value != default:
+            raise UsageError(f"query {name} does not take {key.replace('_', '-')}")
+    given.update(params)
+    values = _bind(spec, given)
+    resolved = store.resolve_snapshot(connection, values.get("snapshot_id"))
+    if "snapshot_id" in spec.params:
+        values["snapshot_id"] = resolved
+    frameworks.install_macros(connection)
+    try:
+        cursor = connection.execute(spec.sql, values)
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        raise DatabaseError(f"query {name} failed: {_first_line(str(exc))}") from None
+    columns = [column[0] for column in cursor.description]
+    return QueryResult(columns, rows, resolved, values)
+
+
+def run_sql(connection: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
+    """Run ad-hoc SQL with the classification macros available; bad SQL is a UsageError."""
+    frameworks.install_macros(connection)
+    try:
+        latest = store.latest_complete(connection)
+    except duckdb.Error:
+        latest = None
+    try:
+        cursor = connection.execute(sql)
+        rows = cursor.fetchall() if cursor.description else []
+    except duckdb.Error as exc:
+        raise UsageError(f"SQL failed: {_first_line(str(exc))}") from None
+    columns = [column[0] for column in cursor.description or []]
+    return QueryResult(columns, rows, latest["snapshot_id"] if latest else None, {})
+
+
+def _first_line(message: str) -> str:
+    lines = message.strip().splitlines()
+    return lines[0] if lines else "unknown error"
