@@ -277,6 +277,91 @@ def export_command(out_dir, db_path, fmt):
     )
 
 
+def _query_params(items: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+        params[key.strip()] = value
+    return params
+
+
+@cli.command("query")
+@click.argument("name", required=False)
+@db_option
+@click.option(
+    "--param",
+    "param_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A parameter from the query's header; repeatable. Wins over the options below.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["tags", "files"]),
+    default="tags",
+    show_default=True,
+    help="Framework classification: the Hub's tags, or weight files and library_name.",
+)
+@click.option(
+    "--as-of",
+    help="Only models created by then: YYYY-MM-DD (end of that day, UTC) or an ISO timestamp.",
+)
+@click.option(
+    "--snapshot",
+    "snapshot_id",
+    type=click.IntRange(1),
+    help="Snapshot to read.  [default: the latest complete one]",
+)
+@click.option(
+    "--list", "list_queries", is_flag=True, help="List the queries and what they compute."
+)
+@format_option()
+def query(name, db_path, param_items, method, as_of, snapshot_id, list_queries, fmt):
+    """Run the query NAME (see --list) and print its rows.
+
+    Every query is a file queries/NAME.sql whose header states its parameters and columns;
+    docs/queries.md explains them and the classification rules.
+    """
+    from . import queries, store
+
+    if list_queries:
+        specs = queries.list_queries()
+        click.echo(render([(s.name, s.description) for s in specs], ["name", "description"], fmt))
+        return
+    if name is None:
+        raise click.UsageError("name a query to run, or see them with --list")
+    params = _query_params(param_items)
+    # Bad input is reported before the database is opened, so a typo never waits on a lock.
+    queries.load_query(name)
+    if as_of is not None:
+        as_of = queries.parse_as_of(as_of)
+    with store.read(db_path) as connection:
+        result = queries.run_query(
+            connection, name, params, snapshot_id=snapshot_id, as_of=as_of, method=method
+        )
+    click.echo(render(result.rows, result.columns, fmt))
+
+
+@cli.command("sql")
+@click.argument("sql_text", metavar="SQL")
+@db_option
+@format_option()
+def sql_command(sql_text, db_path, fmt):
+    """Run ad-hoc SQL on the database (read-only) and print the rows.
+
+    `models` is the latest complete snapshot and `models_at(ID)` any complete one; the macros
+    framework_class(tags, files, library_name, method), created_year(created_at) and
+    deployment_formats(tags, files, library_name) are available (see docs/queries.md).
+    """
+    from . import queries, store
+
+    with store.read(db_path) as connection:
+        result = queries.run_sql(connection, sql_text)
+    click.echo(render(result.rows, result.columns, fmt))
+
+
 def main() -> None:
     """Console-script entry point: click's errors become one line and exit code 2."""
     try:
