@@ -499,20 +499,14 @@ def _merge(
         connection.execute(
             "CREATE OR REPLACE TEMP TABLE staged_elements (j JSON, page_file VARCHAR, position BIGINT)"
         )
-    models_seen, rejected = connection.execute(
-        """
-        SELECT count(*),
-               count(*) FILTER (WHERE json_type(j) <> 'OBJECT' OR json_type(j->'_id') <> 'VARCHAR'
-                                OR j->>'_id' = '' OR j->>'_id' IS NULL)
-        FROM staged_elements
-        """
-    ).fetchall()[0]
+    models_seen = connection.execute("SELECT count(*) FROM staged_elements").fetchall()[0][0]
     connection.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming AS
         SELECT * EXCLUDE (page_file, position), hash(raw) AS content_hash
         FROM (
-            SELECT {_TYPED_COLUMNS}, page_file, position
+            -- usable_elements counts listed elements with an _id, duplicates included
+            SELECT {_TYPED_COLUMNS}, page_file, position, count(*) OVER () AS usable_elements
             FROM (
                 SELECT j, page_file, position, {_EXTRACT_KEYS} AS f
                 FROM staged_elements
@@ -527,6 +521,9 @@ def _merge(
         """
     )
     connection.execute("DROP TABLE staged_elements")
+    usable = connection.execute("SELECT any_value(usable_elements) FROM incoming").fetchall()[0][0]
+    rejected = models_seen - (usable or 0)
+    connection.execute("ALTER TABLE incoming DROP COLUMN usable_elements")
 
     # Metadata versions: close what changed (and, in a full crawl, what vanished), then add.
     changed, renamed = connection.execute(
