@@ -278,11 +278,13 @@ def export_command(out_dir, db_path, fmt):
 
 
 def _query_params(items: tuple[str, ...]) -> dict[str, str]:
+    from .errors import UsageError
+
     params = {}
     for item in items:
         key, separator, value = item.partition("=")
         if not separator or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+            raise UsageError(f"--param {item!r} is not KEY=VALUE")
         params[key.strip()] = value
     return params
 
@@ -325,13 +327,14 @@ def query(name, db_path, param_items, method, as_of, snapshot_id, list_queries, 
     docs/queries.md explains them and the classification rules.
     """
     from . import queries, store
+    from .errors import UsageError
 
     if list_queries:
         specs = queries.list_queries()
         click.echo(render([(s.name, s.description) for s in specs], ["name", "description"], fmt))
         return
     if name is None:
-        raise click.UsageError("name a query to run, or see them with --list")
+        raise UsageError("name a query to run, or see them with `hfstats query --list`")
     params = _query_params(param_items)
     # Bad input is reported before the database is opened, so a typo never waits on a lock.
     queries.load_query(name)
@@ -360,6 +363,48 @@ def sql_command(sql_text, db_path, fmt):
     with store.read(db_path) as connection:
         result = queries.run_sql(connection, sql_text)
     click.echo(render(result.rows, result.columns, fmt))
+
+
+@cli.command("check")
+@click.argument("claim_ids", nargs=-1, metavar="[CLAIM_ID]...")
+@click.option(
+    "--claims",
+    "claims_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A YAML file of more claims, same schema as the packaged ones (docs/claims.md).",
+)
+@db_option
+@click.option(
+    "--snapshot",
+    "snapshot_id",
+    type=click.IntRange(1),
+    help="Snapshot to measure on.  [default: the latest complete one]",
+)
+@format_option(("table", "json", "markdown"))
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when a measured claim does not hold (indeterminate is not a failure).",
+)
+def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
+    """Re-measure published claims: expected, measured, verdict and the reading it rests on.
+
+    Share claims are measured under every denominator and both methods; the verdict names its
+    reading and says when it flips. json gives one object per claim with every number.
+    """
+    from . import claims, store
+
+    loaded = claims.load_claims(claims_file)
+    with store.read(db_path) as connection:
+        results = claims.check_claims(
+            connection, loaded, snapshot_id=snapshot_id, ids=claim_ids or None
+        )
+    click.echo(claims.render_results(results, fmt))
+    failed = claims.failed_measured(results)
+    if strict and failed:
+        raise HfstatsError(
+            f"{len(failed)} measured claim(s) do not hold: {', '.join(r.id for r in failed)}"
+        )
 
 
 def main() -> None:

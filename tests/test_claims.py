@@ -1,0 +1,476 @@
+"""`hfstats check`: claims files, verdicts over readings and intervals, output and exit codes.
+
+The fixture Hub holds 30 hand-made models (plus one deleted between the two crawls). Counts by
+class under the tags method, which the files method must match because every model's weight
+files say the same as its tags:
+
+    class            total  created <= 2022-12-31  real 2022 dates  placeholder createdAt
+    pytorch_only       23   15                     10               5
+    jax_only            1    1                      1               0
+    multi_framework     1    0                      0               0
+    no_framework        5    2                      2               0
+
+Shares of pytorch_only today: 23/25 of framework models (0.92: holds within 0.92 ± 0.02),
+23/24 of PyTorch-or-TensorFlow models (0.958: does not hold), 23/30 of all models (0.767).
+As of 2022-12-31: 15/16 (0.9375: holds), 15/15 (1.0), 15/18 (0.833).
+PyTorch-only additions in 2022: between 10 (real dates) and 15 (placeholders added).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hfstats import claims, crawl, store
+from hfstats.cli import cli
+from hfstats.errors import UsageError
+from hfstats.hub import HubClient
+from hfstats.testing.fakehub import FakeHub
+from hfstats.testing.synthetic import synthetic_models
+
+PLACEHOLDER_CUTOFF = datetime(2022, 3, 2, 23, 29, 5, tzinfo=UTC)
+END_OF_2022 = datetime(2022, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+PYTORCH = (["pytorch"], ["pytorch_model.bin"], "transformers")
+JAX = (["jax"], ["flax_model.msgpack"], "transformers")
+MULTI = (["pytorch", "tf"], ["pytorch_model.bin", "tf_model.h5"], "transformers")
+NONE = ([], [], None)
+
+FIXTURE = (
+    # pytorch_only with real 2022 dates, the first just after the placeholder instant and one
+    # on the last second of the year (as_of 2022-12-31 means the end of that day).
+    [(PYTORCH, "2022-03-02T23:29:06.000Z"), (PYTORCH, "2022-12-31T23:59:59.000Z")]
+    + [(PYTORCH, f"2022-06-{day:02d}T12:00:00.000Z") for day in range(1, 9)]
+    # pytorch_only with the placeholder, including a January 2022 value: at or before the
+    # placeholder instant, so its creation time is unknown, never "2022".
+    + [(PYTORCH, "2022-03-02T23:29:04.000Z")] * 3
+    + [(PYTORCH, "2022-03-02T23:29:05.000Z"), (PYTORCH, "2022-01-15T10:00:00.000Z")]
+    + [(PYTORCH, "2023-01-01T00:00:00.000Z")]
+    + [(PYTORCH, f"2024-02-{day:02d}T08:00:00.000Z") for day in range(1, 8)]
+    + [(JAX, "2022-07-01T00:00:00.000Z"), (MULTI, "2023-05-01T00:00:00.000Z")]
+    + [(NONE, "2022-08-01T00:00:00.000Z"), (NONE, "2022-09-01T00:00:00.000Z")]
+    + [(NONE, f"2024-03-{day:02d}T00:00:00.000Z") for day in range(1, 4)]
+)
+DELETED_LATER = (NONE, "2024-05-01T00:00:00.000Z")
+
+
+def element(index: int, profile: tuple, created_at: str) -> dict:
+    tags, weight_files, library = profile
+    created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    model = {
+        "_id": f"{int(created.timestamp()):08x}{index:016x}",
+        "id": f"fixture/model-{index}",
+        "modelId": f"fixture/model-{index}",
+        "author": "fixture",
+        "lastModified": f"2025-01-01T00:00:{index % 60:02d}.000Z",
+        "createdAt": created_at,
+        "tags": [*tags, "region:us"] + (["arxiv:2201.00001"] if index in (0, 1) else []),
+        "siblings": [
+            {"rfilename": name} for name in [".gitattributes", "README.md", *weight_files]
+        ],
+        "private": False,
+        "gated": False,
+        "disabled": False,
+        "downloads": index,
+        "likes": 0,
+        "sha": f"{index:040x}",
+    }
+    if library:
+        model["library_name"] = library
+    return model
+
+
+def crawl_into(db: Path, hub: FakeHub, *, full: bool = False) -> None:
+    crawl.refresh(db, client=HubClient(hub.url, None, backoff_base=0.01), full=full, page_size=50)
+
+
+@pytest.fixture(scope="module")
+def fixture_db(tmp_path_factory) -> Path:
+    """Two snapshots: the fixture plus one model, then the same Hub with that model deleted."""
+    db = tmp_path_factory.mktemp("claims") / "hub.duckdb"
+    models = [element(i, profile, created) for i, (profile, created) in enumerate(FIXTURE)]
+    doomed = element(len(FIXTURE), *DELETED_LATER)
+    with FakeHub([*models, doomed]) as hub:
+        crawl_into(db, hub)
+        hub.delete(doomed["_id"])
+        crawl_into(db, hub, full=True)
+    return db
+
+
+def write_claims(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "claims.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def run_check(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["check", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def check_json(db: Path, *args: str) -> dict[str, dict]:
+    code, out, err = run_check("--db", str(db), "--format", "json", *args)
+    assert code == 0, err
+    return {obj["id"]: obj for obj in json.loads(out)}
+
+
+def reading(result: dict, denominator: str | None, method: str) -> dict:
+    (found,) = [
+        r for r in result["readings"] if r["denominator"] == denominator and r["method"] == method
+    ]
+    return found
+
+
+# -- verdict logic over numbers ----------------------------------------------------------------
+
+ABOUT_92 = claims.Expected("~", 0.92, 0.02)
+AT_LEAST_45000 = claims.Expected(">=", 45000)
+AT_MOST_10 = claims.Expected("<=", 10)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "verdict"),
+    [
+        (Fraction(23, 25), ABOUT_92, "holds within tolerance"),
+        (Fraction(90, 100), ABOUT_92, "holds within tolerance"),  # the edge is inside, exactly
+        (Fraction(94, 100), ABOUT_92, "holds within tolerance"),
+        (Fraction(8999, 10000), ABOUT_92, "does not hold"),
+        (Fraction(23, 24), ABOUT_92, "does not hold"),
+        (45000, AT_LEAST_45000, "holds"),
+        (44999, AT_LEAST_45000, "does not hold"),
+        (10, AT_MOST_10, "holds"),
+        (11, AT_MOST_10, "does not hold"),
+    ],
+)
+def test_point_verdict(value, expected, verdict):
+    assert claims.point_verdict(value, expected) == verdict
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "expected", "verdict", "bound"),
+    [
+        (45000, 50000, AT_LEAST_45000, "holds", "lower"),
+        (40000, 44999, AT_LEAST_45000, "does not hold", "upper"),
+        (40000, 45000, AT_LEAST_45000, "indeterminate", "both"),
+        (5, 10, AT_MOST_10, "holds", "upper"),
+        (11, 20, AT_MOST_10, "does not hold", "lower"),
+        (9, 11, AT_MOST_10, "indeterminate", "both"),
+        (0.91, 0.93, ABOUT_92, "holds within tolerance", "both"),
+        (0.80, 0.89, ABOUT_92, "does not hold", "upper"),
+        (0.95, 0.99, ABOUT_92, "does not hold", "lower"),
+        (0.89, 0.91, ABOUT_92, "indeterminate", "both"),
+    ],
+)
+def test_interval_verdict(lower, upper, expected, verdict, bound):
+    assert claims.interval_verdict(lower, upper, expected) == (verdict, bound)
+
+
+def test_class_shares_denominators():
+    counts = {
+        "pytorch_only": 23,
+        "tensorflow_only": 0,
+        "jax_only": 1,
+        "multi_framework": 1,
+        "no_framework": 5,
+    }
+    assert claims.class_shares(counts, "pytorch_only") == {
+        "framework_models": (23, 25),
+        "pytorch_or_tensorflow_models": (23, 24),
+        "all_models": (23, 30),
+    }
+
+
+# -- the seed claims on the hand-counted fixture -----------------------------------------------
+
+
+def test_share_today_holds_under_one_denominator_and_not_under_others(fixture_db):
+    result = check_json(fixture_db, "pytorch-exclusive-share-today")[
+        "pytorch-exclusive-share-today"
+    ]
+    assert result["verdict"] == "holds within tolerance"
+    assert result["expected"] == "~ 0.92 ± 0.02"
+    assert result["reading"].startswith("framework_models, tags")
+    assert "flips in 4 of 6 readings" in result["reading"]
+    hand = {
+        "framework_models": (23, 25, "holds within tolerance"),
+        "pytorch_or_tensorflow_models": (23, 24, "does not hold"),
+        "all_models": (23, 30, "does not hold"),
+    }
+    for method in ("tags", "files"):
+        for denominator, (numerator, total, verdict) in hand.items():
+            found = reading(result, denominator, method)
+            assert (found["numerator"], found["models"]) == (numerator, total)
+            assert found["value"] == numerator / total
+            assert found["verdict"] == verdict
+    assert result["numbers"]["value"] == 23 / 25
+    assert result["numbers"]["placeholder_models"] == 5
+    assert any("flips between readings" in c for c in result["caveats"])
+    # "latest" describes the snapshot itself: deletions before it do not bias it.
+    assert not any(c.startswith("survivorship") for c in result["caveats"])
+
+
+def test_share_as_of_2022_counts_models_created_by_the_end_of_that_day(fixture_db):
+    result = check_json(fixture_db, "pytorch-exclusive-share-2022")["pytorch-exclusive-share-2022"]
+    assert result["as_of"] == "2022-12-31"
+    assert result["measured"] == f"{15 / 16:.4f} (15 / 16)"
+    assert result["verdict"] == "holds within tolerance"
+    assert reading(result, "pytorch_or_tensorflow_models", "tags")["value"] == 1.0
+    assert reading(result, "all_models", "tags")["value"] == 15 / 18
+    survivorship = [c for c in result["caveats"] if c.startswith("survivorship")]
+    assert len(survivorship) == 1 and "observed 1 deletion(s)" in survivorship[0]
+    assert result["numbers"]["deletions_observed"] == 1
+    assert result["numbers"]["snapshot_id"] == 2
+
+
+def test_additions_2022_interval_on_the_seed_claim(fixture_db):
+    result = check_json(fixture_db, "pytorch-exclusive-added-2022")["pytorch-exclusive-added-2022"]
+    assert result["measured"] == "[10, 15]"
+    assert (result["numbers"]["lower"], result["numbers"]["upper"]) == (10, 15)
+    assert result["verdict"] == "does not hold"
+    assert "rests on the upper bound" in result["reading"]
+    assert any("5 pytorch_only models carry" in c for c in result["caveats"])
+
+
+def write_interval_claim(tmp_path: Path, expected: int) -> Path:
+    return write_claims(
+        tmp_path,
+        f"""\
+        claims:
+          - id: my-additions
+            statement: "over {expected} PyTorch-exclusive models added in 2022"
+            source: {{publication: a test}}
+            kind: measured
+            as_of: 2022-12-31
+            query: yearly_additions
+            select: {{framework_class: pytorch_only, year: 2022}}
+            expected: {{comparison: ">=", value: {expected}}}
+        """,
+    )
+
+
+@pytest.mark.parametrize(
+    ("expected", "verdict", "bound_phrase"),
+    [
+        (10, "holds", "rests on the lower bound"),  # even without the 5 placeholder models
+        (16, "does not hold", "rests on the upper bound"),  # even with all of them
+        (12, "indeterminate", "rests on both bounds"),  # 10 < 12 <= 15: the placeholders decide
+    ],
+)
+def test_additions_interval_rule(fixture_db, tmp_path, expected, verdict, bound_phrase):
+    path = write_interval_claim(tmp_path, expected)
+    result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
+    assert result["measured"] == "[10, 15]"
+    assert result["verdict"] == verdict
+    assert bound_phrase in result["reading"]
+    for method in ("tags", "files"):
+        found = reading(result, None, method)
+        assert (found["lower"], found["upper"]) == (10, 15)
+
+
+def test_proxy_and_not_checkable_claims(fixture_db):
+    results = check_json(fixture_db)
+    research = results["pytorch-research-winner"]
+    assert research["verdict"] == "proxy only"
+    groups = {g["framework_class"]: g for g in research["numbers"]["groups"]["tags"]}
+    assert (groups["pytorch_only"]["arxiv_models"], groups["pytorch_only"]["models"]) == (2, 23)
+    assert results["tensorflow-deployment-tools"]["verdict"] == "proxy only"
+    assert results["tensorboard-powerful"]["verdict"] == "proxy only"
+    for claim_id in ("training-speed", "memory-usage", "distributed-training"):
+        assert results[claim_id]["verdict"] == "not checkable"
+        assert results[claim_id]["caveats"][0].startswith("not checkable: ")
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_table_formats_show_every_claim_and_its_caveats(fixture_db, fmt):
+    code, out, _ = run_check("--db", str(fixture_db), "--format", fmt)
+    assert code == 0
+    header = out.splitlines()[0]
+    for column in ("claim", "expected", "measured", "verdict", "reading"):
+        assert column in header
+    for claim in claims.load_claims():
+        assert claim.id.replace("-", "") in out.replace("\\", "").replace("-", "")
+    assert "survivorship" in out
+
+
+def test_results_table_contract(fixture_db):
+    with store.read(fixture_db) as connection:
+        results = claims.check_claims(
+            connection, claims.load_claims(), ids=["pytorch-exclusive-added-2022"]
+        )
+    columns, rows = claims.results_table(results)
+    assert columns == ["claim", "expected", "measured", "verdict", "reading"]
+    assert rows[0][:4] == ("pytorch-exclusive-added-2022", ">= 45000", "[10, 15]", "does not hold")
+
+
+# -- malformed claims files and bad input ------------------------------------------------------
+
+VALID_CLAIM = """\
+claims:
+  - id: mine
+    statement: "a claim"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2022-12-31
+    query: exclusivity
+    select: {framework_class: pytorch_only}
+    expected: {comparison: "~", value: 0.9, tolerance: 0.05}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("query: exclusivity", "query: no_such_query"), "unknown query 'no_such_query'"),
+        (('    statement: "a claim"\n', ""), "missing field 'statement'"),
+        (('comparison: "~"', 'comparison: ">"'), "bad comparison '>'"),
+        (("as_of: 2022-12-31", "as_of: 2022-13-45"), "bad date"),
+        (("id: mine", "id: pytorch-exclusive-share-2022"), "duplicate id"),
+        (("select: {", "select: {{"), "YAML syntax error"),
+    ],
+    ids=["unknown-query", "missing-field", "bad-comparison", "bad-date", "duplicate", "yaml"],
+)
+def test_malformed_claims_file_gives_one_line_and_exit_2(fixture_db, tmp_path, change, message):
+    path = write_claims(tmp_path, VALID_CLAIM.replace(*change))
+    code, out, err = run_check("--db", str(fixture_db), "--claims", str(path))
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hfstats: error: ")
+    assert message in lines[0] and str(path) in lines[0]
+    if change[1] != "select: {{":
+        assert "claim '" in lines[0]
+
+
+def test_valid_user_claims_file_loads_after_the_packaged_claims(tmp_path):
+    loaded = claims.load_claims(write_claims(tmp_path, VALID_CLAIM))
+    assert loaded[-1].id == "mine"
+    assert loaded[-1].as_of == END_OF_2022
+    assert len(loaded) == len(claims.load_claims()) + 1
+
+
+def test_a_missing_field_is_a_usage_error_in_python_too(tmp_path):
+    with pytest.raises(UsageError, match="missing field 'expected'"):
+        claims.load_claims(write_claims(tmp_path, VALID_CLAIM.replace("    expected:", "    x:")))
+
+
+def test_unknown_claim_id_is_a_usage_error(fixture_db):
+    code, _, err = run_check("--db", str(fixture_db), "no-such-claim")
+    assert code == 2
+    assert "unknown claim id(s): no-such-claim" in err
+
+
+# -- --strict ----------------------------------------------------------------------------------
+
+STRICT_CLAIMS = """\
+claims:
+  - id: holds-today
+    statement: "share holds"
+    source: {publication: a test}
+    kind: measured
+    as_of: latest
+    query: exclusivity
+    select: {framework_class: pytorch_only}
+    expected: {comparison: "~", value: 0.92, tolerance: 0.02}
+  - id: fails-today
+    statement: "share fails"
+    source: {publication: a test}
+    kind: measured
+    as_of: latest
+    query: exclusivity
+    select: {framework_class: pytorch_only}
+    expected: {comparison: ">=", value: 0.99}
+  - id: undecided
+    statement: "interval straddles"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2022-12-31
+    query: yearly_additions
+    select: {framework_class: pytorch_only, year: 2022}
+    expected: {comparison: ">=", value: 12}
+"""
+
+
+@pytest.mark.parametrize(
+    ("ids", "strict", "exit_code"),
+    [
+        (["holds-today", "undecided"], True, 0),  # indeterminate is not a failure
+        (["fails-today"], True, 1),
+        (["fails-today"], False, 0),
+        ([], True, 1),  # the packaged 2022 additions claim fails on this fixture too
+        (["tensorboard-powerful", "training-speed"], True, 0),  # proxies never fail
+    ],
+)
+def test_strict_exit_codes(fixture_db, tmp_path, ids, strict, exit_code):
+    path = write_claims(tmp_path, STRICT_CLAIMS)
+    args = ["--db", str(fixture_db), "--claims", str(path), *ids]
+    code, out, err = run_check(*args, *(["--strict"] if strict else []))
+    assert code == exit_code, err
+    assert out  # the table is printed before the exit code says what failed
+    if exit_code:
+        assert err.startswith("hfstats: error: ") and "do not hold" in err
+
+
+# -- done means: a crawl of a local test server, checked against its raw elements ---------------
+
+
+def independent_class(model: dict) -> str:
+    frameworks = {"pytorch", "tf", "jax"} & set(model.get("tags", []))
+    if not frameworks:
+        return "no_framework"
+    if len(frameworks) > 1:
+        return "multi_framework"
+    return {"pytorch": "pytorch_only", "tf": "tensorflow_only", "jax": "jax_only"}[frameworks.pop()]
+
+
+def created(model: dict) -> datetime:
+    return datetime.fromisoformat(model["createdAt"].replace("Z", "+00:00"))
+
+
+def test_seed_claims_match_an_independent_count_of_the_servers_elements(tmp_path):
+    models = list(synthetic_models(3000, seed=7))
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=HubClient(hub.url, None, backoff_base=0.01), page_size=1000)
+    results = check_json(db)
+
+    def expected_shares(subset: list[dict]) -> dict[str, tuple[int, int]]:
+        classes = [independent_class(m) for m in subset]
+        pytorch = classes.count("pytorch_only")
+        framework = sum(c != "no_framework" for c in classes)
+        return {
+            "framework_models": (pytorch, framework),
+            "pytorch_or_tensorflow_models": (pytorch, framework - classes.count("jax_only")),
+            "all_models": (pytorch, len(classes)),
+        }
+
+    for claim_id, subset in (
+        ("pytorch-exclusive-share-today", models),
+        ("pytorch-exclusive-share-2022", [m for m in models if created(m) <= END_OF_2022]),
+    ):
+        result = results[claim_id]
+        for denominator, (numerator, total) in expected_shares(subset).items():
+            found = reading(result, denominator, "tags")
+            assert (found["numerator"], found["models"]) == (numerator, total)
+            assert found["value"] == numerator / total
+            within = abs(Fraction(numerator, total) - Fraction(92, 100)) <= Fraction(2, 100)
+            assert found["verdict"] == ("holds within tolerance" if within else "does not hold")
+        assert result["verdict"] == reading(result, "framework_models", "tags")["verdict"]
+
+    pytorch_only = [m for m in models if independent_class(m) == "pytorch_only"]
+    lower = sum(created(m) > PLACEHOLDER_CUTOFF and created(m).year == 2022 for m in pytorch_only)
+    placeholder = sum(created(m) <= PLACEHOLDER_CUTOFF for m in pytorch_only)
+    result = results["pytorch-exclusive-added-2022"]
+    assert (result["numbers"]["lower"], result["numbers"]["upper"]) == (lower, lower + placeholder)
+    assert result["measured"] == f"[{lower}, {lower + placeholder}]"
+    if lower >= 45000:
+        assert result["verdict"] == "holds"
+    elif lower + placeholder < 45000:
+        assert result["verdict"] == "does not hold"
+    else:
+        assert result["verdict"] == "indeterminate"
