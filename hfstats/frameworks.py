@@ -87,6 +87,11 @@ FILE_RULES: list[FileRule] = [
     ),
     FileRule("tf_model*.h5", "tensorflow", "transformers' TensorFlow (Keras HDF5) weights"),
     FileRule("*.keras", "tensorflow", "Keras model archives"),
+    FileRule(
+        "*.ckpt.index",
+        "tensorflow",
+        "TensorFlow checkpoints (model.ckpt.index beside its model.ckpt.data-* shards)",
+    ),
     FileRule("saved_model.pb", "tensorflow", "TensorFlow SavedModel graphs"),
     FileRule("saved_model.pbtxt", "tensorflow", "TensorFlow SavedModel graphs, text form"),
     FileRule(
@@ -101,7 +106,7 @@ FILE_RULES: list[FileRule] = [
     FileRule(
         "*.safetensors",
         None,
-        "safetensors of any other library (MLX, GGML tools, custom code) name no framework",
+        "outside the libraries above (MLX, custom code) safetensors name no framework",
     ),
     FileRule("*.gguf", None, "llama.cpp format: runs without a training framework"),
     FileRule("*.onnx", None, "ONNX Runtime format, exported from any framework"),

@@ -233,9 +233,7 @@ def run_query(
         if key in spec.params:
             given[key] = value
         elif value != default:
-            raise UsageError(
-                f"query {name} does not take {key} (--{key.replace('_', '-')})"
-            )
+            raise UsageError(f"query {name} does not take {key} (--{key.replace('_', '-')})")
     given.update(params)
     values = _bind(spec, given)
     resolved = store.resolve_snapshot(connection, values.get("snapshot_id"))

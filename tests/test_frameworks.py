@@ -1,0 +1,159 @@
+"""The classification rules: the generated macros on hand-labelled cases, and the docs' tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hfstats import frameworks, queries
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "queries.md"
+
+
+@pytest.fixture(scope="module")
+def connection():
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    frameworks.install_macros(connection)
+    yield connection
+    connection.close()
+
+
+def classify(connection, tags, files, library, method) -> str:
+    return connection.execute(
+        "SELECT framework_class($tags, $files, $library, $method)",
+        {"tags": tags, "files": files, "library": library, "method": method},
+    ).fetchone()[0]
+
+
+# (tags, files, library_name, class by tags, class by files): each labelled by hand.
+CASES = [
+    (["pytorch"], ["pytorch_model.bin"], "transformers", "pytorch_only", "pytorch_only"),
+    (["pytorch"], ["pytorch_model-00001-of-00002.bin"], None, "pytorch_only", "pytorch_only"),
+    (["tf"], ["tf_model.h5"], "transformers", "tensorflow_only", "tensorflow_only"),
+    (["jax"], ["flax_model.msgpack"], "transformers", "jax_only", "jax_only"),
+    (["pytorch", "jax"], [], None, "multi_framework", "no_framework"),
+    (
+        ["pytorch", "tf", "jax"],
+        ["a.pt", "b.keras", "c/flax_model.msgpack"],
+        None,
+        "multi_framework",
+        "multi_framework",
+    ),
+    (None, None, None, "no_framework", "no_framework"),
+    ([], ["model.safetensors"], "transformers", "no_framework", "pytorch_only"),
+    ([], ["model.safetensors"], "sentence-transformers", "no_framework", "pytorch_only"),
+    ([], ["model.safetensors"], "mlx", "no_framework", "no_framework"),
+    ([], ["model.safetensors"], None, "no_framework", "no_framework"),
+    ([], ["text_encoder/model.SAFETENSORS"], "diffusers", "no_framework", "pytorch_only"),
+    ([], ["model.gguf", "model.onnx", "model.tflite"], None, "no_framework", "no_framework"),
+    ([], ["params.msgpack"], "flax", "no_framework", "jax_only"),
+    ([], ["params.msgpack"], "transformers", "no_framework", "no_framework"),
+    ([], [], "keras", "no_framework", "tensorflow_only"),
+    ([], [], "tf-keras", "no_framework", "tensorflow_only"),
+    (["PyTorch"], ["Model.PTH"], None, "no_framework", "pytorch_only"),  # tags are exact
+    ([], ["saved_model.pb", "variables/variables.index"], None, "no_framework", "tensorflow_only"),
+    (
+        [],
+        ["model.ckpt.index", "model.ckpt.data-00000-of-00001"],
+        None,
+        "no_framework",
+        "tensorflow_only",
+    ),
+    ([], ["last.ckpt"], None, "no_framework", "pytorch_only"),
+]
+
+
+@pytest.mark.parametrize("tags, files, library, by_tags, by_files", CASES)
+def test_classification(connection, tags, files, library, by_tags, by_files):
+    assert classify(connection, tags, files, library, "tags") == by_tags
+    assert classify(connection, tags, files, library, "files") == by_files
+
+
+def test_unknown_method_is_an_error(connection):
+    with pytest.raises(duckdb.Error, match="unknown classification method"):
+        classify(connection, [], [], None, "weights")
+
+
+@pytest.mark.parametrize(
+    "tags, files, library, formats",
+    [
+        (["onnx"], [], None, ["onnx"]),
+        ([], ["onnx/model_quantized.onnx"], "transformers.js", ["onnx"]),
+        ([], ["Model.mlpackage/Manifest.json"], None, ["coreml"]),
+        ([], ["openvino_model.xml", "openvino_model.bin"], None, ["openvino"]),
+        (["mlx", "safetensors"], ["model.safetensors"], "mlx", ["safetensors", "mlx"]),
+        ([], ["model.tflite", "x-q4_0.gguf"], None, ["tflite", "gguf"]),
+        (None, None, None, []),
+    ],
+)
+def test_deployment_formats(connection, tags, files, library, formats):
+    result = connection.execute(
+        "SELECT deployment_formats($tags, $files, $library)",
+        {"tags": tags, "files": files, "library": library},
+    ).fetchone()[0]
+    assert result == formats
+
+
+@pytest.mark.parametrize(
+    "created_at, year",
+    [
+        ("2022-03-02T23:29:04Z", None),
+        ("2022-03-02T23:29:05Z", None),
+        ("2022-03-02T23:29:05.001Z", 2022),
+        ("2021-06-01T00:00:00Z", None),  # before the placeholder: also not a real date
+        ("2023-12-31T23:59:59.999Z", 2023),
+        (None, None),
+    ],
+)
+def test_created_year(connection, created_at, year):
+    result = connection.execute(
+        "SELECT created_year(CAST($created_at AS TIMESTAMPTZ))", {"created_at": created_at}
+    ).fetchone()[0]
+    assert result == year
+
+
+def test_rule_tables_are_well_formed():
+    for rule in frameworks.FILE_RULES:
+        assert rule.framework in (*frameworks.FRAMEWORKS, None)
+        assert rule.pattern is not None or rule.libraries, rule
+        assert rule.why and "|" not in rule.why
+    for rule in frameworks.FORMAT_RULES:
+        assert rule.tags or rule.patterns or rule.libraries, rule
+        assert "|" not in rule.why
+    assert set(frameworks.TAG_FRAMEWORKS.values()) == set(frameworks.FRAMEWORKS)
+
+
+def test_docs_show_the_rule_tables_of_the_code():
+    text = DOCS.read_text(encoding="utf-8")
+    match = re.search(r"<!-- rules:[^\n]*-->\n(.*?)\n<!-- end of rules -->", text, re.S)
+    assert match, "docs/queries.md lost its rules markers"
+    assert match[1] == frameworks.rules_markdown(), (
+        "docs/queries.md is out of date: paste the output of `python -m hfstats.frameworks`"
+    )
+
+
+def test_docs_describe_every_query_and_its_columns():
+    text = " ".join(DOCS.read_text(encoding="utf-8").split())
+    for spec in queries.list_queries():
+        assert f"- `{spec.name}`:" in text, spec.name
+        for column in spec.columns:
+            assert f"`{column}`" in text, (spec.name, column)
+
+
+def test_query_files_use_only_the_parameters_they_declare():
+    for spec in queries.list_queries():
+        body = "\n".join(line.split("--", 1)[0] for line in spec.sql.splitlines())
+        used = set(re.findall(r"\$([a-z_]+)", body))
+        assert used == set(spec.params), spec.name
+
+
+def test_macros_also_work_on_a_read_only_connection(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    duckdb.connect(str(path)).close()
+    with duckdb.connect(str(path), read_only=True) as connection:
+        frameworks.install_macros(connection)
+        assert connection.execute("SELECT count(*) FROM framework_classes()").fetchone()[0] == 5
