@@ -278,6 +278,8 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
     select = _parse_select(entry["select"], query, fail)
     expected = _parse_expected(entry["expected"], fail)
     denominator, method = _parse_reading(entry.get("reading") or {}, fail)
+    if query == "exclusivity":
+        denominator = _denominator_for(select["framework_class"], denominator, entry, fail)
     return Claim(**fields, select=select, expected=expected, denominator=denominator, method=method)
 
 
@@ -386,6 +388,19 @@ def _parse_reading(value: Any, fail) -> tuple[str, str]:
     if method not in METHODS:
         raise fail(f"reading.method must be one of {', '.join(METHODS)}")
     return denominator, method
+
+
+def _denominator_for(framework_class: str, denominator: str, entry: dict, fail) -> str:
+    """The denominator of a share claim, checked against the class it is a share of."""
+    possible = class_shares(dict.fromkeys(FRAMEWORK_CLASSES, 0), framework_class)
+    if denominator in possible:
+        return denominator
+    if "denominator" not in (entry.get("reading") or {}):
+        return next(iter(possible))  # no_framework: only a share of all models makes sense
+    raise fail(
+        f"reading.denominator {denominator} cannot hold {framework_class} models "
+        f"(use {' or '.join(possible)})"
+    )
 
 
 def _parse_summary(value: Any, columns: list[str], fail) -> dict[str, str]:
@@ -789,8 +804,7 @@ def _primary_reading(
     for reading in readings:
         if reading["method"] == method and reading["denominator"] == denominator:
             return reading
-    # A class without the asked-for denominator (no_framework, jax_only): the first it has.
-    return next(reading for reading in readings if reading["method"] == method)
+    raise ValueError(f"no reading {denominator}, {method}")  # loading checked the pair
 
 
 def _reading_with_flips(readings: list[dict[str, Any]], primary: dict[str, Any]) -> str:

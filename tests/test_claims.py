@@ -359,6 +359,22 @@ def test_a_missing_field_is_a_usage_error_in_python_too(tmp_path):
         claims.load_claims(write_claims(tmp_path, VALID_CLAIM.replace("    expected:", "    x:")))
 
 
+def test_a_share_of_jax_only_models_cannot_take_pytorch_or_tensorflow_as_denominator(tmp_path):
+    text = VALID_CLAIM.replace("pytorch_only", "jax_only") + (
+        "    reading: {denominator: pytorch_or_tensorflow_models}\n"
+    )
+    with pytest.raises(UsageError, match="cannot hold jax_only models"):
+        claims.load_claims(write_claims(tmp_path, text))
+
+
+def test_an_earlier_snapshot_is_measured_as_it_was(fixture_db):
+    # Snapshot 1 still had the no_framework model deleted before snapshot 2: 23 of 31 models.
+    result = check_json(fixture_db, "--snapshot", "1", "pytorch-exclusive-share-today")
+    found = reading(result["pytorch-exclusive-share-today"], "all_models", "tags")
+    assert (found["numerator"], found["models"]) == (23, 31)
+    assert result["pytorch-exclusive-share-today"]["numbers"]["deletions_observed"] == 0
+
+
 def test_unknown_claim_id_is_a_usage_error(fixture_db):
     code, _, err = run_check("--db", str(fixture_db), "no-such-claim")
     assert code == 2
