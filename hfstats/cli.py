@@ -407,6 +407,123 @@ def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
         )
 
 
+@cli.command("report")
+@db_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/latest"),
+    show_default=True,
+    help="Folder to write; replaced whole once the new report is complete.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="html,md,svg,png,json",
+    show_default=True,
+    metavar="LIST",
+    help="Comma-separated outputs: html (index.html), md (report.md), svg, png, json (vl.json).",
+)
+@click.option(
+    "--as-of",
+    help="Only models created by then: YYYY-MM-DD (end of that day, UTC) or an ISO timestamp.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["tags", "files"]),
+    default="tags",
+    show_default=True,
+    help="Framework classification: the Hub's tags, or weight files and library_name.",
+)
+@click.option(
+    "--snapshot",
+    "snapshot_id",
+    type=click.IntRange(1),
+    help="Snapshot to report on.  [default: the latest complete one]",
+)
+def report_command(db_path, out_dir, formats, as_of, method, snapshot_id):
+    """Write charts and tables for docs: index.html (offline), report.md, charts/NAME.*
+
+    One chart per question, titled with its answer, named by its query (charts/exclusivity.svg
+    is `hfstats query exclusivity`). See docs/report.md.
+    """
+    from . import report
+
+    written = report.write_report(
+        db_path,
+        out_dir,
+        formats=report.parse_formats(formats),
+        snapshot_id=snapshot_id,
+        as_of=as_of,
+        method=method,
+    )
+    click.echo(f"report written to {written}")
+
+
+@cli.command("record")
+@click.argument("out", metavar="OUT.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--endpoint", help="Hub endpoint.  [default: $HF_ENDPOINT or https://huggingface.co]")
+@click.option(
+    "--page-size", type=click.IntRange(1, 10_000), default=100, show_default=True,
+    help="Models asked for per page.",
+)
+@click.option(
+    "--max-pages", type=click.IntRange(1), default=3, show_default=True,
+    help="Pages per pass over the listing; the recording ends the listing there.",
+)
+@click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="Crawl into this database instead of a throwaway one: a second `record` with the "
+    "same --db records an incremental crawl.",
+)
+def record_command(out, endpoint, page_size, max_pages, db_path):
+    """Re-record a fixture: crawl the live Hub with the real crawler, saving every response.
+
+    Writes a `responses` recording (replayed by the tests and `hfstats demo`) with the token,
+    Authorization and cookies scrubbed. Needs network. See fixtures/README.md.
+    """
+    from . import hub, recording
+
+    result = recording.record(
+        out,
+        endpoint=endpoint,
+        token=hub.default_token(),
+        page_size=page_size,
+        max_pages=max_pages,
+        db_path=db_path,
+    )
+    click.echo(
+        f"recorded {result.responses} response(s) of a {result.refresh.mode} crawl "
+        f"({result.refresh.models_seen} listing elements) to {result.path}; "
+        "token and cookies scrubbed"
+    )
+
+
+@cli.command("demo")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("hfstats-demo-report"), show_default=True, help="Folder for the report.",
+)
+@click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("hfstats-demo.duckdb"), show_default=True,
+    help="Demo database, replaced on each run (only if an earlier demo made it).",
+)
+def demo_command(out_dir, db_path):
+    """Crawl the bundled recorded sample of the Hub through the real crawler; no network.
+
+    Then query it like a real crawl: `hfstats query --db hfstats-demo.duckdb ...`.
+    """
+    from . import demo
+
+    result = demo.run_demo(db_path, out_dir)
+    click.echo(
+        f"demo database: {result.db_path} ({result.crawl.merge.models} models, "
+        f"snapshot {result.crawl.snapshot_id}, replayed from the bundled recording)"
+    )
+
+
 def main() -> None:
     """Console-script entry point: click's errors become one line and exit code 2."""
     try:

@@ -1,0 +1,1177 @@
+"""The report: one chart per question, titled with its answer, for a browser and for docs.
+
+``write_report`` reads everything it needs from the database in one short read-only
+connection, builds one Altair chart per query (named by the query's slug), and writes:
+
+- ``index.html``: one self-contained page (Vega, Vega-Lite and vega-embed inlined; no request
+  to any host), with a Content-Security-Policy that lets only its own scripts run;
+- ``report.md``: each chart as an image link, the tables as Markdown;
+- ``charts/NAME.vl.json`` (data inlined), ``charts/NAME.svg`` and ``charts/NAME.png``.
+
+Everything is written into a fresh folder beside the output folder and swapped in at the end,
+so an interrupted or failed run never replaces a good report with half of one.
+
+Strings from the data (library names, tags, claim text) are untrusted: they reach HTML only
+through ``html.escape``, ``<script>`` blocks only as JSON with ``<``, ``>`` and ``&`` escaped,
+and Markdown only through ``output.markdown_cell``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import html
+import json
+import secrets
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import vl_convert
+
+from . import __version__, claims, queries, store
+from .errors import UsageError
+from .output import markdown_cell, render
+
+REPORT_FORMATS = ("html", "md", "svg", "png", "json")
+METHODS = ("tags", "files")
+DEFAULT_OUT = Path("reports/latest")
+# A file that marks a folder as written by `hfstats report`: only such folders are replaced.
+MARKER_FILE = ".hfstats-report"
+
+PLACEHOLDER_LABEL = "created on or before 2022-03-02"
+FRAMEWORK_CLASSES = (
+    "pytorch_only",
+    "tensorflow_only",
+    "jax_only",
+    "multi_framework",
+    "no_framework",
+)
+CLASS_LABELS = {
+    "pytorch_only": "PyTorch-only",
+    "tensorflow_only": "TensorFlow-only",
+    "jax_only": "JAX-only",
+    "multi_framework": "Multi-framework",
+    "no_framework": "No framework",
+}
+CLASS_COLORS = {
+    "pytorch_only": "#d62728",
+    "tensorflow_only": "#1f77b4",
+    "jax_only": "#2ca02c",
+    "multi_framework": "#9467bd",
+    "no_framework": "#b5b5b5",
+}
+FORMAT_LABELS = {
+    "onnx": "ONNX",
+    "tflite": "TFLite",
+    "coreml": "Core ML",
+    "gguf": "GGUF",
+    "openvino": "OpenVINO",
+    "safetensors": "safetensors",
+    "mlx": "MLX",
+}
+METHOD_NOTES = {
+    "tags": "frameworks from the pytorch/tf/jax tags",
+    "files": "frameworks from weight files and library",
+}
+TOP_LIBRARIES = 15
+# Long names from model cards would push the chart titles off the image.
+TITLE_NAME_LIMIT = 40
+CHART_WIDTH = 560
+PNG_SCALE = 1.5
+
+
+@dataclass
+class SnapshotInfo:
+    snapshot_id: int
+    finished_at: datetime | None
+    complete_snapshots: int
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows, read from the database in one go."""
+
+    snapshot: SnapshotInfo
+    method: str
+    as_of: datetime | None
+    results: dict[str, queries.QueryResult]
+    uses_method: set[str]
+    claims: list[claims.ClaimResult]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Figure:
+    """One chart of the report: the question it answers, its answer as title, its spec."""
+
+    name: str
+    question: str
+    title: str
+    spec: dict
+    caption: str
+    table: tuple[list[str], list[tuple]] | None = None
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def collect(
+    connection: Any,
+    *,
+    snapshot_id: int | None = None,
+    as_of: datetime | None = None,
+    method: str = "tags",
+) -> ReportData:
+    """Run every query the report shows, and the claims check, on one connection."""
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    snapshot_id = store.resolve_snapshot(connection, snapshot_id)
+    finished_at, complete_snapshots = connection.execute(
+        """
+        SELECT (SELECT finished_at FROM snapshots WHERE snapshot_id = $id),
+               (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id <= $id)
+        """,
+        {"id": snapshot_id},
+    ).fetchone()
+    snapshot = SnapshotInfo(snapshot_id, finished_at, complete_snapshots)
+    names = [name for name, _, _ in FIGURE_BUILDERS]
+    notes = []
+    if complete_snapshots < 2:
+        names.remove("snapshot_trend")
+        notes.append(
+            "The trend across snapshots appears once the database holds more than one "
+            "complete snapshot (run `hfstats refresh` again later)."
+        )
+    results = {}
+    uses_method = set()
+    for name in names:
+        # Only queries whose answer depends on the method take it; the rest refuse it.
+        if "method" in queries.load_query(name).params:
+            uses_method.add(name)
+            options = {"method": method}
+        else:
+            options = {}
+        results[name] = queries.run_query(
+            connection, name, snapshot_id=snapshot_id, as_of=as_of, **options
+        )
+    return ReportData(
+        snapshot=snapshot,
+        method=method,
+        as_of=as_of,
+        results=results,
+        uses_method=uses_method,
+        claims=_check_claims(connection, snapshot_id),
+        notes=notes,
+    )
+
+
+def _check_claims(connection: Any, snapshot_id: int) -> list[claims.ClaimResult]:
+    return claims.check_claims(connection, claims.load_claims(), snapshot_id=snapshot_id)
+
+
+# -- small pure helpers ------------------------------------------------------------------------
+
+
+def percent(share: float | None) -> str:
+    """A share as a percentage a reader can compare: whole percents, one decimal below 1%."""
+    if share is None:
+        return "n/a"
+    if 0 < share < 0.01:
+        return f"{share:.1%}"
+    return f"{share:.0%}"
+
+
+def class_label(framework_class: str | None) -> str:
+    return CLASS_LABELS.get(framework_class or "", framework_class or "unknown")
+
+
+def year_label(year: int | None) -> str:
+    """The placeholder creation date is its own bucket, never the year 2022."""
+    return PLACEHOLDER_LABEL if year is None else str(year)
+
+
+def year_order(years: Iterable[int | None]) -> list[str]:
+    distinct = set(years)
+    ordered = [PLACEHOLDER_LABEL] if None in distinct else []
+    return ordered + [str(y) for y in sorted(y for y in distinct if y is not None)]
+
+
+def short_name(name: str) -> str:
+    return name if len(name) <= TITLE_NAME_LIMIT else name[: TITLE_NAME_LIMIT - 1] + "…"
+
+
+def _rows(result: queries.QueryResult) -> list[dict]:
+    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
+
+def _class_order(classes: Iterable[str | None]) -> list[str]:
+    present = set(classes)
+    known = [c for c in FRAMEWORK_CLASSES if c in present]
+    return known + sorted(str(c) for c in present - set(FRAMEWORK_CLASSES))
+
+
+def _class_color(classes: Iterable[str | None], title: str = "Framework class") -> alt.Color:
+    order = _class_order(classes)
+    return alt.Color(
+        "class_label:N",
+        title=title,
+        scale=alt.Scale(
+            domain=[class_label(c) for c in order],
+            range=[CLASS_COLORS.get(c, "#8c564b") for c in order],
+        ),
+        sort=[class_label(c) for c in order],
+    )
+
+
+_YEAR_AXIS = alt.Axis(
+    labelAngle=0,
+    title="Creation year",
+    # Two lines so that the placeholder bucket's label stays readable without rotation.
+    labelExpr=(
+        f"datum.value == {json.dumps(PLACEHOLDER_LABEL)} "
+        "? ['created on or', 'before 2022-03-02'] : datum.value"
+    ),
+)
+
+
+# Counts are whole numbers: no 0.2-model ticks on small data.
+_COUNT_AXIS = alt.Axis(tickMinStep=1, format=",d")
+
+
+def _leading_framework_class(rows: list[dict], value: str) -> dict | None:
+    framework_rows = [r for r in rows if r["framework_class"] != "no_framework"]
+    if not framework_rows or not sum(r[value] or 0 for r in framework_rows):
+        return None
+    return max(framework_rows, key=lambda r: r[value] or 0)
+
+
+# -- the figures -------------------------------------------------------------------------------
+
+
+def exclusivity_title(rows: Sequence[dict]) -> str:
+    leader = _leading_framework_class(list(rows), "models")
+    if leader is None:
+        return "No model has a PyTorch, TensorFlow or JAX framework"
+    return (
+        f"{class_label(leader['framework_class'])} models: "
+        f"{percent(leader['share_of_framework_models'])} of framework models"
+    )
+
+
+def _share_bars(rows: list[dict], value: str, value_title: str, label: Callable) -> alt.Chart:
+    frame = pd.DataFrame(
+        {
+            "class_label": [class_label(r["framework_class"]) for r in rows],
+            "value": [r[value] or 0 for r in rows],
+            "label": [label(r) for r in rows],
+        }
+    )
+    largest = max(frame["value"].max(), 1)
+    base = alt.Chart(frame).encode(
+        y=alt.Y(
+            "class_label:N",
+            title=None,
+            sort=[class_label(c) for c in _class_order(r["framework_class"] for r in rows)],
+        ),
+        x=alt.X(
+            "value:Q",
+            title=value_title,
+            axis=_COUNT_AXIS,
+            # Room on the right for the text labels.
+            scale=alt.Scale(domain=[0, largest * 1.6], nice=False),
+        ),
+    )
+    bars = base.mark_bar().encode(
+        color=_class_color(r["framework_class"] for r in rows).legend(None),
+        tooltip=[
+            alt.Tooltip("class_label:N", title="Class"),
+            alt.Tooltip("value:Q", title=value_title, format=","),
+        ],
+    )
+    text = base.mark_text(align="left", dx=4).encode(text="label:N")
+    return alt.layer(bars, text)
+
+
+def exclusivity_figure(data: ReportData) -> Figure:
+    rows = _rows(data.results["exclusivity"])
+
+    def label(row: dict) -> str:
+        if row["framework_class"] == "no_framework":
+            return f"{row['models']:,} · {percent(row['share_of_all_models'])} of all models"
+        return (
+            f"{row['models']:,} · {percent(row['share_of_framework_models'])} of framework models"
+        )
+
+    title = exclusivity_title(rows)
+    chart = _share_bars(rows, "models", "Models", label)
+    return _figure(
+        data,
+        "exclusivity",
+        "Which frameworks do models ship weights for?",
+        title,
+        chart,
+        caption="Framework models: those with at least one of PyTorch, TensorFlow, JAX.",
+        table=_table(data.results["exclusivity"], class_column="framework_class"),
+    )
+
+
+def yearly_additions_title(rows: Sequence[dict]) -> str:
+    by_year: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        if row["year"] is not None:
+            by_year[row["year"]][row["framework_class"]] += row["models"] or 0
+    if not by_year:
+        return "No model has a known creation year"
+    leaders = [max(counts, key=lambda c: counts[c]) for counts in by_year.values()]
+    most_common = max(set(leaders), key=lambda c: (leaders.count(c), c == "pytorch_only"))
+    return (
+        f"{class_label(most_common)} models led the additions in "
+        f"{leaders.count(most_common)} of {len(by_year)} years"
+    )
+
+
+def _placeholder_models(rows: Sequence[dict], value: str = "models") -> int:
+    return sum(r[value] or 0 for r in rows if r["year"] is None)
+
+
+def _placeholder_caption(count: int, shown_as: str = "bar") -> str:
+    if not count:
+        return ""
+    return (
+        f"{count:,} models carry the Hub's placeholder creation date: they were created at an "
+        f"unknown time on or before 2022-03-02, so they have their own {shown_as}, not 2022's."
+    )
+
+
+def _stacked_by_year(rows: list[dict], value: str, value_title: str) -> alt.Chart:
+    frame = pd.DataFrame(
+        {
+            "year_label": [year_label(r["year"]) for r in rows],
+            "class_label": [class_label(r["framework_class"]) for r in rows],
+            "models": [r[value] or 0 for r in rows],
+        }
+    )
+    order = _class_order(r["framework_class"] for r in rows)
+    frame["stack_order"] = [order.index(r["framework_class"]) for r in rows]
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("year_label:N", sort=year_order(r["year"] for r in rows), axis=_YEAR_AXIS),
+            y=alt.Y("sum(models):Q", title=value_title, axis=_COUNT_AXIS),
+            color=_class_color(r["framework_class"] for r in rows),
+            order=alt.Order("stack_order:Q"),
+            opacity=alt.condition(
+                alt.datum.year_label == PLACEHOLDER_LABEL, alt.value(0.55), alt.value(1.0)
+            ),
+            tooltip=[
+                alt.Tooltip("year_label:N", title="Created"),
+                alt.Tooltip("class_label:N", title="Class"),
+                alt.Tooltip("sum(models):Q", title=value_title, format=","),
+            ],
+        )
+    )
+
+
+def yearly_additions_figure(data: ReportData) -> Figure:
+    rows = _rows(data.results["yearly_additions"])
+    return _figure(
+        data,
+        "yearly_additions",
+        "How many models were added each year, by framework class?",
+        yearly_additions_title(rows),
+        _stacked_by_year(rows, "models", "Models created"),
+        caption=_placeholder_caption(_placeholder_models(rows)),
+    )
+
+
+def framework_by_downloads_title(rows: Sequence[dict]) -> str:
+    leader = _leading_framework_class(list(rows), "downloads")
+    if leader is None:
+        return "No downloads of framework models"
+    return (
+        f"{class_label(leader['framework_class'])} models: "
+        f"{percent(leader['share_of_framework_downloads'])} of framework-model downloads"
+    )
+
+
+def framework_by_downloads_figure(data: ReportData) -> Figure:
+    rows = _rows(data.results["framework_by_downloads"])
+
+    def label(row: dict) -> str:
+        if row["framework_class"] == "no_framework":
+            return (
+                f"{row['downloads'] or 0:,} · {percent(row['share_of_all_downloads'])} of all "
+                "downloads"
+            )
+        return (
+            f"{row['downloads'] or 0:,} · "
+            f"{percent(row['share_of_framework_downloads'])} of framework-model downloads"
+        )
+
+    return _figure(
+        data,
+        "framework_by_downloads",
+        "Which frameworks do the downloaded models use?",
+        framework_by_downloads_title(rows),
+        _share_bars(rows, "downloads", "Downloads (30 days before the snapshot)", label),
+        caption="Downloads are the Hub's counts for the 30 days before the snapshot.",
+        table=_table(data.results["framework_by_downloads"], class_column="framework_class"),
+    )
+
+
+def library_name_label(name: str | None) -> str:
+    return "(no library)" if name is None else name
+
+
+def top_libraries(rows: Sequence[dict], limit: int = TOP_LIBRARIES) -> list[dict]:
+    """The ``limit`` libraries with most models, then one row adding up all the others."""
+    ranked = sorted(
+        rows, key=lambda r: (-(r["models"] or 0), library_name_label(r["library_name"]))
+    )
+    top = [dict(r, library_label=library_name_label(r["library_name"])) for r in ranked[:limit]]
+    rest = ranked[limit:]
+    if rest:
+        top.append(
+            {
+                "library_name": None,
+                "library_label": f"other ({len(rest)} libraries)",
+                **{
+                    key: sum(r[key] or 0 for r in rest)
+                    for key in ("models", "downloads", "share_of_models", "share_of_downloads")
+                },
+            }
+        )
+    return top
+
+
+def library_share_title(rows: Sequence[dict]) -> str:
+    named = [r for r in rows if r["library_name"] is not None]
+    if not named:
+        return "No model names its library"
+    leader = max(named, key=lambda r: r["models"] or 0)
+    return (
+        f"{short_name(leader['library_name'])}: {percent(leader['share_of_models'])} of models, "
+        f"{percent(leader['share_of_downloads'])} of downloads"
+    )
+
+
+def library_share_figure(data: ReportData) -> Figure:
+    all_rows = _rows(data.results["library_share"])
+    rows = top_libraries(all_rows)
+    frame = pd.DataFrame(
+        {
+            "library_label": [r["library_label"] for r in rows],
+            "share_of_models": [r["share_of_models"] or 0 for r in rows],
+            "share_of_downloads": [r["share_of_downloads"] or 0 for r in rows],
+            "models": [r["models"] or 0 for r in rows],
+            "downloads": [r["downloads"] or 0 for r in rows],
+        }
+    )
+    y = alt.Y("library_label:N", title=None, sort=list(frame["library_label"]))
+    tooltip = [
+        alt.Tooltip("library_label:N", title="Library"),
+        alt.Tooltip("models:Q", format=","),
+        alt.Tooltip("share_of_models:Q", title="Share of models", format=".1%"),
+        alt.Tooltip("downloads:Q", format=","),
+        alt.Tooltip("share_of_downloads:Q", title="Share of downloads", format=".1%"),
+    ]
+    by_models = (
+        alt.Chart(frame)
+        .mark_bar(color="#4c78a8")
+        .encode(
+            y=y,
+            x=alt.X("share_of_models:Q", title="Share of models", axis=alt.Axis(format="%")),
+            tooltip=tooltip,
+        )
+        .properties(width=CHART_WIDTH // 2 - 40)
+    )
+    by_downloads = (
+        alt.Chart(frame)
+        .mark_bar(color="#f58518")
+        .encode(
+            y=y.axis(None),
+            x=alt.X("share_of_downloads:Q", title="Share of downloads", axis=alt.Axis(format="%")),
+            tooltip=tooltip,
+        )
+        .properties(width=CHART_WIDTH // 2 - 40)
+    )
+    table_rows = [
+        (
+            r["library_label"],
+            r["models"],
+            r["downloads"],
+            _share_text(r["share_of_models"]),
+            _share_text(r["share_of_downloads"]),
+        )
+        for r in rows
+    ]
+    return _figure(
+        data,
+        "library_share",
+        "Which libraries do models use, by count and by downloads?",
+        library_share_title(all_rows),
+        alt.hconcat(by_models, by_downloads),
+        caption=(
+            f"The {min(len(all_rows), TOP_LIBRARIES)} libraries with most models; "
+            "the rest are added up as “other”. Library as the model declares it (library_name)."
+        ),
+        table=(
+            ["library", "models", "downloads", "share_of_models", "share_of_downloads"],
+            table_rows,
+        ),
+        width=None,
+    )
+
+
+def format_label(name: str) -> str:
+    return FORMAT_LABELS.get(name, name)
+
+
+def deployment_formats_title(rows: Sequence[dict]) -> str:
+    years = [r["year"] for r in rows if r["year"] is not None and (r["models"] or 0) > 0]
+    if not years:
+        return "No model with a known creation year ships a deployment format"
+    latest = max(years)
+    leader = max(
+        (r for r in rows if r["year"] == latest), key=lambda r: (r["models"] or 0, r["format"])
+    )
+    return (
+        f"{format_label(leader['format'])}: the most shipped format among models created in "
+        f"{latest} ({leader['models']:,})"
+    )
+
+
+def deployment_formats_figure(data: ReportData) -> Figure:
+    rows = _rows(data.results["deployment_formats"])
+    # The share of each year's new models shipping a format shows the trend even where the
+    # number of models per year differs a lot.
+    created: dict[int | None, int] = defaultdict(int)
+    for row in _rows(data.results["yearly_additions"]):
+        created[row["year"]] += row["models"] or 0
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        totals[row["format"]] += row["models"] or 0
+    shipped = [r for r in rows if totals[r["format"]]]
+    never = sorted(format_label(f) for f, n in totals.items() if not n)
+    frame = pd.DataFrame(
+        {
+            "year_label": [year_label(r["year"]) for r in shipped],
+            "format_label": [format_label(r["format"]) for r in shipped],
+            "models": [r["models"] or 0 for r in shipped],
+            "share_of_year": [
+                (r["models"] or 0) / created[r["year"]] if created[r["year"]] else 0.0
+                for r in shipped
+            ],
+        }
+    )
+    formats = [format_label(f) for f in sorted(totals, key=lambda f: (-totals[f], f)) if totals[f]]
+    base = alt.Chart(frame).encode(
+        x=alt.X("year_label:N", sort=year_order(r["year"] for r in shipped), axis=_YEAR_AXIS),
+        y=alt.Y("format_label:N", title=None, sort=formats),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "share_of_year:Q",
+            title="Share of the year's models",
+            scale=alt.Scale(scheme="greens", domainMin=0),
+            legend=alt.Legend(format="%"),
+        ),
+        tooltip=[
+            alt.Tooltip("format_label:N", title="Format"),
+            alt.Tooltip("year_label:N", title="Created"),
+            alt.Tooltip("models:Q", format=","),
+            alt.Tooltip("share_of_year:Q", title="Share of the year's models", format=".1%"),
+        ],
+    )
+    darkest = frame["share_of_year"].max() if len(frame) else 0
+    text = base.mark_text().encode(
+        text=alt.Text("models:Q", format=","),
+        color=alt.condition(
+            alt.datum.share_of_year > darkest * 0.6, alt.value("white"), alt.value("black")
+        ),
+    )
+    caption = (
+        "Each cell counts the models created that year that ship the format; its colour is "
+        "their share of all models created that year."
+    )
+    if never:
+        caption += f" No model ships {', '.join(never)}."
+    return _figure(
+        data,
+        "deployment_formats",
+        "Which deployment formats do models ship, by creation year?",
+        deployment_formats_title(rows),
+        alt.layer(cells, text).properties(height=max(36 * len(formats), 80)),
+        caption=f"{caption} {_placeholder_caption(_placeholder_models(rows), 'column')}".strip(),
+    )
+
+
+def research_models_title(rows: Sequence[dict]) -> str:
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        totals[row["framework_class"]] += row["arxiv_models"] or 0
+    framework_totals = {c: n for c, n in totals.items() if c != "no_framework"}
+    all_framework = sum(framework_totals.values())
+    if not all_framework:
+        return "No framework model cites an arXiv paper"
+    leader = max(framework_totals, key=lambda c: framework_totals[c])
+    return (
+        f"{class_label(leader)} models: {percent(framework_totals[leader] / all_framework)} "
+        "of arXiv-citing framework models"
+    )
+
+
+def research_models_figure(data: ReportData) -> Figure:
+    rows = _rows(data.results["research_models"])
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        totals[row["framework_class"]][0] += row["models"] or 0
+        totals[row["framework_class"]][1] += row["arxiv_models"] or 0
+    table_rows = [
+        (class_label(c), totals[c][0], totals[c][1], _share_text(totals[c][1] / totals[c][0]))
+        for c in _class_order(totals)
+        if totals[c][0]
+    ]
+    return _figure(
+        data,
+        "research_models",
+        "Which frameworks do models citing a paper use? (a proxy for research)",
+        research_models_title(rows),
+        _stacked_by_year(rows, "arxiv_models", "Models citing arXiv"),
+        caption=(
+            "Models with an arxiv: tag, by creation year and framework class. Citing a paper is "
+            "an indirect sign of research use. "
+            + _placeholder_caption(_placeholder_models(rows, "arxiv_models"))
+        ).strip(),
+        table=(["framework_class", "models", "arxiv_models", "share_citing_arxiv"], table_rows),
+    )
+
+
+def snapshot_trend_title(rows: Sequence[dict]) -> str:
+    snapshots = sorted({r["snapshot_id"] for r in rows})
+    first, last = snapshots[0], snapshots[-1]
+    share = {(r["snapshot_id"], r["framework_class"]): r["share_of_framework_models"] for r in rows}
+    candidates = [
+        r for r in rows if r["snapshot_id"] == last and r["framework_class"] != "no_framework"
+    ]
+    if not candidates:
+        return f"No framework models in snapshots {first}–{last}"
+    leader = max(candidates, key=lambda r: r["share_of_framework_models"] or 0)["framework_class"]
+    return (
+        f"{class_label(leader)} share of framework models: "
+        f"{percent(share.get((first, leader)))} → {percent(share.get((last, leader)))} "
+        f"over {len(snapshots)} snapshots"
+    )
+
+
+def snapshot_trend_figure(data: ReportData) -> Figure:
+    all_rows = _rows(data.results["snapshot_trend"])
+    rows = [r for r in all_rows if r["framework_class"] != "no_framework"]
+    frame = pd.DataFrame(
+        {
+            "snapshot": [_snapshot_label(r["snapshot_id"], r["finished_at"]) for r in rows],
+            "snapshot_id": [r["snapshot_id"] for r in rows],
+            "class_label": [class_label(r["framework_class"]) for r in rows],
+            "share": [r["share_of_framework_models"] or 0 for r in rows],
+            "models": [r["models"] or 0 for r in rows],
+        }
+    )
+    order = [
+        _snapshot_label(snapshot_id, finished_at)
+        for snapshot_id, finished_at in sorted({(r["snapshot_id"], r["finished_at"]) for r in rows})
+    ]
+    chart = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            # One tick per snapshot: exact whatever the spacing of the refreshes.
+            x=alt.X(
+                "snapshot:O",
+                title="Snapshot",
+                sort=order,
+                axis=alt.Axis(labelAngle=0, labelOverlap="greedy"),
+            ),
+            y=alt.Y("share:Q", title="Share of framework models", axis=alt.Axis(format="%")),
+            color=_class_color(r["framework_class"] for r in rows),
+            tooltip=[
+                alt.Tooltip("snapshot:O", title="Snapshot"),
+                alt.Tooltip("class_label:N", title="Class"),
+                alt.Tooltip("models:Q", format=","),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
+        )
+    )
+    return _figure(
+        data,
+        "snapshot_trend",
+        "How have the framework shares changed across snapshots?",
+        snapshot_trend_title(all_rows),
+        chart,
+        caption="One point per complete snapshot, up to the one this report reads.",
+    )
+
+
+def method_comparison_title(rows: Sequence[dict]) -> str:
+    total = sum(r["models"] or 0 for r in rows)
+    if not total:
+        return "No models to compare"
+    agree = sum(r["models"] or 0 for r in rows if r["tags_class"] == r["files_class"])
+    return f"The tags and files methods agree on {percent(agree / total)} of models"
+
+
+def method_comparison_figure(data: ReportData) -> Figure:
+    rows = _rows(data.results["method_comparison"])
+    frame = pd.DataFrame(
+        {
+            "tags_label": [class_label(r["tags_class"]) for r in rows],
+            "files_label": [class_label(r["files_class"]) for r in rows],
+            "models": [r["models"] or 0 for r in rows],
+        }
+    )
+    order = [
+        class_label(c)
+        for c in _class_order([r["tags_class"] for r in rows] + [r["files_class"] for r in rows])
+    ]
+    base = alt.Chart(frame).encode(
+        x=alt.X("files_label:N", title="Class by files", sort=order, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("tags_label:N", title="Class by tags", sort=order),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("models:Q", title="Models", scale=alt.Scale(scheme="blues")),
+        tooltip=[
+            alt.Tooltip("tags_label:N", title="By tags"),
+            alt.Tooltip("files_label:N", title="By files"),
+            alt.Tooltip("models:Q", format=","),
+        ],
+    )
+    largest = max(frame["models"].max() if len(frame) else 0, 1)
+    text = base.mark_text().encode(
+        text=alt.Text("models:Q", format=","),
+        color=alt.condition(alt.datum.models > largest / 2, alt.value("white"), alt.value("black")),
+    )
+    disagreements = sorted(
+        (r for r in rows if r["tags_class"] != r["files_class"]), key=lambda r: -(r["models"] or 0)
+    )
+    return _figure(
+        data,
+        "method_comparison",
+        "Where do the two classification methods disagree?",
+        method_comparison_title(rows),
+        alt.layer(cells, text).properties(height=260),
+        caption=(
+            "Each cell counts models classified one way by their tags (rows) and another by "
+            "their files (columns); the diagonal is agreement. The table lists the disagreements."
+        ),
+        table=(
+            ["by_tags", "by_files", "models"],
+            [
+                (class_label(r["tags_class"]), class_label(r["files_class"]), r["models"])
+                for r in disagreements
+            ],
+        ),
+    )
+
+
+# In report order; the name is the query's slug and the chart's file name.
+FIGURE_BUILDERS: list[tuple[str, str, Callable[[ReportData], Figure]]] = [
+    ("exclusivity", "Framework exclusivity", exclusivity_figure),
+    ("yearly_additions", "Models added per year", yearly_additions_figure),
+    ("framework_by_downloads", "Frameworks by downloads", framework_by_downloads_figure),
+    ("library_share", "Library shares", library_share_figure),
+    ("deployment_formats", "Deployment formats", deployment_formats_figure),
+    ("research_models", "Research models", research_models_figure),
+    ("snapshot_trend", "Trend across snapshots", snapshot_trend_figure),
+    ("method_comparison", "Tags versus files", method_comparison_figure),
+]
+
+
+def as_of_text(moment: datetime) -> str:
+    """A cut-off as a reader writes it: a day when it is the end of that day (UTC)."""
+    moment = moment.astimezone(UTC)
+    if moment.time() == time.max:
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _snapshot_label(snapshot_id: int, finished_at: datetime | None) -> str:
+    when = finished_at.strftime("%Y-%m-%d %H:%M") if isinstance(finished_at, datetime) else "?"
+    return f"#{snapshot_id} {when}"
+
+
+def _snapshot_line(data: ReportData, with_method: bool = True) -> str:
+    finished = data.snapshot.finished_at
+    when = finished.strftime("%Y-%m-%d %H:%M UTC") if isinstance(finished, datetime) else "?"
+    parts = [f"Snapshot {data.snapshot.snapshot_id} of {when}"]
+    if with_method:
+        parts.append(f"method: {data.method} ({METHOD_NOTES[data.method]})")
+    if data.as_of is not None:
+        parts.append(f"models created by {as_of_text(data.as_of)}")
+    return " · ".join(parts)
+
+
+def _table(result: queries.QueryResult, class_column: str) -> tuple[list[str], list[tuple]]:
+    index = result.columns.index(class_column)
+    rows = [
+        tuple(
+            class_label(v) if i == index else _share_text(v) if isinstance(v, float) else v
+            for i, v in enumerate(row)
+        )
+        for row in result.rows
+    ]
+    return list(result.columns), rows
+
+
+def _share_text(share: float | None) -> str:
+    return "" if share is None else f"{share:.1%}"
+
+
+def _figure(
+    data: ReportData,
+    name: str,
+    question: str,
+    title: str,
+    chart: alt.TopLevelMixin,
+    *,
+    caption: str,
+    table: tuple[list[str], list[tuple]] | None = None,
+    width: int | None = CHART_WIDTH,
+) -> Figure:
+    if width is not None:
+        chart = chart.properties(width=width)
+    chart = chart.properties(
+        title=alt.Title(
+            title,
+            subtitle=[_snapshot_line(data, with_method=name in data.uses_method)],
+            anchor="start",
+            fontSize=15,
+            subtitleColor="#555555",
+        )
+    ).configure_view(stroke=None)
+    return Figure(name, question, title, chart.to_dict(), caption, table)
+
+
+def build_figures(data: ReportData) -> list[Figure]:
+    """One figure per query the data holds, in report order."""
+    return [builder(data) for name, _, builder in FIGURE_BUILDERS if name in data.results]
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
+    """``"html,md"`` or a sequence of names as a tuple of known formats, in canonical order."""
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+    names = [n for n in names if n]
+    unknown = sorted(set(names) - set(REPORT_FORMATS))
+    if unknown:
+        raise UsageError(
+            f"unknown report format {', '.join(unknown)}; choose from {','.join(REPORT_FORMATS)}"
+        )
+    if not names:
+        raise UsageError(f"no report format given; choose from {','.join(REPORT_FORMATS)}")
+    return tuple(f for f in REPORT_FORMATS if f in names)
+
+
+def write_report(
+    db_path: str | Path,
+    out_dir: str | Path = DEFAULT_OUT,
+    *,
+    formats: Iterable[str] = REPORT_FORMATS,
+    snapshot_id: int | None = None,
+    as_of: str | date | datetime | None = None,
+    method: str = "tags",
+) -> Path:
+    """Write the report for a snapshot into ``out_dir`` and return the folder.
+
+    ``report.md`` shows the charts as images: with ``md`` but neither ``svg`` nor ``png``, the
+    SVGs are written too. An existing ``out_dir`` is replaced only if an earlier report wrote
+    it (or it is empty), and only once the new report is complete.
+    """
+    formats = parse_formats(formats)
+    # Bad input is reported before the database is opened, so a typo never waits on a lock.
+    if as_of is not None:
+        as_of = queries.parse_as_of(as_of)
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if "md" in formats and "svg" not in formats and "png" not in formats:
+        formats = parse_formats([*formats, "svg"])
+    out_dir = Path(out_dir)
+    _check_replaceable(out_dir)
+    with store.read(db_path) as connection:
+        data = collect(connection, snapshot_id=snapshot_id, as_of=as_of, method=method)
+    figures = build_figures(data)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.new-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        _write_files(staging, data, figures, formats)
+        _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise UsageError(f"{out_dir} is a file; --out must be a folder")
+    if (out_dir / MARKER_FILE).exists() or not any(out_dir.iterdir()):
+        return
+    raise UsageError(
+        f"{out_dir} exists and was not written by `hfstats report`; choose another --out "
+        "(hfstats replaces only folders it wrote)"
+    )
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        staging.rename(out_dir)
+        return
+    previous = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
+    out_dir.rename(previous)
+    try:
+        staging.rename(out_dir)
+    except BaseException:
+        previous.rename(out_dir)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _write_files(folder: Path, data: ReportData, figures: list[Figure], formats: tuple) -> None:
+    charts = folder / "charts"
+    charts.mkdir()
+    vl_version = _vl_version()
+    for figure in figures:
+        if "json" in formats:
+            (charts / f"{figure.name}.vl.json").write_text(
+                json.dumps(figure.spec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+        if "svg" in formats:
+            svg = vl_convert.vegalite_to_svg(
+                figure.spec, vl_version=vl_version, allowed_base_urls=[]
+            )
+            (charts / f"{figure.name}.svg").write_text(svg, encoding="utf-8")
+        if "png" in formats:
+            png = vl_convert.vegalite_to_png(
+                figure.spec, vl_version=vl_version, scale=PNG_SCALE, allowed_base_urls=[]
+            )
+            (charts / f"{figure.name}.png").write_bytes(png)
+    if "md" in formats:
+        image = "svg" if "svg" in formats else "png"
+        (folder / "report.md").write_text(
+            markdown_report(data, figures, image, with_specs="json" in formats), encoding="utf-8"
+        )
+    if "html" in formats:
+        (folder / "index.html").write_text(html_report(data, figures), encoding="utf-8")
+    (folder / MARKER_FILE).write_text(
+        json.dumps(
+            {
+                "snapshot_id": data.snapshot.snapshot_id,
+                "method": data.method,
+                "as_of": None if data.as_of is None else data.as_of.isoformat(),
+                "formats": list(formats),
+                "hfstats_version": __version__,
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+@functools.cache
+def _vl_version() -> str | None:
+    """The Vega-Lite version Altair writes specs for, if vl-convert has it (else its latest)."""
+    major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return major_minor if major_minor in vl_convert.get_vegalite_versions() else None
+
+
+def claims_rows(results: Sequence[claims.ClaimResult]) -> tuple[list[str], list[tuple]]:
+    """The table of ``hfstats check`` with each claim's statement beside its id."""
+    columns, rows = claims.results_table(results)
+    by_id = {result.id: result for result in results}
+    return (
+        [columns[0], "statement", *columns[1:]],
+        [(row[0], by_id[row[0]].statement, *row[1:]) for row in rows],
+    )
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+
+REPORT_HEADING = "Hugging Face Hub models: frameworks, libraries and formats"
+
+
+def _models_total(data: ReportData) -> int:
+    return sum(row[1] or 0 for row in data.results["exclusivity"].rows)
+
+
+def markdown_report(data: ReportData, figures: list[Figure], image: str, with_specs: bool) -> str:
+    lines = [
+        f"# {REPORT_HEADING}",
+        "",
+        markdown_cell(
+            f"{_snapshot_line(data)} · {_models_total(data):,} models · hfstats {__version__}"
+        ),
+        "",
+    ]
+    for note in data.notes:
+        lines += [f"> {markdown_cell(note)}", ""]
+    for figure in figures:
+        lines += [
+            f"## {markdown_cell(figure.question)}",
+            "",
+            f"![{markdown_cell(figure.title)}](charts/{figure.name}.{image})",
+            "",
+        ]
+        if figure.caption:
+            lines += [markdown_cell(figure.caption), ""]
+        if figure.table is not None and figure.table[1]:
+            columns, rows = figure.table
+            lines += [render(rows, columns, "markdown"), ""]
+        if with_specs:
+            lines += [
+                f"Vega-Lite spec with its data: [charts/{figure.name}.vl.json]"
+                f"(charts/{figure.name}.vl.json)",
+                "",
+            ]
+    lines += ["## Published claims, re-measured", ""]
+    if data.claims:
+        columns, rows = claims_rows(data.claims)
+        lines += [render(rows, columns, "markdown"), "", "### Caveats", ""]
+        for result in data.claims:
+            for caveat in result.caveats:
+                lines.append(f"- {markdown_cell(result.id)}: {markdown_cell(caveat)}")
+        lines.append("")
+    else:
+        lines += ["No claims were checked.", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+
+def script_json(value: Any) -> str:
+    """JSON that is inert inside an HTML ``<script>`` block: no ``</script>``, no ``<!--``."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+@functools.cache
+def _vega_bundle() -> str:
+    bundle = vl_convert.javascript_bundle(vl_version=_vl_version())
+    # The bundle goes into a <script> element verbatim: it must not be able to close it.
+    if "</script" in bundle.lower() or "<!--" in bundle:
+        raise RuntimeError("the vl-convert JavaScript bundle cannot be inlined safely")
+    return bundle
+
+
+def _template(name: str) -> str:
+    return (resources.files("hfstats") / "templates" / name).read_text(encoding="utf-8")
+
+
+def _script_hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def _html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        if isinstance(value, float):
+            text = f"{value:.4f}".rstrip("0").rstrip(".")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = f"{value:,}"
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        opening = '<td class="num">' if numeric else "<td>"
+        return f"{opening}{html.escape(text)}</td>"
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_report(data: ReportData, figures: list[Figure]) -> str:
+    """The self-contained page: its only scripts are the Vega bundle and ``report.js``."""
+    e = html.escape
+    sections = []
+    nav = []
+    for figure in figures:
+        nav.append(f'<li><a href="#{figure.name}">{e(figure.question)}</a></li>')
+        table = ""
+        if figure.table is not None and figure.table[1]:
+            table = f"<details><summary>The numbers</summary>{_html_table(*figure.table)}</details>"
+        sections.append(
+            f'<section id="{figure.name}">'
+            f"<h2>{e(figure.question)}</h2>"
+            f'<figure><div class="chart" id="chart-{figure.name}" role="img" '
+            f'aria-label="{e(figure.title)}"></div>'
+            f"<figcaption>{e(figure.caption)}</figcaption></figure>"
+            f"{table}</section>"
+        )
+    nav.append('<li><a href="#claims">Published claims, re-measured</a></li>')
+    claims_html = "<p>No claims were checked.</p>"
+    if data.claims:
+        caveats = "".join(
+            f"<li><b>{e(result.id)}</b>: {e(caveat)}</li>"
+            for result in data.claims
+            for caveat in result.caveats
+        )
+        claims_html = (
+            f"{_html_table(*claims_rows(data.claims))}"
+            f"<details><summary>Caveats</summary><ul>{caveats}</ul></details>"
+        )
+    sections.append(
+        '<section id="claims"><h2>Published claims, re-measured</h2>'
+        f"<p>What <code>hfstats check</code> finds for each claim on this snapshot.</p>{claims_html}"
+        "</section>"
+    )
+    notes = "".join(f"<li>{e(note)}</li>" for note in data.notes)
+    specs = script_json({figure.name: figure.spec for figure in figures})
+    bundle = _vega_bundle()
+    watch_errors = _template("report-errors.js")
+    render_charts = _template("report.js")
+    policy = (
+        "default-src 'none'; "
+        f"script-src {_script_hash(watch_errors)} {_script_hash(bundle)} {_script_hash(render_charts)}; "
+        "style-src 'unsafe-inline'; img-src data:; font-src data:; "
+        "connect-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+    meta = f"{_snapshot_line(data)} · {_models_total(data):,} models · hfstats {__version__}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{e(policy)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(REPORT_HEADING)}: snapshot {data.snapshot.snapshot_id}</title>"
+        f"<style>{_template('report.css')}</style>"
+        f"<script>{watch_errors}</script>"
+        "</head><body><main>"
+        f'<header><h1>{e(REPORT_HEADING)}</h1><p class="meta">{e(meta)}</p></header>'
+        f"<nav><ol>{''.join(nav)}</ol></nav>"
+        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+        + "<noscript><p>The charts need JavaScript; the same charts are in charts/ as SVG "
+        "and PNG images.</p></noscript>"
+        + "".join(sections)
+        + '<pre id="render-status" hidden></pre>'
+        f'<script type="application/json" id="report-specs">{specs}</script>'
+        f"<script>{bundle}</script>"
+        f"<script>{render_charts}</script>"
+        "</main></body></html>\n"
+    )
