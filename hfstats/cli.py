@@ -465,15 +465,23 @@ def report_command(db_path, out_dir, formats, as_of, method, snapshot_id):
 @click.argument("out", metavar="OUT.yaml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--endpoint", help="Hub endpoint.  [default: $HF_ENDPOINT or https://huggingface.co]")
 @click.option(
-    "--page-size", type=click.IntRange(1, 10_000), default=100, show_default=True,
+    "--page-size",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
     help="Models asked for per page.",
 )
 @click.option(
-    "--max-pages", type=click.IntRange(1), default=3, show_default=True,
+    "--max-pages",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
     help="Pages per pass over the listing; the recording ends the listing there.",
 )
 @click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Crawl into this database instead of a throwaway one: a second `record` with the "
     "same --db records an incremental crawl.",
 )
@@ -502,12 +510,19 @@ def record_command(out, endpoint, page_size, max_pages, db_path):
 
 @cli.command("demo")
 @click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-    default=Path("hfstats-demo-report"), show_default=True, help="Folder for the report.",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("hfstats-demo-report"),
+    show_default=True,
+    help="Folder for the report.",
 )
 @click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("hfstats-demo.duckdb"), show_default=True,
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("hfstats-demo.duckdb"),
+    show_default=True,
     help="Demo database, replaced on each run (only if an earlier demo made it).",
 )
 def demo_command(out_dir, db_path):

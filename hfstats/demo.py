@@ -1,0 +1,100 @@
+"""`hfstats demo`: everything hfstats does, on the bundled recorded sample, without network.
+
+The sample is ``fixtures/hub/crawl-initial.yaml``, a ``responses`` recording of a full crawl;
+``crawl_sample`` replays it through the real crawler (``crawl.refresh`` with a ``HubClient``),
+so the demo exercises the same code path as a live refresh.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import crawl, recording, store
+from .errors import DatabaseError, UsageError
+from .hub import HubClient
+from .resources import data_path
+
+DEFAULT_DB = "hfstats-demo.duckdb"
+DEFAULT_OUT = "hfstats-demo-report"
+# hfstats_meta key marking a database as the demo's, so that only such a file is replaced.
+DEMO_MARKER = "demo_recording"
+
+
+def sample_recording() -> Path:
+    """The bundled recording of a first full crawl."""
+    return data_path("fixtures") / "hub" / "crawl-initial.yaml"
+
+
+def _no_wait(seconds: float) -> None:
+    """A replay has no server to wait for: rate-limit pauses and backoff take no time."""
+
+
+def crawl_sample(
+    db_path: str | Path, recording_path: str | Path | None = None
+) -> crawl.RefreshResult:
+    """Crawl the recorded sample into ``db_path`` through the real crawler, with no network."""
+    recording_path = Path(recording_path) if recording_path else sample_recording()
+    listing = recording.first_listing_request(recording_path)
+    client = HubClient(listing.endpoint, None, sleep=_no_wait)
+    with recording.replay(recording_path):
+        return crawl.refresh(db_path, page_size=listing.page_size, client=client)
+
+
+@dataclass
+class DemoResult:
+    """What the demo made."""
+
+    db_path: Path
+    crawl: crawl.RefreshResult
+
+
+def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
+    """Build a fresh demo database at ``db_path`` from the sample; the report goes to ``out_dir``.
+
+    An existing ``db_path`` is replaced only if an earlier demo made it: a user's own database
+    given by mistake is never overwritten.
+    """
+    db_path = Path(db_path)
+    _check_replaceable(db_path)
+    scratch = db_path.with_name(db_path.name + ".demo-tmp")
+    _remove_database(scratch)
+    try:
+        result = crawl_sample(scratch)
+        with store.write(scratch) as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO hfstats_meta VALUES (?, ?)",
+                [DEMO_MARKER, sample_recording().name],
+            )
+        # The old file's write-ahead log would be replayed into the new one: remove it first.
+        _remove_database(db_path, keep_file=True)
+        os.replace(scratch, db_path)
+    finally:
+        _remove_database(scratch)
+    return DemoResult(db_path=db_path, crawl=result)
+
+
+def _check_replaceable(db_path: Path) -> None:
+    if not db_path.exists():
+        return
+    try:
+        with store.read(db_path) as connection:
+            marked = connection.execute(
+                "SELECT count(*) FROM hfstats_meta WHERE key = ?", [DEMO_MARKER]
+            ).fetchone()[0]
+    except DatabaseError:
+        marked = 0
+    if not marked:
+        raise UsageError(
+            f"{db_path} exists and was not made by `hfstats demo`; choose another --db path"
+        )
+
+
+def _remove_database(db_path: Path, keep_file: bool = False) -> None:
+    """A database file (unless ``keep_file``) and the files a refresh keeps beside it."""
+    siblings = [db_path.with_name(db_path.name + suffix) for suffix in (".wal", ".lock")]
+    for path in siblings if keep_file else [db_path, *siblings]:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(db_path.with_name(db_path.name + ".crawl"), ignore_errors=True)

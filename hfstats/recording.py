@@ -1,0 +1,220 @@
+"""Recorded HTTP: the one place that touches ``responses``' recorder API (marked beta).
+
+A recording is the YAML file ``responses._recorder`` writes and ``responses._add_from_file``
+reads: ``{"responses": [{"response": {method, url, body, status, headers, content_type,
+auto_calculate_content_length}}, ...]}``, in request order. ``replay`` serves one back in that
+order (``OrderedRegistry``); ``record`` crawls a live Hub through the real crawler while
+recording, then scrubs the token and cookies before anything reaches the disk.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
+
+import requests
+import responses
+import yaml
+from responses import _recorder
+from responses.registries import OrderedRegistry
+
+from . import crawl
+from .errors import UsageError
+from .hub import HubClient, models_url
+
+# Response headers a recording must never keep: they carry credentials or session state.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+# Headers describing the bytes on the wire. A recording stores the decoded text, so replaying
+# them would make requests gunzip plain text or expect a different length. Content-type lives
+# in the entry's content_type field: the recorder drops only a header spelled "Content-Type",
+# and ``_add_from_file`` refuses an entry that has both (a server may send "content-type").
+TRANSPORT_HEADERS = frozenset(
+    {"content-encoding", "content-length", "transfer-encoding", "content-type"}
+)
+SCRUBBED = "REDACTED"
+
+
+@dataclass(frozen=True)
+class ListingRequest:
+    """Where a recorded crawl starts: the endpoint and page size to replay it with."""
+
+    endpoint: str
+    page_size: int
+
+
+@dataclass
+class RecordResult:
+    path: Path
+    responses: int
+    truncated_pages: int
+    refresh: crawl.RefreshResult
+
+
+def load(path: str | Path) -> list[dict]:
+    """The recorded responses of ``path``, in order, as plain dicts."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"no recording at {path}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is not a readable recording: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("responses"), list):
+        raise UsageError(f"{path} is not a responses recording (no top-level `responses:` list)")
+    return [entry["response"] for entry in data["responses"]]
+
+
+def save(entries: list[dict], path: str | Path) -> None:
+    """Write ``entries`` in the recorder's format (the same ``yaml.dump`` call), atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        yaml.dump({"responses": [{"response": entry} for entry in entries]}, handle)
+    os.replace(tmp, path)
+
+
+def first_listing_request(path: str | Path) -> ListingRequest:
+    """The endpoint and ``limit`` of a recording's first request, to replay it faithfully."""
+    entries = load(path)
+    if not entries:
+        raise UsageError(f"{path} records no responses")
+    parts = urlsplit(entries[0]["url"])
+    limits = parse_qs(parts.query).get("limit", [])
+    if not limits or not limits[0].isdigit():
+        raise UsageError(f"{path} does not start with a model listing request ({parts.path})")
+    return ListingRequest(urlunsplit((parts.scheme, parts.netloc, "", "", "")), int(limits[0]))
+
+
+@contextmanager
+def replay(path: str | Path, *, assert_all_used: bool = False) -> Iterator[responses.RequestsMock]:
+    """Serve the recording at ``path`` to every ``requests`` call, strictly in order.
+
+    A request that is not the next one recorded fails with ``ConnectionError``. With
+    ``assert_all_used``, leaving the block with recorded responses unused fails too.
+    """
+    mock = responses.RequestsMock(
+        registry=OrderedRegistry, assert_all_requests_are_fired=assert_all_used
+    )
+    mock._add_from_file(file_path=path)
+    with mock:
+        yield mock
+
+
+def scrub(entries: list[dict], secrets: list[str]) -> list[dict]:
+    """The entries without credential or transport headers, each secret replaced everywhere."""
+    secrets = [s for s in secrets if s]
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            for secret in secrets:
+                value = value.replace(secret, SCRUBBED)
+            return value
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    cleaned = []
+    for entry in entries:
+        entry = dict(entry)
+        headers = {
+            name: value
+            for name, value in (entry.get("headers") or {}).items()
+            if name.lower() not in SECRET_HEADERS | TRANSPORT_HEADERS
+        }
+        entry.pop("headers", None)
+        if headers:
+            entry["headers"] = headers
+        cleaned.append(clean(entry))
+    return cleaned
+
+
+class _ListingTruncator:
+    """A ``requests`` response hook that ends every pass over the listing after N pages.
+
+    Removing the ``Link`` header of the N-th page of a pass (the first listing and the full
+    crawl's catch-up) makes the live crawl finish as if the Hub had only those pages. The
+    recording is then truncated the same way, so a replay makes exactly the requests recorded.
+    """
+
+    def __init__(self, first_url: str, max_pages: int) -> None:
+        self.first_key = _url_key(first_url)
+        self.max_pages = max_pages
+        self.depth: dict[str, int] = {}
+        self.truncated: set[str] = set()
+
+    def __call__(self, response: requests.Response, **_: object) -> requests.Response:
+        key = _url_key(response.request.url)
+        depth = 1 if key == self.first_key else self.depth.get(key)
+        next_url = response.links.get("next", {}).get("url")
+        if depth is None or not next_url:
+            return response
+        if depth >= self.max_pages:
+            del response.headers["Link"]
+            self.truncated.add(key)
+        else:
+            self.depth[_url_key(urljoin(response.request.url, next_url))] = depth + 1
+        return response
+
+
+def _url_key(url: str) -> str:
+    """Path and query as ``requests`` sends them, whatever host a next link names."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    parts = urlsplit(prepared.url)
+    return f"{parts.path}?{parts.query}"
+
+
+def record(
+    out_path: str | Path,
+    *,
+    endpoint: str | None = None,
+    token: str | None = None,
+    page_size: int = 100,
+    max_pages: int = 3,
+    db_path: str | Path | None = None,
+) -> RecordResult:
+    """Crawl ``endpoint`` with the real crawler while recording every response to ``out_path``.
+
+    Each pass over the listing stops after ``max_pages`` pages (see ``_ListingTruncator``).
+    The crawl goes into ``db_path`` if given (to record an incremental crawl after a first
+    recording), otherwise into a throwaway database. Authorization, cookie and set-cookie
+    headers are dropped and the token string is replaced wherever it appears before the
+    recording is written.
+    """
+    if max_pages < 1:
+        raise UsageError("--max-pages must be at least 1")
+    session = requests.Session()
+    client = HubClient(endpoint, token, session=session)
+    truncator = _ListingTruncator(models_url(client.endpoint, page_size), max_pages)
+    session.hooks["response"].append(truncator)
+    recorder = _recorder.Recorder()
+    with tempfile.TemporaryDirectory(prefix="hfstats-record-") as scratch:
+        target = Path(db_path) if db_path is not None else Path(scratch) / "recording.duckdb"
+        with recorder:
+            # A fresh database makes this a full crawl; an existing one, an incremental crawl.
+            result = crawl.refresh(target, page_size=page_size, client=client)
+        raw = io.StringIO()
+        _recorder._dump(recorder.get_registry().registered, raw, yaml.dump)
+    entries = yaml.safe_load(raw.getvalue())["responses"]
+    entries = [entry["response"] for entry in entries]
+    for entry in entries:
+        if _url_key(entry["url"]) in truncator.truncated:
+            entry["headers"] = {
+                k: v for k, v in (entry.get("headers") or {}).items() if k.lower() != "link"
+            }
+    entries = scrub(entries, [token] if token else [])
+    save(entries, out_path)
+    return RecordResult(
+        path=Path(out_path),
+        responses=len(entries),
+        truncated_pages=len(truncator.truncated),
+        refresh=result,
+    )
