@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import frameworks
 from .errors import BusyError, DatabaseError, UsageError
 
 log = logging.getLogger("hfstats.store")
@@ -131,6 +132,9 @@ _VIEWS = [
     SELECT * FROM models_at((SELECT max(snapshot_id) FROM snapshots WHERE complete))
     """,
 ]
+# The framework-classification macros, persisted too so that they work in a plain DuckDB shell
+# (hfstats' own queries create them as TEMP macros, which also serves older databases).
+_VIEWS += frameworks.macro_statements(temporary=False)
 
 # The listing keys hfstats types, extracted in one pass: DuckDB's JSON type is text, and each
 # `j->'key'` would parse the whole element again (ten times slower at a million models).

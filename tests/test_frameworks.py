@@ -157,3 +157,16 @@ def test_macros_also_work_on_a_read_only_connection(tmp_path):
     with duckdb.connect(str(path), read_only=True) as connection:
         frameworks.install_macros(connection)
         assert connection.execute("SELECT count(*) FROM framework_classes()").fetchone()[0] == 5
+
+
+def test_hfstats_databases_carry_the_macros_for_a_plain_duckdb_shell(tmp_path):
+    from hfstats import store
+
+    path = tmp_path / "hfstats.duckdb"
+    with store.write(path):
+        pass
+    with duckdb.connect(str(path), read_only=True) as connection:
+        result = connection.execute(
+            "SELECT framework_class(['pytorch', 'jax'], [], NULL, 'tags')"
+        ).fetchone()[0]
+    assert result == "multi_framework"
