@@ -1,0 +1,385 @@
+"""`hfstats report` (issue 6) on a crawl of a small hand-made test Hub.
+
+Expected numbers come from the raw listing elements below with a few lines of Python, never
+from the report code. One module-wide report (every format) is written once; tests that need
+another report write only the cheap formats.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hfstats import crawl, report
+from hfstats.cli import cli
+from hfstats.errors import DatabaseError, UsageError
+from hfstats.testing.fakehub import FakeHub
+
+PLACEHOLDER = "2022-03-02T23:29:04.000Z"
+PLACEHOLDER_LIMIT = datetime(2022, 3, 2, 23, 29, 5, tzinfo=UTC)
+HOSTILE_LIBRARY = "<script>alert(1)</script>"
+HOSTILE_TAG = '"><img src=x onerror=alert(1)>'
+CHARTS = [
+    "exclusivity",
+    "yearly_additions",
+    "framework_by_downloads",
+    "library_share",
+    "deployment_formats",
+    "research_models",
+    "snapshot_trend",
+    "method_comparison",
+]
+
+
+def element(
+    number: int, created: str, tags: list[str], files=(), library="transformers", downloads=0
+):
+    model = {
+        "_id": f"{0x63000000 + number:08x}{number:016x}",
+        "id": f"org/model-{number:02d}",
+        "modelId": f"org/model-{number:02d}",
+        "author": "org",
+        "lastModified": f"2026-02-{number + 1:02d}T00:00:00.000Z",
+        "sha": f"{number:040x}",
+        "private": False,
+        "disabled": False,
+        "gated": False,
+        "likes": 0,
+        "trendingScore": 0,
+        "downloads": downloads,
+        "createdAt": created,
+        "tags": tags,
+        "siblings": [{"rfilename": name} for name in ["README.md", *files]],
+    }
+    if library is not None:
+        model["library_name"] = library
+    return model
+
+
+FIRST_SNAPSHOT = [
+    element(0, "2023-01-10T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"], downloads=100),
+    element(1, "2023-06-01T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"], downloads=50),
+    element(2, "2024-02-02T00:00:00.000Z", ["pytorch", "arxiv:2101.00001"], downloads=30),
+    element(3, "2022-05-05T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"], downloads=20),
+    element(4, PLACEHOLDER, ["pytorch"], ["pytorch_model.bin"], downloads=10),
+    element(5, "2024-07-07T00:00:00.000Z", ["pytorch", "onnx"], ["model.onnx"], downloads=5),
+    element(6, "2022-08-08T00:00:00.000Z", ["tf"], ["tf_model.h5"], downloads=40),
+    element(7, PLACEHOLDER, ["tf"], ["tf_model.h5"], downloads=8),
+    element(
+        8, "2023-03-03T00:00:00.000Z", ["jax"], ["flax_model.msgpack"], HOSTILE_TAG, downloads=2
+    ),
+    element(9, "2024-09-09T00:00:00.000Z", ["pytorch", "tf"], downloads=7),
+    element(10, "2025-01-01T00:00:00.000Z", [HOSTILE_TAG], library=HOSTILE_LIBRARY, downloads=1),
+    element(11, "2025-02-02T00:00:00.000Z", [], library=None),
+]
+# The second snapshot adds one PyTorch-only model.
+SECOND_SNAPSHOT = [
+    *FIRST_SNAPSHOT,
+    element(12, "2025-03-03T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"], downloads=3),
+]
+
+
+def frameworks_of(model: dict) -> set[str]:
+    return {tag for tag in model["tags"] if tag in ("pytorch", "tf", "jax")}
+
+
+def pytorch_only_share(models: list[dict]) -> float:
+    """PyTorch-only models among models with at least one framework, from the raw elements."""
+    with_framework = [m for m in models if frameworks_of(m)]
+    return sum(frameworks_of(m) == {"pytorch"} for m in with_framework) / len(with_framework)
+
+
+def crawl_into(db: Path, snapshots: list[list[dict]]) -> Path:
+    with FakeHub(snapshots[0]) as hub:
+        crawl.refresh(db, endpoint=hub.url, full=True)
+        for models in snapshots[1:]:
+            for model in models:
+                hub.upsert(model)
+            crawl.refresh(db, endpoint=hub.url, full=True)
+    return db
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    return crawl_into(
+        tmp_path_factory.mktemp("db") / "hub.duckdb", [FIRST_SNAPSHOT, SECOND_SNAPSHOT]
+    )
+
+
+@pytest.fixture(scope="module")
+def full_report(db, tmp_path_factory) -> Path:
+    return report.write_report(db, tmp_path_factory.mktemp("reports") / "latest")
+
+
+def spec(folder: Path, name: str) -> dict:
+    return json.loads((folder / "charts" / f"{name}.vl.json").read_text(encoding="utf-8"))
+
+
+def inline_values(chart_spec: dict) -> list[dict]:
+    return [row for values in chart_spec["datasets"].values() for row in values]
+
+
+def title_text(chart_spec: dict) -> str:
+    return chart_spec["title"]["text"]
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if ".new-" in p.name or ".old-" in p.name)
+
+
+# -- files and their content -------------------------------------------------------------------
+
+
+def test_every_format_writes_its_files(full_report):
+    assert (full_report / "index.html").is_file()
+    assert (full_report / "report.md").is_file()
+    for name in CHARTS:
+        assert (full_report / "charts" / f"{name}.vl.json").stat().st_size > 0
+        assert (full_report / "charts" / f"{name}.svg").read_text().lstrip().startswith("<svg")
+        assert (full_report / "charts" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert leftovers(full_report.parent) == []
+
+
+def test_vl_json_specs_carry_their_data(full_report):
+    for name in CHARTS:
+        chart_spec = spec(full_report, name)
+        assert "url" not in json.dumps(chart_spec.get("data", {}))
+        assert inline_values(chart_spec), name
+    # The exclusivity chart's numbers are the latest snapshot's, counted from the raw elements.
+    counted = {
+        "PyTorch-only": sum(frameworks_of(m) == {"pytorch"} for m in SECOND_SNAPSHOT),
+        "TensorFlow-only": sum(frameworks_of(m) == {"tf"} for m in SECOND_SNAPSHOT),
+        "JAX-only": sum(frameworks_of(m) == {"jax"} for m in SECOND_SNAPSHOT),
+        "Multi-framework": sum(len(frameworks_of(m)) > 1 for m in SECOND_SNAPSHOT),
+        "No framework": sum(not frameworks_of(m) for m in SECOND_SNAPSHOT),
+    }
+    charted = {
+        row["class_label"]: row["value"] for row in inline_values(spec(full_report, "exclusivity"))
+    }
+    assert charted == counted
+
+
+def test_exclusivity_title_is_the_answer_counted_from_the_data(full_report):
+    share = pytorch_only_share(SECOND_SNAPSHOT)  # 7 of 11
+    expected = f"PyTorch-only models: {share:.0%} of framework models"
+    assert expected == "PyTorch-only models: 64% of framework models"
+    assert title_text(spec(full_report, "exclusivity")) == expected
+    assert expected in (full_report / "charts" / "exclusivity.svg").read_text()
+    assert f"![{expected}](charts/exclusivity.svg)" in (full_report / "report.md").read_text()
+
+
+def test_captions_name_the_snapshot_and_the_method(full_report):
+    subtitle = spec(full_report, "exclusivity")["title"]["subtitle"][0]
+    assert subtitle.startswith("Snapshot 2 of ")
+    assert "method: tags" in subtitle
+    # library_share does not depend on the method, so its caption does not claim one.
+    assert "method" not in spec(full_report, "library_share")["title"]["subtitle"][0]
+
+
+def test_placeholder_dates_are_their_own_bar_never_2022(full_report):
+    values = inline_values(spec(full_report, "yearly_additions"))
+    charted: dict[str, int] = {}
+    for row in values:
+        charted[row["year_label"]] = charted.get(row["year_label"], 0) + row["models"]
+    created = [
+        datetime.fromisoformat(m["createdAt"].replace("Z", "+00:00")) for m in SECOND_SNAPSHOT
+    ]
+    placeholder = sum(moment <= PLACEHOLDER_LIMIT for moment in created)
+    in_2022 = sum(moment > PLACEHOLDER_LIMIT and moment.year == 2022 for moment in created)
+    assert (placeholder, in_2022) == (2, 2)
+    assert charted[report.PLACEHOLDER_LABEL] == placeholder
+    assert charted["2022"] == in_2022
+    order = spec(full_report, "yearly_additions")["encoding"]["x"]["sort"]
+    assert order[0] == report.PLACEHOLDER_LABEL
+
+
+def test_trend_chart_spans_both_snapshots(full_report):
+    values = inline_values(spec(full_report, "snapshot_trend"))
+    shares = {
+        row["snapshot_id"]: row["share"] for row in values if row["class_label"] == "PyTorch-only"
+    }
+    assert shares == pytest.approx(
+        {1: pytorch_only_share(FIRST_SNAPSHOT), 2: pytorch_only_share(SECOND_SNAPSHOT)}
+    )
+
+
+def test_claims_table_is_in_both_documents(full_report):
+    markdown = (full_report / "report.md").read_text()
+    page = (full_report / "index.html").read_text()
+    assert "| claim | statement | expected | measured | verdict | reading |" in markdown
+    assert "pytorch-exclusive-share-today" in markdown
+    assert "<th>verdict</th>" in page
+
+
+# -- untrusted strings -------------------------------------------------------------------------
+
+
+class _Elements(HTMLParser):
+    """Every start tag of a page with its attributes, as a browser's tokenizer sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_hostile_strings_never_become_markup_in_html(full_report):
+    page = (full_report / "index.html").read_text(encoding="utf-8")
+    assert HOSTILE_LIBRARY not in page and HOSTILE_TAG not in page
+    # Outside the Vega bundle (whose tooltip code builds <img> strings) there is no <img.
+    outside_bundle = page.replace(report._vega_bundle(), "")
+    assert "<img" not in outside_bundle
+    # They are there, as text: escaped in the tables and \u003c-escaped in the JSON specs.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in page
+    parser = _Elements()
+    parser.feed(page)
+    tags = [tag for tag, _ in parser.tags]
+    assert tags.count("script") == 4  # error watcher, JSON specs, Vega bundle, chart renderer
+    assert "img" not in tags
+    assert not [attrs for _, attrs in parser.tags if any(name.startswith("on") for name in attrs)]
+
+
+def test_hostile_strings_never_become_markup_in_markdown_or_svg(full_report):
+    markdown = (full_report / "report.md").read_text(encoding="utf-8")
+    assert "<script" not in markdown and "<img" not in markdown
+    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in markdown
+    assert '"&gt;&lt;img src=x onerror=alert\\(1\\)&gt;' in markdown
+    svg = (full_report / "charts" / "library_share.svg").read_text(encoding="utf-8")
+    assert "<script" not in svg and "<img" not in svg
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+
+
+def test_script_json_cannot_close_its_script_element():
+    text = report.script_json({"name": "</script><!-- & \u2028"})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"name": "</script><!-- & \u2028"}
+
+
+# -- writing safely ----------------------------------------------------------------------------
+
+
+def test_rerun_replaces_the_previous_report_whole(db, tmp_path):
+    out = tmp_path / "report"
+    report.write_report(db, out, formats=("json", "html"))
+    report.write_report(db, out, formats=("json",))
+    assert not (out / "index.html").exists()
+    assert sorted(p.name for p in (out / "charts").iterdir()) == sorted(
+        f"{name}.vl.json" for name in CHARTS
+    )
+    assert leftovers(tmp_path) == []
+
+
+def test_a_failure_mid_way_leaves_the_previous_report_intact(db, tmp_path, monkeypatch):
+    out = tmp_path / "report"
+    report.write_report(db, out, formats=("json",))
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(report.vl_convert, "vegalite_to_png", broken)
+    with pytest.raises(RuntimeError, match="converter crashed"):
+        report.write_report(db, out, formats=("json", "svg", "png"))
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert leftovers(tmp_path) == []
+
+
+def test_a_folder_hfstats_did_not_write_is_never_replaced(db, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="not written by"):
+        report.write_report(db, tmp_path, formats=("json",))
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_markdown_alone_still_gets_its_images(db, tmp_path):
+    out = report.write_report(db, tmp_path / "md", formats=("md",))
+    assert (out / "charts" / "exclusivity.svg").is_file()
+    assert "(charts/exclusivity.svg)" in (out / "report.md").read_text()
+
+
+def test_one_snapshot_has_no_trend_chart_and_says_why(tmp_path):
+    db = crawl_into(tmp_path / "one.duckdb", [FIRST_SNAPSHOT])
+    out = report.write_report(db, tmp_path / "one", formats=("json", "html"))
+    assert not (out / "charts" / "snapshot_trend.vl.json").exists()
+    assert "more than one complete snapshot" in (out / "index.html").read_text()
+    share = pytorch_only_share(FIRST_SNAPSHOT)  # 6 of 10
+    assert (
+        title_text(spec(out, "exclusivity"))
+        == f"PyTorch-only models: {share:.0%} of framework models"
+    )
+
+
+def test_files_method_and_as_of_show_in_the_captions(db, tmp_path):
+    out = report.write_report(
+        db, tmp_path / "files", formats=("json",), method="files", as_of="2023-12-31"
+    )
+    subtitle = spec(out, "exclusivity")["title"]["subtitle"][0]
+    assert "method: files" in subtitle and "models created by 2023-12-31" in subtitle
+    created_by_2023 = sum(m["createdAt"] < "2024" for m in SECOND_SNAPSHOT)
+    assert sum(row["value"] for row in inline_values(spec(out, "exclusivity"))) == created_by_2023
+
+
+# -- small pure parts --------------------------------------------------------------------------
+
+
+def test_percent_keeps_small_shares_visible():
+    assert [report.percent(v) for v in (0.6364, 0.004, 0.0, None)] == ["64%", "0.4%", "0%", "n/a"]
+
+
+def test_top_libraries_adds_up_the_rest():
+    rows = [
+        {
+            "library_name": f"lib{i:02d}",
+            "models": 20 - i,
+            "downloads": 1,
+            "share_of_models": 0.05,
+            "share_of_downloads": 0.05,
+        }
+        for i in range(18)
+    ]
+    top = report.top_libraries(rows)
+    assert [r["library_label"] for r in top[:2]] == ["lib00", "lib01"]
+    assert top[-1]["library_label"] == "other (3 libraries)"
+    assert top[-1]["models"] == 5 + 4 + 3
+    assert len(top) == 16
+
+
+def test_year_order_puts_the_placeholder_first():
+    assert report.year_order([2024, None, 2022, 2024]) == [report.PLACEHOLDER_LABEL, "2022", "2024"]
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def test_cli_writes_the_report_and_rejects_bad_input(db, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    result = runner.invoke(cli, ["report", "--db", str(db), "--out", str(out), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output
+    assert (out / "charts" / "exclusivity.vl.json").is_file()
+    for args, code in [
+        (["--format", "json,pdf"], 2),
+        (["--as-of", "2024-13-01"], 2),
+        (["--snapshot", "9"], 2),
+        (["--db", str(tmp_path / "missing.duckdb")], 1),
+    ]:
+        result = runner.invoke(cli, ["report", "--db", str(db), "--out", str(out), *args])
+        assert result.exit_code == code, (args, result.output)
+        assert result.output.startswith("hfstats: error: ") and result.output.count("\n") == 1
+    assert (out / "charts" / "exclusivity.vl.json").is_file()
+
+
+def test_missing_database_is_a_database_error(tmp_path):
+    with pytest.raises(DatabaseError):
+        report.write_report(tmp_path / "none.duckdb", tmp_path / "out", formats=("json",))
