@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -28,8 +28,9 @@ DEFAULT_PAGE_SIZE = 1000
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 8
 # A page that comes back empty, or full but without a next link, is asked for again this many
-# times before it is believed: a transient glitch must not end a crawl early.
-SUSPICIOUS_PAGE_RETRIES = 1
+# times before it is believed: a transient glitch must neither end a crawl early nor skip the
+# models of a page (an empty page's next link leads past them).
+SUSPICIOUS_PAGE_RETRIES = 3
 
 _RATELIMIT_RE = re.compile(r"(?:^|;)\s*(r|t)\s*=\s*(\d+)")
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
@@ -191,6 +192,9 @@ class HubClient:
         self._on_wait = on_wait
         self.stats = RequestStats()
         self._rate_limit_wait = 0.0
+        # The smallest non-empty page that had a next link: a page without one that is at least
+        # this long is probably cut short, even when the Hub caps pages below our ``limit``.
+        self._full_page_size = 0
 
     # -- public --------------------------------------------------------------------------------
 
@@ -215,29 +219,37 @@ class HubClient:
                 log.info("retry %d/%d in %.1fs: %s", attempt, self.max_retries, delay, problem)
                 self._wait("retry", delay)
                 continue
-            if self._looks_cut_short(page) and suspicious < SUSPICIOUS_PAGE_RETRIES:
-                suspicious += 1
-                self.stats.retries += 1
-                log.info(
-                    "page looks cut short (%d models, no next link); asking again", len(page.models)
+            if self._looks_cut_short(page):
+                if suspicious < SUSPICIOUS_PAGE_RETRIES:
+                    suspicious += 1
+                    self.stats.retries += 1
+                    log.info(
+                        "page looks cut short (%d models, %s); asking again",
+                        len(page.models),
+                        "a next link" if page.next_url else "no next link",
+                    )
+                    self._wait("retry", self._backoff(suspicious))
+                    continue
+                # Usually the listing really ends on a full page; nothing to warn about.
+                log.info("the page looked the same %d times; taking it as it is", suspicious + 1)
+            if page.models and page.next_url is not None:
+                self._full_page_size = min(
+                    self._full_page_size or len(page.models), len(page.models)
                 )
-                self._wait("retry", self._backoff(suspicious))
-                continue
-            if page.models:
-                self._largest_page = max(self._largest_page, len(page.models))
             return page
 
     # -- internals ------------------------------------------------------------------------------
 
-    _largest_page = 0
-
     def _looks_cut_short(self, page: Page) -> bool:
         """An empty page, or a full page without a next link, may be a glitch: ask again."""
+        if not page.models:
+            return True
         if page.next_url is not None:
-            return not page.models
-        return not page.models or (
-            self._largest_page > 0 and len(page.models) >= self._largest_page
-        )
+            return False
+        full_size = _requested_limit(page.url) or 0
+        if self._full_page_size:
+            full_size = min(full_size or self._full_page_size, self._full_page_size)
+        return full_size > 0 and len(page.models) >= full_size
 
     def _fetch(self, url: str) -> Page:
         try:
@@ -257,8 +269,11 @@ class HubClient:
         if status == 429:
             wait = retry_after_seconds(response.headers.get("Retry-After"))
             if wait is None:
+                # Waiting for the window to reset only makes sense when the window is used up;
+                # a 429 that still reports requests left is a burst limit: back off instead.
                 limit = RateLimit.parse(response.headers.get("RateLimit"))
-                wait = float(limit.reset_seconds) if limit else None
+                if limit is not None and limit.remaining <= 0:
+                    wait = float(limit.reset_seconds) + 1.0
             raise BadResponse("429 Too Many Requests", wait=wait)
         if status >= 500 or status == 408:
             raise BadResponse(f"HTTP {status}")
@@ -348,6 +363,15 @@ class HubClient:
         """The URL without its query (cursors are long and say nothing to a user)."""
         parts = urlsplit(url)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _requested_limit(url: str) -> int | None:
+    """The page size a listing URL asks for, if it says."""
+    values = parse_qs(urlsplit(url).query).get("limit", [])
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
 
 
 def _lenient_json(body: bytes) -> object | None:
