@@ -12,7 +12,8 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +181,7 @@ def record(
     page_size: int = 100,
     max_pages: int = 3,
     db_path: str | Path | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RecordResult:
     """Crawl ``endpoint`` with the real crawler while recording every response to ``out_path``.
 
@@ -187,22 +189,27 @@ def record(
     The crawl goes into ``db_path`` if given (to record an incremental crawl after a first
     recording), otherwise into a throwaway database. Authorization, cookie and set-cookie
     headers are dropped and the token string is replaced wherever it appears before the
-    recording is written.
+    recording is written. ``sleep`` is injectable so that tests need not wait out backoffs.
+
+    The last page of a truncated pass is a full page without a next link, which the client
+    asks for again a few times before believing it; those requests are recorded too, and a
+    replay makes them the same way.
     """
     if max_pages < 1:
         raise UsageError("--max-pages must be at least 1")
     session = requests.Session()
-    client = HubClient(endpoint, token, session=session)
+    client = HubClient(endpoint, token, session=session, sleep=sleep)
     truncator = _ListingTruncator(models_url(client.endpoint, page_size), max_pages)
     session.hooks["response"].append(truncator)
     recorder = _recorder.Recorder()
     with tempfile.TemporaryDirectory(prefix="hfstats-record-") as scratch:
         target = Path(db_path) if db_path is not None else Path(scratch) / "recording.duckdb"
+        raw = io.StringIO()
         with recorder:
             # A fresh database makes this a full crawl; an existing one, an incremental crawl.
             result = crawl.refresh(target, page_size=page_size, client=client)
-        raw = io.StringIO()
-        _recorder._dump(recorder.get_registry().registered, raw, yaml.dump)
+            # Inside the block: leaving it resets the recorder's registry.
+            _recorder._dump(recorder.get_registry().registered, raw, yaml.dump)
     entries = yaml.safe_load(raw.getvalue())["responses"]
     entries = [entry["response"] for entry in entries]
     for entry in entries:

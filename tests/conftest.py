@@ -1,0 +1,35 @@
+"""Fixtures shared by the test files: the recorded Hub and a crawler client that never sleeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hfstats import crawl, recording
+from hfstats.hub import HubClient
+from hfstats.resources import data_path
+
+# Looks like a Hub token, so that a leak would be found by searching for it.
+FAKE_TOKEN = "hf_fixtureTOKENnotREAL0123456789abcdef"
+
+
+@pytest.fixture
+def recordings() -> Path:
+    """The folder of recorded Hub responses (fixtures/hub)."""
+    return data_path("fixtures") / "hub"
+
+
+def fast_client(endpoint: str, token: str | None = None) -> HubClient:
+    """A real HubClient whose backoff and rate-limit waits take no time."""
+    return HubClient(endpoint, token, backoff_base=0.001, sleep=lambda seconds: None)
+
+
+def crawl_recording(
+    db_path: Path, recording_path: Path, *, full: bool = False, token: str | None = None
+) -> crawl.RefreshResult:
+    """Replay a recording through the real crawler; every recorded response must be used."""
+    listing = recording.first_listing_request(recording_path)
+    client = fast_client(listing.endpoint, token)
+    with recording.replay(recording_path, assert_all_used=True):
+        return crawl.refresh(db_path, full=full, page_size=listing.page_size, client=client)
