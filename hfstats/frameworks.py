@@ -164,28 +164,45 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _glob_condition(pattern: str, path: str) -> str:
-    # GLOB is case-sensitive; names on the Hub are not consistently cased.
-    subject = f"lower({path})" if "/" in pattern else f"lower(regexp_extract({path}, '[^/]*$'))"
-    return f"{subject} GLOB {_literal(pattern.lower())}"
-
-
 def _any_file(patterns: list[str]) -> str:
-    conditions = " OR ".join(_glob_condition(p, "f") for p in patterns)
-    return f"coalesce(list_bool_or(list_transform(files, lambda f: {conditions})), false)"
+    # GLOB is case-sensitive and names on the Hub are not consistently cased, so names are
+    # lower-cased once per file, then tested against every pattern.
+    by_subject = {
+        "lower(regexp_extract(f, '[^/]*$'))": [p for p in patterns if "/" not in p],
+        "lower(f)": [p for p in patterns if "/" in p],
+    }
+    tests = []
+    for subject, globs in by_subject.items():
+        if globs:
+            matches = " OR ".join(f"name GLOB {_literal(glob.lower())}" for glob in globs)
+            tests.append(
+                "coalesce(list_bool_or(list_transform("
+                f"list_transform(files, lambda f: {subject}), lambda name: {matches})), false)"
+            )
+    return "(" + " OR ".join(tests) + ")"
 
 
 def _library_in(libraries: tuple[str, ...]) -> str:
     return f"coalesce(library_name IN ({', '.join(_literal(name) for name in libraries)}), false)"
 
 
-def _file_rule_condition(rule: FileRule) -> str:
-    parts = []
-    if rule.libraries:
-        parts.append(_library_in(rule.libraries))
-    if rule.pattern is not None:
-        parts.append(_any_file([rule.pattern]))
-    return "(" + " AND ".join(parts) + ")"
+def _file_rules_condition(framework: str) -> str:
+    # Rules with the same library condition share one pass over the file list: a pass per rule
+    # made the files method several times slower on real-sized databases.
+    patterns_by_libraries: dict[tuple[str, ...], list[str | None]] = {}
+    for rule in FILE_RULES:
+        if rule.framework == framework:
+            patterns_by_libraries.setdefault(rule.libraries, []).append(rule.pattern)
+    conditions = []
+    for libraries, patterns in patterns_by_libraries.items():
+        globs = [pattern for pattern in patterns if pattern is not None]
+        if None in patterns:
+            conditions.append(_library_in(libraries))
+        elif libraries:
+            conditions.append(f"({_library_in(libraries)} AND {_any_file(globs)})")
+        else:
+            conditions.append(_any_file(globs))
+    return "(" + " OR ".join(conditions) + ")"
 
 
 def _framework_list(conditions: dict[str, str]) -> str:
@@ -212,12 +229,7 @@ def macro_statements(temporary: bool = True) -> list[str]:
         name: "(" + _tag_condition([t for t, f in TAG_FRAMEWORKS.items() if f == name]) + ")"
         for name in FRAMEWORKS
     }
-    file_conditions = {
-        name: "("
-        + " OR ".join(_file_rule_condition(r) for r in FILE_RULES if r.framework == name)
-        + ")"
-        for name in FRAMEWORKS
-    }
+    file_conditions = {name: _file_rules_condition(name) for name in FRAMEWORKS}
     class_rows = ", ".join(
         f"({_literal(name)}, {position})" for position, name in enumerate(FRAMEWORK_CLASSES, 1)
     )
