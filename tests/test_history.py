@@ -205,9 +205,10 @@ def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_pat
             "refresh", "--db", str(db), "--endpoint", hub.url, "--page-size", "100", "-q"
         )
         assert first.returncode == 0, first.stderr
+        first_state = expected_state(hub)
         for m in hub.models()[:60]:
             hub.upsert(touch(m, NOW))
-        hub.latency = 0.15  # about 5 s for the slow full crawl below
+        hub.latency = 0.25  # about 10 s for the slow full crawl below
         running = subprocess.Popen(
             [
                 sys.executable,
@@ -247,6 +248,14 @@ def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_pat
             assert listed.returncode == 0, listed.stderr
             complete = [s["snapshot_id"] for s in json.loads(listed.stdout) if s["complete"]]
             assert complete == [1]
+            queried = _hfstats("query", "exclusivity", "--db", str(db), "--format", "json")
+            assert queried.returncode == 0, queried.stderr
+            assert sum(r["models"] for r in json.loads(queried.stdout)) == len(first_state)
+            reported = _hfstats(
+                "report", "--db", str(db), "--out", str(tmp_path / "r"), "--format", "html,json"
+            )
+            assert reported.returncode == 0, reported.stderr
+            assert (tmp_path / "r" / "index.html").exists()
             assert running.poll() is None, "the reads must happen while the refresh runs"
         finally:
             out, err = running.communicate(timeout=120)
@@ -254,3 +263,47 @@ def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_pat
         assert out == "" and err == ""  # --quiet: nothing on success
         expected = expected_state(hub)
     assert stored_state(db, 2) == expected
+
+
+def tag_class(tags: tuple[str, ...]) -> str:
+    """The framework class from tags, counted here independently of the SQL."""
+    found = {"pytorch", "tf", "jax"} & set(tags)
+    if len(found) > 1:
+        return "multi_framework"
+    return {"pytorch": "pytorch_only", "tf": "tensorflow_only", "jax": "jax_only"}.get(
+        next(iter(found), ""), "no_framework"
+    )
+
+
+def test_query_of_the_first_snapshot_after_the_hub_changed(tmp_path):
+    """Issue 7's done-means: `query exclusivity --snapshot FIRST` gives exactly the first state."""
+    db = tmp_path / "q.duckdb"
+    with FakeHub(synthetic_models(500, seed=21)) as hub:
+        run_refresh(db, hub)
+        first_state = expected_state(hub)
+        models = sorted(hub.models(), key=lambda m: m["_id"])
+        for m in models[:40]:  # a framework changes: PyTorch weights converted to TensorFlow
+            hub.upsert(touch({**m, "tags": [t for t in m["tags"] if t != "pytorch"] + ["tf"]}, NOW))
+        for m in models[40:70]:
+            hub.delete(m["_id"])
+        run_refresh(db, hub)
+        second_state = expected_state(hub)
+    assert first_state != second_state
+    for snapshot_id, state in ((1, first_state), (2, second_state)):
+        result = _hfstats(
+            "query",
+            "exclusivity",
+            "--db",
+            str(db),
+            "--snapshot",
+            str(snapshot_id),
+            "--format",
+            "json",
+        )
+        assert result.returncode == 0, result.stderr
+        counted = {}
+        for _, tags, *_ in state.values():
+            counted[tag_class(tags)] = counted.get(tag_class(tags), 0) + 1
+        measured = {r["framework_class"]: r["models"] for r in json.loads(result.stdout)}
+        assert measured == {k: counted.get(k, 0) for k in measured}
+        assert sum(measured.values()) == len(state)
