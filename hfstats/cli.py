@@ -526,7 +526,8 @@ def record_command(out, endpoint, page_size, max_pages, db_path):
     help="Demo database, replaced on each run (only if an earlier demo made it).",
 )
 def demo_command(out_dir, db_path):
-    """Crawl the bundled recorded sample of the Hub through the real crawler; no network.
+    """Crawl the bundled recorded sample of the Hub through the real crawler, then write the
+    report (as `hfstats report`) into --out; no network.
 
     Then query it like a real crawl: `hfstats query --db hfstats-demo.duckdb ...`.
     """
@@ -537,6 +538,7 @@ def demo_command(out_dir, db_path):
         f"demo database: {result.db_path} ({result.crawl.merge.models} models, "
         f"snapshot {result.crawl.snapshot_id}, replayed from the bundled recording)"
     )
+    click.echo(f"report: {result.report_dir / 'index.html'} (and report.md, charts/)")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import crawl, recording, store
+from . import crawl, recording, report, store
 from .errors import DatabaseError, UsageError
 from .hub import HubClient
 from .resources import data_path
@@ -49,6 +49,7 @@ class DemoResult:
 
     db_path: Path
     crawl: crawl.RefreshResult
+    report_dir: Path
 
 
 def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
@@ -73,7 +74,8 @@ def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
         os.replace(scratch, db_path)
     finally:
         _remove_database(scratch)
-    return DemoResult(db_path=db_path, crawl=result)
+    report_dir = report.write_report(db_path, out_dir)
+    return DemoResult(db_path=db_path, crawl=result, report_dir=report_dir)
 
 
 def _check_replaceable(db_path: Path) -> None:
