@@ -86,7 +86,7 @@ TOP_LIBRARIES = 15
 # Long names from model cards would push the chart titles off the image.
 TITLE_NAME_LIMIT = 40
 CHART_WIDTH = 560
-PNG_SCALE = 1.5
+PNG_SCALE = 1.0
 
 
 @dataclass
@@ -182,9 +182,12 @@ def _check_claims(connection: Any, snapshot_id: int) -> list[claims.ClaimResult]
 
 
 def percent(share: float | None) -> str:
-    """A share as a percentage a reader can compare: whole percents, one decimal below 1%."""
+    """A share as a percentage a reader can compare: whole percents, one decimal below 1%,
+    and never 0% for a share that is not zero."""
     if share is None:
         return "n/a"
+    if 0 < share < 0.001:
+        return "<0.1%"
     if 0 < share < 0.01:
         return f"{share:.1%}"
     return f"{share:.0%}"
@@ -325,17 +328,24 @@ def exclusivity_figure(data: ReportData) -> Figure:
 
 
 def yearly_additions_title(rows: Sequence[dict]) -> str:
+    """Which framework class led the framework models added in most years (ties count for each)."""
     by_year: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
-        if row["year"] is not None:
+        if row["year"] is not None and row["framework_class"] != "no_framework":
             by_year[row["year"]][row["framework_class"]] += row["models"] or 0
-    if not by_year:
-        return "No model has a known creation year"
-    leaders = [max(counts, key=lambda c: counts[c]) for counts in by_year.values()]
-    most_common = max(set(leaders), key=lambda c: (leaders.count(c), c == "pytorch_only"))
+    years = [counts for counts in by_year.values() if any(counts.values())]
+    if not years:
+        return "No framework model has a known creation year"
+    led: dict[str, int] = defaultdict(int)
+    for counts in years:
+        top = max(counts.values())
+        for framework_class, count in counts.items():
+            led[framework_class] += count == top
+    order = _class_order(led)
+    leader = max(led, key=lambda c: (led[c], -order.index(c)))
     return (
-        f"{class_label(most_common)} models led the additions in "
-        f"{leaders.count(most_common)} of {len(by_year)} years"
+        f"{class_label(leader)} models led the framework models added in "
+        f"{led[leader]} of {len(years)} years"
     )
 
 

@@ -333,7 +333,23 @@ def test_files_method_and_as_of_show_in_the_captions(db, tmp_path):
 
 
 def test_percent_keeps_small_shares_visible():
-    assert [report.percent(v) for v in (0.6364, 0.004, 0.0, None)] == ["64%", "0.4%", "0%", "n/a"]
+    shares = (0.6364, 0.004, 0.00002, 0.0, None)
+    assert [report.percent(v) for v in shares] == ["64%", "0.4%", "<0.1%", "0%", "n/a"]
+
+
+def test_yearly_title_counts_the_years_each_framework_class_led():
+    rows = [
+        {"year": None, "framework_class": "tensorflow_only", "models": 50},  # not a year
+        {"year": 2022, "framework_class": "tensorflow_only", "models": 3},
+        {"year": 2022, "framework_class": "pytorch_only", "models": 2},
+        {"year": 2023, "framework_class": "pytorch_only", "models": 4},
+        {"year": 2023, "framework_class": "no_framework", "models": 9},  # not a framework
+        {"year": 2024, "framework_class": "pytorch_only", "models": 1},
+        {"year": 2024, "framework_class": "jax_only", "models": 1},  # a tie leads for both
+        {"year": 2025, "framework_class": "no_framework", "models": 5},  # no framework model
+    ]
+    title = "PyTorch-only models led the framework models added in 2 of 3 years"
+    assert report.yearly_additions_title(rows) == title
 
 
 def test_top_libraries_adds_up_the_rest():
