@@ -39,10 +39,10 @@ import vl_convert
 
 from . import __version__, claims, queries, store
 from .errors import UsageError
+from .frameworks import METHODS
 from .output import markdown_cell, render
 
 REPORT_FORMATS = ("html", "md", "svg", "png", "json")
-METHODS = ("tags", "files")
 DEFAULT_OUT = Path("reports/latest")
 # A file that marks a folder as written by `hfstats report`: only such folders are replaced.
 MARKER_FILE = ".hfstats-report"
@@ -143,7 +143,7 @@ def collect(
         {"id": snapshot_id},
     ).fetchone()
     snapshot = SnapshotInfo(snapshot_id, finished_at, complete_snapshots)
-    names = [name for name, _, _ in FIGURE_BUILDERS]
+    names = list(FIGURE_BUILDERS)
     notes = []
     if complete_snapshots < 2:
         names.remove("snapshot_trend")
@@ -169,13 +169,9 @@ def collect(
         as_of=as_of,
         results=results,
         uses_method=uses_method,
-        claims=_check_claims(connection, snapshot_id),
+        claims=claims.check_claims(connection, claims.load_claims(), snapshot_id=snapshot_id),
         notes=notes,
     )
-
-
-def _check_claims(connection: Any, snapshot_id: int) -> list[claims.ClaimResult]:
-    return claims.check_claims(connection, claims.load_claims(), snapshot_id=snapshot_id)
 
 
 # -- small pure helpers ------------------------------------------------------------------------
@@ -222,11 +218,11 @@ def _class_order(classes: Iterable[str | None]) -> list[str]:
     return known + sorted(str(c) for c in present - set(FRAMEWORK_CLASSES))
 
 
-def _class_color(classes: Iterable[str | None], title: str = "Framework class") -> alt.Color:
+def _class_color(classes: Iterable[str | None]) -> alt.Color:
     order = _class_order(classes)
     return alt.Color(
         "class_label:N",
-        title=title,
+        title="Framework class",
         scale=alt.Scale(
             domain=[class_label(c) for c in order],
             range=[CLASS_COLORS.get(c, "#8c564b") for c in order],
@@ -792,17 +788,17 @@ def method_comparison_figure(data: ReportData) -> Figure:
     )
 
 
-# In report order; the name is the query's slug and the chart's file name.
-FIGURE_BUILDERS: list[tuple[str, str, Callable[[ReportData], Figure]]] = [
-    ("exclusivity", "Framework exclusivity", exclusivity_figure),
-    ("yearly_additions", "Models added per year", yearly_additions_figure),
-    ("framework_by_downloads", "Frameworks by downloads", framework_by_downloads_figure),
-    ("library_share", "Library shares", library_share_figure),
-    ("deployment_formats", "Deployment formats", deployment_formats_figure),
-    ("research_models", "Research models", research_models_figure),
-    ("snapshot_trend", "Trend across snapshots", snapshot_trend_figure),
-    ("method_comparison", "Tags versus files", method_comparison_figure),
-]
+# In report order; the key is the query's slug and the chart's file name.
+FIGURE_BUILDERS: dict[str, Callable[[ReportData], Figure]] = {
+    "exclusivity": exclusivity_figure,
+    "yearly_additions": yearly_additions_figure,
+    "framework_by_downloads": framework_by_downloads_figure,
+    "library_share": library_share_figure,
+    "deployment_formats": deployment_formats_figure,
+    "research_models": research_models_figure,
+    "snapshot_trend": snapshot_trend_figure,
+    "method_comparison": method_comparison_figure,
+}
 
 
 def as_of_text(moment: datetime) -> str:
@@ -856,6 +852,7 @@ def _figure(
     table: tuple[list[str], list[tuple]] | None = None,
     width: int | None = CHART_WIDTH,
 ) -> Figure:
+    # Concatenated charts (width None) size each of their parts themselves.
     if width is not None:
         chart = chart.properties(width=width)
     chart = chart.properties(
@@ -872,7 +869,7 @@ def _figure(
 
 def build_figures(data: ReportData) -> list[Figure]:
     """One figure per query the data holds, in report order."""
-    return [builder(data) for name, _, builder in FIGURE_BUILDERS if name in data.results]
+    return [builder(data) for name, builder in FIGURE_BUILDERS.items() if name in data.results]
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -915,24 +912,29 @@ def write_report(
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if "md" in formats and "svg" not in formats and "png" not in formats:
         formats = parse_formats([*formats, "svg"])
-    out_dir = Path(out_dir)
-    _check_replaceable(out_dir)
+    # Resolved, so that `--out .` or `--out reports/` still has a parent to stage beside.
+    target = Path(out_dir).resolve()
+    _check_replaceable(target)
     with store.read(db_path) as connection:
         data = collect(connection, snapshot_id=snapshot_id, as_of=as_of, method=method)
     figures = build_figures(data)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.new-{secrets.token_hex(4)}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.new-{secrets.token_hex(4)}"
     staging.mkdir()
     try:
         _write_files(staging, data, figures, formats)
-        _swap_in(staging, out_dir)
+        _swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return out_dir
+    return Path(out_dir)
 
 
 def _check_replaceable(out_dir: Path) -> None:
+    here = Path.cwd().resolve()
+    if out_dir == here or out_dir in here.parents:
+        # Swapping in a new folder would pull the current directory from under the shell.
+        raise UsageError(f"--out {out_dir} is the current folder or contains it; name a subfolder")
     if not out_dir.exists():
         return
     if not out_dir.is_dir():

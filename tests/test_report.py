@@ -301,6 +301,14 @@ def test_a_folder_hfstats_did_not_write_is_never_replaced(db, tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_the_current_folder_is_never_swapped_away(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for out in (".", str(tmp_path.parent)):
+        with pytest.raises(UsageError, match="current folder"):
+            report.write_report(db, out, formats=("json",))
+    assert Path.cwd() == tmp_path and tmp_path.is_dir()
+
+
 def test_markdown_alone_still_gets_its_images(db, tmp_path):
     out = report.write_report(db, tmp_path / "md", formats=("md",))
     assert (out / "charts" / "exclusivity.svg").is_file()
