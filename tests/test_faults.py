@@ -1,0 +1,116 @@
+"""Crawls against the local test Hub with injected faults end with exactly the Hub's models.
+
+Every expected value comes from the FakeHub's own data (``hub.models()`` read after the crawl),
+never from hfstats: the ``models`` view must hold the same object ids with the same ``id``s,
+once each.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hfstats import crawl
+from hfstats.hub import HubClient
+from hfstats.testing.fakehub import FAULTS, FakeHub, faults_at, random_faults
+from hfstats.testing.synthetic import synthetic_models
+
+pytestmark = pytest.mark.faults
+
+
+def fast_client(hub: FakeHub) -> HubClient:
+    # Small timeouts and backoff keep each crawl to a second or two; the stall fault outlasts
+    # the timeout (FakeHub(stall_seconds=1) against timeout=0.5). Waits asked for by the Hub
+    # (Retry-After, RateLimit reset) are shortened too: the test Hub enforces no quota here, and
+    # test_hub_client.py checks that those waits are honoured.
+    return HubClient(
+        hub.url,
+        backoff_base=0.01,
+        timeout=0.5,
+        sleep=lambda seconds: time.sleep(min(seconds, 0.05)),
+    )
+
+
+def models_view(db_path: Path) -> list[tuple[str, str]]:
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        return connection.execute("SELECT object_id, id FROM models").fetchall()
+
+
+def assert_same_models(db_path: Path, hub: FakeHub) -> None:
+    rows = models_view(db_path)
+    expected = {model["_id"]: model["id"] for model in hub.models()}
+    object_ids = [object_id for object_id, _ in rows]
+    assert len(object_ids) == len(set(object_ids)), "a model is listed twice"
+    assert len(rows) == len(expected)
+    assert dict(rows) == expected
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fault_kind_loses_and_duplicates_nothing(tmp_path: Path, fault: str) -> None:
+    models = list(synthetic_models(300, seed=11))
+    # Request 1 (the first page: nothing known yet about page sizes), two in a row in the
+    # middle (a retry that fails the same way), and one late in the listing.
+    schedule = {1: fault, 5: fault, 6: fault, 11: fault}
+    with FakeHub(models, stall_seconds=1, faults=faults_at(schedule)) as hub:
+        crawl.refresh(tmp_path / "hub.duckdb", client=fast_client(hub), page_size=25)
+        assert hub.stats.faults_injected == {fault: len(schedule)}
+        assert_same_models(tmp_path / "hub.duckdb", hub)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fault_kind_in_an_incremental_refresh(tmp_path: Path, fault: str) -> None:
+    models = list(synthetic_models(200, seed=12))
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(models, stall_seconds=1) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=25)
+        # New commits to a few models, a rename and a deletion, then a faulty incremental crawl.
+        newest = max(model["lastModified"] for model in models)
+        for index, model in enumerate(models[:30]):
+            hub.upsert({**model, "lastModified": f"2027-01-01T00:00:{index:02d}.000Z"})
+        hub.rename(models[40]["_id"], "someone-else/renamed-model")
+        hub.upsert(
+            {**hub_model(hub, models[40]["_id"]), "lastModified": "2027-01-02T00:00:00.000Z"}
+        )
+        assert newest < "2027"
+        hub.faults = faults_at({1: fault, 2: fault, 3: fault})
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=25)
+        assert result.mode == "incremental"
+        assert_same_models(db_path, hub)
+
+
+def hub_model(hub: FakeHub, object_id: str) -> dict:
+    return next(model for model in hub.models() if model["_id"] == object_id)
+
+
+def test_random_mix_of_faults_at_ten_percent(tmp_path: Path) -> None:
+    models = list(synthetic_models(3000, seed=13))
+    with FakeHub(models, stall_seconds=1, faults=random_faults(0.10, seed=13)) as hub:
+        crawl.refresh(tmp_path / "hub.duckdb", client=fast_client(hub), page_size=100)
+        assert sum(hub.stats.faults_injected.values()) >= 2
+        assert_same_models(tmp_path / "hub.duckdb", hub)
+
+
+def test_full_refresh_under_faults_marks_exactly_the_deleted_models(tmp_path: Path) -> None:
+    models = list(synthetic_models(1000, seed=14))
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(models, stall_seconds=1) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=100)
+        for model in models[::7]:
+            hub.delete(model["_id"])
+        hub.faults = random_faults(0.10, seed=14)
+        crawl.refresh(db_path, client=fast_client(hub), page_size=100, full=True)
+        assert_same_models(db_path, hub)
+        assert len(hub.models()) == 1000 - len(models[::7])
+
+
+def test_tens_of_thousands_of_models_with_faults(tmp_path: Path) -> None:
+    """Issue 3's "done means": 20,000 models, page size 500, faults at 10% of requests."""
+    models = list(synthetic_models(20_000, seed=15))
+    with FakeHub(
+        models, max_page_size=500, stall_seconds=1, faults=random_faults(0.10, seed=15)
+    ) as hub:
+        crawl.refresh(tmp_path / "hub.duckdb", client=fast_client(hub), page_size=500)
+        assert_same_models(tmp_path / "hub.duckdb", hub)
