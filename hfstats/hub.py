@@ -218,6 +218,8 @@ class HubClient:
                 self.stats.retries += 1
                 log.info("retry %d/%d in %.1fs: %s", attempt, self.max_retries, delay, problem)
                 self._wait("retry", delay)
+                # A 429 sets both a retry delay and the RateLimit wait: the time is spent once.
+                self._rate_limit_wait = max(0.0, self._rate_limit_wait - delay)
                 continue
             if self._looks_cut_short(page):
                 if suspicious < SUSPICIOUS_PAGE_RETRIES:
