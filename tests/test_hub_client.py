@@ -1,0 +1,263 @@
+"""HubClient against the local test Hub, one fault at a time, with ``sleep`` recorded.
+
+Expected pages are computed here from the FakeHub's models (newest ``lastModified`` first, ties
+by ``_id``), not by the code under test. Header cases the FakeHub cannot produce (a 429 with
+``r=0``, a ``Retry-After`` date) are served with ``responses``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+import responses
+
+from hfstats.errors import HubAuthError, HubError, HubNotFoundError, HubUnavailableError
+from hfstats.hub import HubClient, RateLimit, models_url, retry_after_seconds
+from hfstats.testing.fakehub import FakeHub, Quota, faults_at
+from hfstats.testing.synthetic import synthetic_models
+
+MODELS = list(synthetic_models(60, seed=21))
+NEWEST_FIRST = [
+    model["_id"]
+    for model in sorted(MODELS, key=lambda m: (m["lastModified"], m["_id"]), reverse=True)
+]
+PAGE_SIZE = 20
+
+
+class Sleeps(list):
+    """A ``sleep`` that only records how long it was asked to wait."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def client_for(hub: FakeHub, sleeps: Sleeps, **options) -> HubClient:
+    options.setdefault("backoff_base", 0.01)
+    options.setdefault("timeout", 0.3)
+    return HubClient(hub.url, sleep=sleeps, **options)
+
+
+def first_page_ids(client: HubClient, hub: FakeHub) -> list[str]:
+    page = client.get_page(models_url(hub.url, PAGE_SIZE))
+    return [model["_id"] for model in page.models]
+
+
+# -- RateLimit and Retry-After parsing -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('"api";r=492;t=133', RateLimit(remaining=492, reset_seconds=133)),
+        ('"api";t=5;r=0', RateLimit(remaining=0, reset_seconds=5)),
+        ('"api"; r=7; t=9', RateLimit(remaining=7, reset_seconds=9)),
+        ('"api";r=492', None),
+        ("garbage", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_ratelimit_header_parsing(header: str | None, expected: RateLimit | None) -> None:
+    assert RateLimit.parse(header) == expected
+
+
+def test_retry_after_as_seconds_or_date() -> None:
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 55 <= retry_after_seconds(in_a_minute) <= 60
+
+
+# -- pacing ------------------------------------------------------------------------------------
+
+
+def test_waits_for_the_window_when_ratelimit_says_none_left() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, faults=faults_at({1: "ratelimit-exhausted"})) as hub:
+        client = client_for(hub, sleeps)
+        page = client.get_page(models_url(hub.url, PAGE_SIZE))
+        assert sleeps == []  # the page itself is fine: nothing to wait for yet
+        client.get_page(page.next_url)
+        # The fault's header says r=0;t=1: wait t plus a second for rounding, before asking.
+        assert sleeps == [2.0]
+        assert client.stats.rate_limit_waits == 1
+
+
+def test_pacing_from_ratelimit_avoids_429_on_a_real_quota() -> None:
+    """A quota of 3 requests per second: the client waits instead of running into a 429."""
+    waits = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    with FakeHub(MODELS, quota=Quota(requests=3, window_seconds=1)) as hub:
+        client = HubClient(hub.url, sleep=sleep, backoff_base=0.01, timeout=2)
+        # 60 models at 7 a page: 9 pages, the last one short (a full last page is asked again).
+        url = models_url(hub.url, 7)
+        pages = 0
+        while url is not None:
+            page = client.get_page(url)
+            pages += 1
+            url = page.next_url
+        assert pages == 9
+        assert hub.stats.too_many_requests == 0
+        assert waits and all(wait >= 1 for wait in waits)
+
+
+# -- retried faults ------------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_waits_exactly_that_long() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, faults=faults_at({1: "429-retry-after"})) as hub:
+        assert first_page_ids(client_for(hub, sleeps), hub) == NEWEST_FIRST[:PAGE_SIZE]
+        assert sleeps == [1.0]
+
+
+def test_429_without_retry_after_and_requests_left_backs_off() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, faults=faults_at({1: "429"})) as hub:
+        assert first_page_ids(client_for(hub, sleeps, backoff_base=0.5), hub) == NEWEST_FIRST[:20]
+        # The 429 still reports r=999 left: an exponential backoff, not the 300 s window.
+        assert len(sleeps) == 1 and 0.25 <= sleeps[0] <= 0.5
+
+
+def test_429_with_no_requests_left_waits_for_the_window() -> None:
+    sleeps = Sleeps()
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=429, headers={"RateLimit": '"api";r=0;t=42'}, body="{}")
+        mock.get(url, json=[{"_id": "a"}, {"_id": "b"}])
+        client = HubClient("https://hub.test", sleep=sleeps, backoff_base=0.01)
+        assert len(client.get_page(url).models) == 2
+    assert sleeps == [43.0]
+
+
+def test_retry_after_as_an_http_date() -> None:
+    sleeps = Sleeps()
+    url = "https://hub.test/api/models?limit=10"
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=429, headers={"Retry-After": when}, body="{}")
+        mock.get(url, json=[{"_id": "a"}])
+        HubClient("https://hub.test", sleep=sleeps).get_page(url)
+    assert len(sleeps) == 1 and 25 <= sleeps[0] <= 30
+
+
+@pytest.mark.parametrize(
+    "fault", ["500", "502", "503", "504", "html-200", "truncated", "reset", "stall"]
+)
+def test_transient_fault_is_retried_with_backoff(fault: str) -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, stall_seconds=1, faults=faults_at({1: fault, 2: fault})) as hub:
+        client = client_for(hub, sleeps, backoff_base=0.1)
+        assert first_page_ids(client, hub) == NEWEST_FIRST[:PAGE_SIZE]
+        assert client.stats.retries == 2
+        # Full-jitter backoff: attempt n waits between half and all of base * 2**(n-1).
+        assert 0.05 <= sleeps[0] <= 0.1
+        assert 0.1 <= sleeps[1] <= 0.2
+
+
+def test_5xx_html_body_is_not_taken_for_json() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, faults=faults_at({1: "503"})) as hub:
+        client = client_for(hub, sleeps)
+        assert first_page_ids(client, hub) == NEWEST_FIRST[:PAGE_SIZE]
+        assert client.stats.status_counts == {503: 1, 200: 1}
+
+
+@pytest.mark.parametrize("fault", ["missing-link", "garbled-link"])
+def test_page_with_a_bad_link_header_is_asked_for_again(fault: str) -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, faults=faults_at({1: fault})) as hub:
+        client = client_for(hub, sleeps)
+        page = client.get_page(models_url(hub.url, PAGE_SIZE))
+        assert [m["_id"] for m in page.models] == NEWEST_FIRST[:PAGE_SIZE]
+        assert page.next_url is not None
+        second = client.get_page(page.next_url)
+        assert [m["_id"] for m in second.models] == NEWEST_FIRST[PAGE_SIZE : 2 * PAGE_SIZE]
+
+
+def test_empty_page_with_a_next_link_is_asked_for_again() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, faults=faults_at({1: "empty", 2: "empty"})) as hub:
+        client = client_for(hub, sleeps)
+        assert first_page_ids(client, hub) == NEWEST_FIRST[:PAGE_SIZE]
+        assert hub.stats.listing_requests == 3
+
+
+def test_last_page_ends_the_listing_without_endless_retries() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS) as hub:
+        client = client_for(hub, sleeps)
+        url, seen = models_url(hub.url, 25), []
+        while url is not None:
+            page = client.get_page(url)
+            seen += [m["_id"] for m in page.models]
+            url = page.next_url
+        assert seen == NEWEST_FIRST
+        # 60 models at 25 a page: two full pages with links, then a short last page.
+        assert hub.stats.listing_requests == 3
+
+
+def test_genuinely_empty_listing_is_believed_after_a_few_tries() -> None:
+    sleeps = Sleeps()
+    with FakeHub([]) as hub:
+        page = client_for(hub, sleeps).get_page(models_url(hub.url, PAGE_SIZE))
+        assert page.models == [] and page.next_url is None
+        assert 1 < hub.stats.listing_requests <= 5
+
+
+# -- giving up, and errors that are not retried ------------------------------------------------
+
+
+def test_gives_up_after_max_retries_with_a_one_line_message() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, faults=lambda number, path: "503") as hub:
+        client = client_for(hub, sleeps, max_retries=3)
+        with pytest.raises(HubUnavailableError) as caught:
+            client.get_page(models_url(hub.url, PAGE_SIZE))
+        assert hub.stats.requests == 4
+        assert len(sleeps) == 3
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "503" in message and "refresh" in message
+    assert "cursor" not in message and "limit=" not in message
+
+
+def test_401_is_an_auth_error_without_retries() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS, token="hf_right") as hub:
+        client = HubClient(hub.url, "hf_wrong_token_value", sleep=sleeps)
+        with pytest.raises(HubAuthError) as caught:
+            client.get_page(models_url(hub.url, PAGE_SIZE))
+        assert hub.stats.requests == 1 and sleeps == []
+    assert "hf_wrong_token_value" not in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_404_is_a_not_found_error_without_retries() -> None:
+    sleeps = Sleeps()
+    with FakeHub(MODELS) as hub:
+        client = client_for(hub, sleeps)
+        with pytest.raises(HubNotFoundError, match="--endpoint"):
+            client.get_page(f"{hub.url}/api/nothing-here?limit=3")
+        assert hub.stats.requests == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("endpoint", ["notaurl", "ftp://hub.test", "file:///etc", "http://"])
+def test_non_http_endpoint_is_refused(endpoint: str) -> None:
+    with pytest.raises(HubError, match="not an http"):
+        HubClient(endpoint)
+
+
+def test_next_link_to_another_host_stays_on_the_endpoint() -> None:
+    with FakeHub(MODELS) as hub, FakeHub(MODELS) as elsewhere:
+        client = client_for(hub, Sleeps())
+        page = client.get_page(f"{elsewhere.url}/api/models?limit=5")
+        assert page.url.startswith(hub.url)
+        assert elsewhere.stats.requests == 0
