@@ -89,7 +89,7 @@ _SCHEMA = [
         library_name VARCHAR,
         tags VARCHAR[],
         files VARCHAR[],
-        raw JSON
+        raw JSON USING COMPRESSION zstd  -- raw elements are ~60% of the file; zstd shrinks them 2.5x
     )
     """,
     """
