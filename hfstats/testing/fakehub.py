@@ -15,6 +15,7 @@ import json
 import random
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -176,7 +177,7 @@ class FakeHub:
         class Handler(_Handler):
             fake_hub = hub
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -239,6 +240,14 @@ class FakeHub:
             else:
                 model = self._models[object_id]
                 self.rename(object_id, f"{model.get('id', object_id)}-renamed")
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: tuple) -> None:
+        # A client that hangs up mid-response (a killed crawler, a timeout) is part of the
+        # tests, not an error worth a traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
