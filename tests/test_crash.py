@@ -1,0 +1,276 @@
+"""`kill -9` of `hfstats refresh` at many moments, each followed by a resumed refresh.
+
+The database starts with one complete snapshot of the test Hub; the Hub then changes (new
+commits, a rename, deletions) and a ``refresh --full`` runs in a real subprocess that is killed
+with SIGKILL: at fixed delays after its start (opening the database, the first pages), after a
+number of saved pages, at the switch to the catch-up pass and into the merge transaction. After
+every kill a read-only reader must see exactly one complete snapshot's models: the previous one,
+or the new one if the merge had committed, never a mixture. The next refresh resumes, and once a
+crawl completes its ``models`` must equal those of an uninterrupted crawl, row for row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hfstats import crawl
+from hfstats.hub import HubClient
+from hfstats.testing.fakehub import FakeHub
+from hfstats.testing.synthetic import iso, synthetic_models, touch
+
+pytestmark = pytest.mark.crash
+
+PAGE_SIZE = 20
+MODEL_COUNT = 300
+LATENCY = 0.03
+RUN_TIMEOUT = 60.0
+
+# A trigger decides, while a refresh runs, whether to kill it now. It gets the seconds since
+# the process started, the saved crawl state when it started and the saved state now (None
+# when there is no staging folder).
+Trigger = Callable[[float, dict | None, dict | None], bool]
+
+
+def after_seconds(seconds: float) -> Trigger:
+    return lambda elapsed, at_start, now: elapsed >= seconds
+
+
+def after_new_pages(count: int) -> Trigger:
+    def trigger(elapsed: float, at_start: dict | None, now: dict | None) -> bool:
+        pages_before = at_start["pages"] if at_start else 0
+        return now is not None and now["pages"] - pages_before >= count
+
+    return trigger
+
+
+def entering_phase(phase: str) -> Trigger:
+    """Kill as soon as this run is seen to have moved the crawl into ``phase``."""
+
+    def trigger(elapsed: float, at_start: dict | None, now: dict | None) -> bool:
+        was_in_phase = at_start is not None and at_start["phase"] == phase
+        return not was_in_phase and now is not None and now["phase"] == phase
+
+    return trigger
+
+
+LISTING_TRIGGERS: list[Trigger] = [
+    after_seconds(0.05),  # interpreter start-up, before the lock
+    after_seconds(0.3),
+    after_seconds(0.45),  # opening the database, beginning the snapshot
+    after_seconds(0.6),
+    after_new_pages(1),
+    after_new_pages(2),
+    after_new_pages(3),
+    after_new_pages(5),
+    after_new_pages(8),
+    after_new_pages(11),
+    after_new_pages(14),
+    entering_phase("catchup"),
+    entering_phase("merge"),  # the listing is done; the merge is about to open the database
+    after_seconds(0.5),
+    after_seconds(0.8),
+    after_new_pages(4),
+    after_new_pages(7),
+]
+# Kills into a refresh that resumes a finished listing, at these fractions of the time such a
+# refresh takes to merge and exit: the later ones land inside the merge transaction, the last
+# ones after its commit while the staging folder is removed.
+MERGE_KILL_FRACTIONS = [0.5, 0.55, 0.6, 0.63, 0.66, 0.69, 0.72, 0.75, 0.8, 0.9]
+
+
+def read_state(staging: Path) -> dict | None:
+    try:
+        return json.loads((staging / "state.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def refresh_command(db_path: Path, endpoint: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "hfstats.cli",
+        "refresh",
+        "--db",
+        str(db_path),
+        "--endpoint",
+        endpoint,
+        "--page-size",
+        str(PAGE_SIZE),
+        "--full",
+        "--quiet",
+        "--timeout",
+        "10",
+    ]
+
+
+def run_until(command: list[str], staging: Path, trigger: Trigger, env: dict) -> bool:
+    """Run a refresh; SIGKILL it when ``trigger`` fires. True if killed, False if it finished."""
+    at_start = read_state(staging)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    started = time.monotonic()
+    while process.poll() is None:
+        elapsed = time.monotonic() - started
+        if trigger(elapsed, at_start, read_state(staging)):
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            process.stderr.close()
+            return process.returncode == -signal.SIGKILL
+        assert elapsed < RUN_TIMEOUT, "a refresh hung"
+        time.sleep(0.002)
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.returncode == 0, stderr
+    return False
+
+
+def models_rows(db_path: Path) -> list[tuple]:
+    """Every column of ``models`` but the snapshot that wrote each row (a crawl killed before it
+    saved its state starts a new snapshot id, which is fine)."""
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        return connection.execute(
+            "SELECT * EXCLUDE (version_snapshot_id) FROM models ORDER BY object_id"
+        ).fetchall()
+
+
+def visible_snapshot(db_path: Path) -> tuple[int, list[tuple]]:
+    """What a reader sees between a kill and the next refresh."""
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        latest = connection.execute("SELECT max(snapshot_id) FROM snapshots WHERE complete")
+        snapshot_id = latest.fetchone()[0]
+        rows = connection.execute(
+            "SELECT * EXCLUDE (version_snapshot_id) FROM models ORDER BY object_id"
+        ).fetchall()
+    return snapshot_id, rows
+
+
+def change_the_hub(hub: FakeHub, models: list[dict]) -> None:
+    """New commits to 60 models, a rename among them, a rename elsewhere, 25 deletions."""
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    for index, model in enumerate(models[:60]):
+        hub.upsert(touch(model, start + timedelta(minutes=index)))
+    hub.rename(models[3]["_id"], "new-owner/moved-model")
+    hub.rename(models[200]["_id"], "another-owner/renamed-without-commit")
+    for model in models[100:125]:
+        hub.delete(model["_id"])
+    assert iso(start) > max(model["lastModified"] for model in models)
+
+
+@pytest.fixture(scope="module")
+def crash_setup(tmp_path_factory: pytest.TempPathFactory):
+    """A Hub after its change, a database holding the Hub before it, and the reference result."""
+    root = tmp_path_factory.mktemp("crash")
+    models = list(synthetic_models(MODEL_COUNT, seed=31))
+    with FakeHub(models, latency=LATENCY) as hub:
+        base = root / "base.duckdb"
+        fast = HubClient(hub.url, backoff_base=0.01, timeout=5)
+        crawl.refresh(base, client=fast, page_size=PAGE_SIZE)
+        before = models_rows(base)
+        assert {row[0] for row in before} == {model["_id"] for model in models}
+
+        change_the_hub(hub, models)
+        reference = root / "reference.duckdb"
+        shutil.copyfile(base, reference)
+        crawl.refresh(reference, client=fast, page_size=PAGE_SIZE, full=True)
+        after = models_rows(reference)
+        # The reference itself is checked against the Hub's own data.
+        with duckdb.connect(str(reference), read_only=True) as connection:
+            ids = dict(connection.execute("SELECT object_id, id FROM models").fetchall())
+        assert ids == {model["_id"]: model["id"] for model in hub.models()}
+        assert after != before
+        yield hub, base, before, after
+
+
+def fresh_database(tmp_path: Path, base: Path) -> tuple[Path, Path, dict]:
+    db_path = tmp_path / "hub.duckdb"
+    shutil.copyfile(base, db_path)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "NO_COLOR": "1"}
+    env.pop("HF_TOKEN", None)
+    return db_path, tmp_path / "hub.duckdb.crawl", env
+
+
+def assert_reader_sees_one_complete_snapshot(db_path: Path, before: list, after: list) -> int:
+    snapshot_id, rows = visible_snapshot(db_path)
+    assert rows == (before if snapshot_id == 1 else after), "a reader saw a half-merged refresh"
+    return snapshot_id
+
+
+def test_kill_9_during_the_crawl_then_resume(tmp_path: Path, crash_setup) -> None:
+    hub, base, before, after = crash_setup
+    db_path, staging, env = fresh_database(tmp_path, base)
+    command = refresh_command(db_path, hub.url)
+
+    # Whether a trigger fires before the refresh ends depends on where the previous kill left
+    # the crawl, so go round the list until enough kills have landed.
+    kills = completed = 0
+    for attempt in range(3 * len(LISTING_TRIGGERS)):
+        if kills >= 20:
+            break
+        trigger = LISTING_TRIGGERS[attempt % len(LISTING_TRIGGERS)]
+        if run_until(command, staging, trigger, env):
+            kills += 1
+            assert_reader_sees_one_complete_snapshot(db_path, before, after)
+            continue
+        # This refresh ran to the end before its trigger fired: check, and start over.
+        completed += 1
+        assert models_rows(db_path) == after
+        shutil.copyfile(base, db_path)
+        shutil.rmtree(staging, ignore_errors=True)
+
+    assert run_until(command, staging, lambda *_: False, env) is False
+    assert models_rows(db_path) == after
+    assert not staging.exists()
+    assert kills >= 20, f"only {kills} kills landed ({completed} refreshes finished first)"
+
+
+def test_kill_9_during_the_merge_is_all_or_nothing(tmp_path: Path, crash_setup) -> None:
+    hub, base, before, after = crash_setup
+    db_path, staging, env = fresh_database(tmp_path, base)
+    command = refresh_command(db_path, hub.url)
+    # A crawl whose listing is finished: killed as it saved the "merge" phase.
+    assert run_until(command, staging, entering_phase("merge"), env)
+    saved = tmp_path / "listing-done"
+    saved.mkdir()
+    for path in tmp_path.glob("hub.duckdb*"):
+        (shutil.copytree if path.is_dir() else shutil.copyfile)(path, saved / path.name)
+
+    def restore() -> None:
+        for path in tmp_path.glob("hub.duckdb*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for path in saved.iterdir():
+            (shutil.copytree if path.is_dir() else shutil.copyfile)(path, tmp_path / path.name)
+
+    started = time.monotonic()
+    assert run_until(command, staging, lambda *_: False, env) is False
+    merge_run_seconds = time.monotonic() - started
+    assert models_rows(db_path) == after
+
+    kills = 0
+    for attempt in range(3 * len(MERGE_KILL_FRACTIONS)):
+        if kills >= 8:
+            break
+        fraction = MERGE_KILL_FRACTIONS[attempt % len(MERGE_KILL_FRACTIONS)]
+        restore()
+        started = time.monotonic()
+        if run_until(command, staging, after_seconds(fraction * merge_run_seconds), env):
+            kills += 1
+            assert_reader_sees_one_complete_snapshot(db_path, before, after)
+        else:
+            # Finished before the kill: the machine got faster; aim earlier from now on.
+            merge_run_seconds = min(merge_run_seconds, time.monotonic() - started)
+        assert run_until(command, staging, lambda *_: False, env) is False
+        assert models_rows(db_path) == after
+        assert not staging.exists()
+    assert kills >= 8, f"only {kills} kills landed"
