@@ -91,6 +91,7 @@ class FakeHub:
         stall_seconds: float = 3.0,
         faults: Callable[[int, str], str | None] | None = None,
         max_requests: int = 1_000_000,
+        link_base: str | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._models: dict[str, dict] = {}
@@ -103,6 +104,9 @@ class FakeHub:
         self.stall_seconds = stall_seconds
         self.faults = faults
         self.max_requests = max_requests
+        # Next links name this base URL instead of the host asked (a mirror, or a hostile
+        # listing sending the crawler elsewhere).
+        self.link_base = link_base
         self.stats = FakeHubStats()
         self.requests_seen: list[dict] = []
         self._window_start = time.monotonic()
@@ -335,11 +339,11 @@ class _Handler(BaseHTTPRequestHandler):
             bodies = []
         body = b"[" + b",".join(bodies) + b"]"
         if next_cursor is not None:
-            host = self.headers.get("Host", "127.0.0.1")
+            base = hub.link_base or f"http://{self.headers.get('Host', '127.0.0.1')}"
             next_query = urlencode({**{k: v[0] for k, v in query.items()}, "cursor": next_cursor})
-            link = f'<http://{host}/api/models?{next_query}>; rel="next"'
+            link = f'<{base}/api/models?{next_query}>; rel="next"'
             if fault == "garbled-link":
-                link = f"<http://{host}/api/models?{next_query}; rel=nxet"
+                link = f"<{base}/api/models?{next_query}; rel=nxet"
             if fault != "missing-link":
                 headers["Link"] = link
         elif fault == "garbled-link":
