@@ -6,6 +6,7 @@
     python benchmarks/run.py storage --models 100k --snapshots 3
     python benchmarks/run.py quota --models 30k --page-size 100
     python benchmarks/run.py chart          # benchmarks/throughput.svg from the recorded runs
+    python benchmarks/run.py tables         # the latest recorded figures, as Markdown
 
 Each run is appended to benchmarks/out/results.jsonl (git-ignored) with its command, date and
 machine; ``chart`` draws throughput and memory against N from it.
@@ -18,6 +19,7 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +55,17 @@ def machine() -> dict:
     return {"nproc": os.cpu_count(), "ram_gb": round(pages / 2**30, 1), "cpu": cpu}
 
 
+def code_version() -> str:
+    """The commit measured, with ``-dirty`` when the working tree differs from it."""
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=harness.REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return described.stdout.strip() or "unknown"
+
+
 def run_scenario(args: argparse.Namespace) -> list[harness.Figure]:
     common = {"count": args.models, "seed": args.seed, "page_size": args.page_size}
     if args.scenario == "crawl":
@@ -66,13 +79,35 @@ def run_scenario(args: argparse.Namespace) -> list[harness.Figure]:
     return harness.queries_scenario(**common)
 
 
-def print_figures(figures: list[harness.Figure]) -> None:
+def figures_table(figures: list[dict], fmt: str = "table") -> str:
     status = {True: "met", False: "MISSED", None: ""}
     rows = [
-        [f.key, None if f.value is None else round(f.value, 3), f.unit, f.target, status[f.met]]
+        [
+            f["key"],
+            None if f["value"] is None else round(f["value"], 3),
+            f["unit"],
+            f["target"],
+            status[f["met"]],
+        ]
         for f in figures
     ]
-    print(render(rows, ["figure", "value", "unit", "target", "status"], "table"))
+    return render(rows, ["figure", "value", "unit", "target", "status"], fmt)
+
+
+def recorded_tables(results_file: Path) -> str:
+    """The latest recorded run of each scenario and N, as Markdown for RESULTS.md."""
+    latest: dict[tuple[str, int], dict] = {}
+    for line in results_file.read_text().splitlines():
+        run = json.loads(line)
+        latest[(run["scenario"], run["models"])] = run
+    sections = []
+    for (scenario, models), run in sorted(latest.items()):
+        sections.append(
+            f"### {scenario}, N = {models:,}\n\n"
+            f"`{run['command']}` on {run['date']}, code {run.get('code', 'unknown')}\n\n"
+            + figures_table(run["figures"], "markdown")
+        )
+    return "\n\n".join(sections)
 
 
 def draw_chart(results_file: Path, chart_file: Path) -> None:
@@ -83,7 +118,9 @@ def draw_chart(results_file: Path, chart_file: Path) -> None:
     points = []
     for line in results_file.read_text().splitlines():
         run = json.loads(line)
-        if run["scenario"] != "crawl":
+        keys = {figure["key"] for figure in run["figures"]}
+        # Only complete comparisons: a run without the by-hand crawl is a partial experiment.
+        if run["scenario"] != "crawl" or "crawl.byhand.wall" not in keys:
             continue
         for figure in run["figures"]:
             parts = figure["key"].split(".")
@@ -104,27 +141,33 @@ def draw_chart(results_file: Path, chart_file: Path) -> None:
         .sort_values("date")
         .drop_duplicates(["models", "program", "measure"], keep="last")
     )
-    chart = (
-        alt.Chart(frame)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("models:Q", scale=alt.Scale(type="log"), title="models crawled (N)"),
-            y=alt.Y("value:Q", title=None),
-            color=alt.Color("program:N", title="program"),
+    base = alt.Chart(frame).encode(
+        x=alt.X("models:Q", scale=alt.Scale(type="log"), title="models crawled (N)"),
+        color=alt.Color("program:N", title="program"),
+    )
+
+    def panel(measure: str) -> alt.Chart:
+        return (
+            base.transform_filter(alt.datum.measure == measure)
+            .mark_line(point=True)
+            .encode(y=alt.Y("value:Q", title=measure))
+            .properties(width=320, height=220)
         )
-        .properties(width=320, height=220)
-        .facet(column=alt.Column("measure:N", title=None))
-        .resolve_scale(y="independent")
-        .properties(
-            title="Full crawl of a synthetic Hub at page size 1000 (benchmarks/run.py crawl)"
-        )
+
+    target = (
+        alt.Chart(pd.DataFrame({"value": [harness.TARGET_PEAK_RSS_MB]}))
+        .mark_rule(strokeDash=[4, 4], color="gray")
+        .encode(y="value:Q")
+    )
+    chart = alt.hconcat(panel("models per second"), panel("peak RSS (MB)") + target).properties(
+        title="Full crawl of a synthetic Hub, page size 1000 (dashed: the 300 MB target)"
     )
     chart.save(str(chart_file))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=(*SCENARIOS, "chart"))
+    parser.add_argument("scenario", choices=(*SCENARIOS, "chart", "tables"))
     parser.add_argument("--models", type=model_count, default=100_000, help="N, e.g. 100k or 1M.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--page-size", type=int, default=1000)
@@ -138,15 +181,19 @@ def main() -> None:
         draw_chart(RESULTS_FILE, CHART_FILE)
         print(f"wrote {CHART_FILE}")
         return
+    if args.scenario == "tables":
+        print(recorded_tables(RESULTS_FILE))
+        return
     started = datetime.now(UTC)
     figures = run_scenario(args)
-    print_figures(figures)
+    print(figures_table([f.as_dict() for f in figures]))
     record = {
         "scenario": args.scenario,
         "models": args.models,
         "command": shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]]),
         "date": started.isoformat(timespec="seconds"),
         "machine": machine(),
+        "code": code_version(),
         "figures": [f.as_dict() for f in figures],
     }
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
