@@ -300,7 +300,11 @@ def _start_or_resume(
         )
     stop_before = None
     if incremental:
-        stop_before = (latest["high_water_mark"] - overlap).isoformat()
+        # A model whose lastModified lies in the future (bad data) sorts first for ever; as the
+        # high-water mark it would end every later refresh after one page. Nothing the previous
+        # crawl read can be newer than when that crawl started.
+        mark = min(latest["high_water_mark"], latest["started_at"])
+        stop_before = (mark - overlap).isoformat()
     state = CrawlState(
         snapshot_id=snapshot_id,
         endpoint=endpoint,
@@ -342,6 +346,8 @@ def _crawl(
 
         oldest, newest = _page_times(page)
         if state.phase == "listing" and state.pages == 0 and state.mode == "full" and newest:
+            # Capped at the crawl's start for the same reason as the incremental high-water mark.
+            newest = min(newest, datetime.fromisoformat(state.started_at))
             state.catchup_until = (newest - overlap).isoformat()
         state.pages = number
         state.requests += client.stats.requests - requests_before
