@@ -122,7 +122,7 @@ class FakeHub:
     def upsert(self, model: dict) -> None:
         with self._lock:
             self._models[model["_id"]] = model
-            self._bodies[model["_id"]] = json.dumps(model, ensure_ascii=False).encode()
+            self._bodies[model["_id"]] = _element_body(model)
             self._sorted = None
 
     def delete(self, object_id: str) -> None:
@@ -244,6 +244,15 @@ class FakeHub:
             else:
                 model = self._models[object_id]
                 self.rename(object_id, f"{model.get('id', object_id)}-renamed")
+
+
+def _element_body(model: dict) -> bytes:
+    """The element as the Hub serialises it: UTF-8, with lone surrogates as ``\\uXXXX`` escapes
+    (JavaScript's JSON.stringify does that; they cannot be encoded as UTF-8)."""
+    try:
+        return json.dumps(model, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(model).encode()
 
 
 class _Server(ThreadingHTTPServer):
