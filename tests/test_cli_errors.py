@@ -1,0 +1,259 @@
+"""Bad input everywhere a user types: one line on stderr, a non-zero exit, no traceback.
+
+Every case runs the real command in a subprocess (``python -m hfstats.cli``), as cron would.
+Database files hfstats cannot use must be left exactly as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hfstats import crawl
+from hfstats.hub import HubClient
+from hfstats.testing.fakehub import FakeHub
+from hfstats.testing.synthetic import synthetic_models
+
+MODELS = list(synthetic_models(40, seed=61))
+
+
+def hfstats(tmp_path: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "NO_COLOR": "1"}
+    env.pop("HF_TOKEN", None)
+    if token is not None:
+        env["HF_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "hfstats.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, exit_code: int | None = None):
+    assert result.returncode != 0
+    if exit_code is not None:
+        assert result.returncode == exit_code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("hfstats: error: ")
+
+
+@pytest.fixture(scope="module")
+def hfstats_db(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The bytes of a real, complete hfstats database."""
+    db_path = tmp_path_factory.mktemp("db") / "hub.duckdb"
+    with FakeHub(MODELS) as hub:
+        crawl.refresh(db_path, client=HubClient(hub.url, backoff_base=0.01), page_size=15)
+    with duckdb.connect(str(db_path)) as connection:
+        connection.execute("CHECKPOINT")
+    return db_path.read_bytes()
+
+
+# -- commands and options ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["no-such-command"],
+        ["refresh", "--no-such-option"],
+        ["refresh", "--page-size", "zero"],
+        ["refresh", "--page-size", "0"],
+        ["snapshots", "prune"],  # --keep is required
+        ["snapshots", "prune", "--keep", "-1"],
+        ["snapshots", "--format", "xml"],
+    ],
+    ids=lambda args: " ".join(args),
+)
+def test_bad_command_line_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    result = hfstats(tmp_path, *args, "--db", str(tmp_path / "hub.duckdb"))
+    assert_one_line_error(result, exit_code=2)
+    assert not (tmp_path / "hub.duckdb").exists()
+
+
+def test_missing_database(tmp_path: Path) -> None:
+    result = hfstats(tmp_path, "snapshots", "--db", str(tmp_path / "missing.duckdb"))
+    assert_one_line_error(result, exit_code=1)
+    assert "refresh" in result.stderr  # says what to do
+    assert not (tmp_path / "missing.duckdb").exists()
+
+
+# -- database files hfstats cannot use ---------------------------------------------------------
+
+
+def unusable_files(hfstats_db: bytes) -> dict[str, bytes]:
+    return {
+        "text": b"id,downloads\ngpt2,1000\n",
+        "empty-looking": b"\0" * 4096,
+        "truncated": hfstats_db[: len(hfstats_db) // 3],
+    }
+
+
+@pytest.mark.parametrize("kind", ["text", "empty-looking", "truncated", "newer-schema"])
+@pytest.mark.parametrize("command", ["snapshots", "refresh"])
+def test_unusable_database_is_an_error_and_left_untouched(
+    tmp_path: Path, hfstats_db: bytes, kind: str, command: str
+) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    if kind == "newer-schema":
+        db_path.write_bytes(hfstats_db)
+        with duckdb.connect(str(db_path)) as connection:
+            connection.execute("UPDATE hfstats_meta SET value = '999' WHERE key = 'schema_version'")
+            connection.execute("CHECKPOINT")
+    else:
+        db_path.write_bytes(unusable_files(hfstats_db)[kind])
+    original = db_path.read_bytes()
+    with FakeHub(MODELS) as hub:
+        args = ["--db", str(db_path)]
+        if command == "refresh":
+            args += ["--endpoint", hub.url, "--quiet"]
+        result = hfstats(tmp_path, command, *args)
+    assert_one_line_error(result)
+    if kind == "newer-schema":
+        assert "newer hfstats" in result.stderr
+    assert db_path.read_bytes() == original
+    assert not (tmp_path / "hub.duckdb.wal").exists()
+
+
+# -- the endpoint and the token ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["notaurl", "ftp://example.org", "http://"])
+def test_endpoint_that_is_not_an_http_url(tmp_path: Path, endpoint: str) -> None:
+    result = hfstats(
+        tmp_path, "refresh", "--db", str(tmp_path / "hub.duckdb"), "--endpoint", endpoint
+    )
+    assert_one_line_error(result)
+    assert "--endpoint" in result.stderr
+
+
+def test_endpoint_answering_404(tmp_path: Path) -> None:
+    with FakeHub(MODELS) as hub:
+        result = hfstats(
+            tmp_path, "refresh", "--db", str(tmp_path / "hub.duckdb"), "--endpoint", f"{hub.url}/x"
+        )
+    assert_one_line_error(result)
+    assert "404" in result.stderr
+
+
+def test_endpoint_answering_html(tmp_path: Path) -> None:
+    with FakeHub(MODELS, faults=lambda number, path: "html-200") as hub:
+        result = hfstats(
+            tmp_path,
+            "refresh",
+            "--db",
+            str(tmp_path / "hub.duckdb"),
+            "--endpoint",
+            hub.url,
+            "--max-retries",
+            "1",
+            "--quiet",
+        )
+    assert_one_line_error(result)
+    assert "HTML" in result.stderr
+
+
+def test_endpoint_that_refuses_the_connection(tmp_path: Path) -> None:
+    with FakeHub(MODELS) as hub:
+        closed_port_url = hub.url  # nothing listens there once the hub has stopped
+    result = hfstats(
+        tmp_path,
+        "refresh",
+        "--db",
+        str(tmp_path / "hub.duckdb"),
+        "--endpoint",
+        closed_port_url,
+        "--max-retries",
+        "0",
+        "--quiet",
+    )
+    assert_one_line_error(result)
+
+
+def test_invalid_token(tmp_path: Path) -> None:
+    with FakeHub(MODELS, token="hf_the_right_one") as hub:
+        result = hfstats(
+            tmp_path,
+            "refresh",
+            "--db",
+            str(tmp_path / "hub.duckdb"),
+            "--endpoint",
+            hub.url,
+            token="hf_a_wrong_one",
+        )
+    assert_one_line_error(result, exit_code=1)
+    assert "401" in result.stderr and "HF_TOKEN" in result.stderr
+
+
+# -- --debug -------------------------------------------------------------------------------------
+
+BROKEN_SNAPSHOTS = """
+import sys
+from hfstats import store
+from hfstats.cli import main
+
+def broken(connection):
+    raise ZeroDivisionError("a bug in hfstats")
+
+store.list_snapshots = broken
+sys.argv = ["hfstats", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_internal_error_is_one_line_unless_debug(
+    tmp_path: Path, hfstats_db: bytes, debug: bool
+) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    db_path.write_bytes(hfstats_db)
+    args = [*(["--debug"] if debug else []), "snapshots", "--db", str(db_path)]
+    result = subprocess.run(
+        [sys.executable, "-c", BROKEN_SNAPSHOTS, *args], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    if debug:
+        assert "Traceback" in result.stderr and "a bug in hfstats" in result.stderr
+    else:
+        assert_one_line_error(result, exit_code=1)
+        assert "--debug" in result.stderr
+
+
+# -- two refreshes at once ------------------------------------------------------------------------
+
+
+def test_second_refresh_exits_75_at_once(tmp_path: Path) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    staging_state = tmp_path / "hub.duckdb.crawl" / "state.json"
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home")}
+    env.pop("HF_TOKEN", None)
+    with FakeHub(MODELS, latency=0.3) as hub:
+        slow = subprocess.Popen(
+            [sys.executable, "-m", "hfstats.cli", "refresh", "--db", str(db_path)]
+            + ["--endpoint", hub.url, "--page-size", "2", "--quiet"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not staging_state.exists():  # the lock is held before the staging starts
+                assert slow.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+            second = hfstats(tmp_path, "refresh", "--db", str(db_path), "--endpoint", hub.url)
+            assert slow.poll() is None, "the slow refresh ended before the second one ran"
+        finally:
+            slow.send_signal(signal.SIGKILL)
+            slow.wait()
+    assert_one_line_error(second, exit_code=75)
+    assert "another refresh" in second.stderr
