@@ -20,6 +20,7 @@ folder (see ``crawl.py``) and opens the database only for short transactions.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,11 @@ log = logging.getLogger("hfstats.store")
 SCHEMA_VERSION = 1
 # How long a reader waits for a refresh's merge transaction to release the file.
 DEFAULT_LOCK_WAIT = 60.0
+# The merge runs inside the refresh process: bounded so that its memory stays flat however
+# many models there are (DuckDB spills to <db>.tmp/ beyond it). One thread, because each
+# thread needs its own buffers within the limit; HFSTATS_MEMORY_LIMIT overrides.
+MERGE_MEMORY_LIMIT = "200MB"
+MERGE_THREADS = 1
 
 # Keys of a listing element that change without a commit: kept in model_counters, and removed
 # from the stored raw element so that they do not create a new metadata version every day.
@@ -462,6 +468,7 @@ def merge_pages(
     finished_at: datetime,
     pages: int,
     requests: int,
+    models_seen: int | None = None,
 ) -> MergeResult:
     """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction.
 
@@ -469,9 +476,16 @@ def merge_pages(
     ``lastModified``. With ``full``, models of the previous state that the crawl did not see
     are marked deleted.
     """
+    connection.execute(
+        "SET memory_limit = ?", [os.environ.get("HFSTATS_MEMORY_LIMIT") or MERGE_MEMORY_LIMIT]
+    )
+    connection.execute("SET threads = ?", [MERGE_THREADS])
+    connection.execute("SET preserve_insertion_order = false")
     connection.execute("BEGIN")
     try:
-        result = _merge(connection, snapshot_id, page_files, full, finished_at, pages, requests)
+        result = _merge(
+            connection, snapshot_id, page_files, full, finished_at, pages, requests, models_seen
+        )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
@@ -487,47 +501,51 @@ def _merge(
     finished_at: datetime,
     pages: int,
     requests: int,
+    models_seen: int | None,
 ) -> MergeResult:
     s = snapshot_id
     files = [str(p) for p in page_files]
-    if files:
-        connection.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE staged_elements AS
-            SELECT j, filename AS page_file, row_number() OVER () AS position
-            FROM read_json_objects(?, format = 'array', filename = true) AS t(j)
-            """,
-            [files],
-        )
-    else:
-        connection.execute(
-            "CREATE OR REPLACE TEMP TABLE staged_elements (j JSON, page_file VARCHAR, position BIGINT)"
-        )
-    models_seen = connection.execute("SELECT count(*) FROM staged_elements").fetchall()[0][0]
+    # Rows are projected straight from the page files (no window over all of them), so DuckDB
+    # can stream and spill: memory stays flat in the number of models.
+    source = (
+        "read_json_objects($files, format = 'array', filename = true) AS t(j)"
+        if files
+        else "(SELECT NULL::JSON AS j, NULL::VARCHAR AS filename WHERE false)"
+    )
     connection.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming AS
-        SELECT * EXCLUDE (page_file, position), hash(raw) AS content_hash
+        SELECT *, hash(raw) AS content_hash
         FROM (
-            -- usable_elements counts listed elements with an _id, duplicates included
-            SELECT {_TYPED_COLUMNS}, page_file, position, count(*) OVER () AS usable_elements
-            FROM (
-                SELECT j, page_file, position, {_EXTRACT_KEYS} AS f
-                FROM staged_elements
-                WHERE json_type(j) = 'OBJECT'
-            )
+            SELECT {_TYPED_COLUMNS}, filename AS page_file
+            FROM (SELECT j, filename, {_EXTRACT_KEYS} AS f FROM {source} WHERE json_type(j) = 'OBJECT')
             WHERE json_type({_key("_id")}) = 'VARCHAR' AND {_key("_id")}->>'$' <> ''
         )
-        QUALIFY row_number() OVER (
-            PARTITION BY object_id
-            ORDER BY last_modified DESC NULLS LAST, page_file DESC, position DESC
-        ) = 1
+        """,
+        {"files": files} if files else {},
+    )
+    if models_seen is None:
+        models_seen = (
+            connection.execute(f"SELECT count(*) FROM {source}", {"files": files}).fetchall()[0][0]
+            if files
+            else 0
+        )
+    rejected = models_seen - connection.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
+    # A model listed twice (pages shift while a crawl runs) keeps its newest lastModified, then
+    # its latest page. Duplicates are few: find them first instead of ranking every row.
+    connection.execute(
+        """
+        DELETE FROM incoming WHERE rowid IN (
+            SELECT rowid FROM incoming
+            WHERE object_id IN (SELECT object_id FROM incoming GROUP BY object_id HAVING count(*) > 1)
+            QUALIFY row_number() OVER (
+                PARTITION BY object_id
+                ORDER BY last_modified DESC NULLS LAST, page_file DESC, rowid DESC
+            ) > 1
+        )
         """
     )
-    connection.execute("DROP TABLE staged_elements")
-    usable = connection.execute("SELECT any_value(usable_elements) FROM incoming").fetchall()[0][0]
-    rejected = models_seen - (usable or 0)
-    connection.execute("ALTER TABLE incoming DROP COLUMN usable_elements")
+    connection.execute("ALTER TABLE incoming DROP COLUMN page_file")
 
     # Metadata versions: close what changed (and, in a full crawl, what vanished), then add.
     changed, renamed = connection.execute(
