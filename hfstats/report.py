@@ -358,7 +358,9 @@ def _placeholder_caption(count: int, shown_as: str = "bar") -> str:
     )
 
 
-def _stacked_by_year(rows: list[dict], value: str, value_title: str) -> alt.Chart:
+def _stacked_by_year(
+    rows: list[dict], value: str, value_title: str, normalize: bool = False
+) -> alt.Chart:
     frame = pd.DataFrame(
         {
             "year_label": [year_label(r["year"]) for r in rows],
@@ -373,7 +375,12 @@ def _stacked_by_year(rows: list[dict], value: str, value_title: str) -> alt.Char
         .mark_bar()
         .encode(
             x=alt.X("year_label:N", sort=year_order(r["year"] for r in rows), axis=_YEAR_AXIS),
-            y=alt.Y("sum(models):Q", title=value_title, axis=_COUNT_AXIS),
+            y=alt.Y(
+                "sum(models):Q",
+                title=value_title,
+                axis=alt.Axis(format="%") if normalize else _COUNT_AXIS,
+                stack="normalize" if normalize else True,
+            ),
             color=_class_color(r["framework_class"] for r in rows),
             order=alt.Order("stack_order:Q"),
             opacity=alt.condition(
@@ -395,8 +402,16 @@ def yearly_additions_figure(data: ReportData) -> Figure:
         "yearly_additions",
         "How many models were added each year, by framework class?",
         yearly_additions_title(rows),
-        _stacked_by_year(rows, "models", "Models created"),
-        caption=_placeholder_caption(_placeholder_models(rows)),
+        # Counts, and the same bars as shares of each year: how the classes' shares evolved.
+        alt.hconcat(
+            _stacked_by_year(rows, "models", "Models created").properties(width=CHART_WIDTH // 2),
+            _stacked_by_year(
+                rows, "models", "Share of the year's models", normalize=True
+            ).properties(width=CHART_WIDTH // 2),
+        ),
+        caption=_placeholder_caption(_placeholder_models(rows))
+        + " Left: models created per year; right: each class's share of that year's models.",
+        width=None,
     )
 
 

@@ -194,8 +194,10 @@ def test_placeholder_dates_are_their_own_bar_never_2022(full_report):
     assert (placeholder, in_2022) == (2, 2)
     assert charted[report.PLACEHOLDER_LABEL] == placeholder
     assert charted["2022"] == in_2022
-    order = spec(full_report, "yearly_additions")["encoding"]["x"]["sort"]
-    assert order[0] == report.PLACEHOLDER_LABEL
+    # Counts and shares side by side: both order the placeholder bar first.
+    for part in spec(full_report, "yearly_additions")["hconcat"]:
+        assert part["encoding"]["x"]["sort"][0] == report.PLACEHOLDER_LABEL
+    assert part["encoding"]["y"]["stack"] == "normalize"
 
 
 def test_trend_chart_spans_both_snapshots(full_report):
