@@ -80,6 +80,11 @@ class HfstatsGroup(click.Group):
             )
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:  # a path the user gave that can't be written or read
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}: check the paths you passed", EXIT_ERROR)
         except Exception as exc:  # an unexpected bug: still one line unless --debug
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -261,8 +266,14 @@ def snapshots_prune(db_path, keep):
 @cli.command("export")
 @click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet", show_default=True,
-              help="File format of the export.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet"]),
+    default="parquet",
+    show_default=True,
+    help="File format of the export.",
+)
 def export_command(out_dir, db_path, fmt):
     """Write snapshots and model history to DIR as Parquet, Hive-partitioned by snapshot date.
 

@@ -252,6 +252,7 @@ def refresh(
                 finished_at=datetime.now(UTC),
                 pages=state.pages,
                 requests=state.requests,
+                models_seen=state.models_seen,
             )
         staging.discard()
         if state.altered:

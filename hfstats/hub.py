@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 
 from . import __version__
-from .errors import HubAuthError, HubError, HubNotFoundError, HubUnavailableError
+from .errors import HubAuthError, HubError, HubNotFoundError, HubUnavailableError, UsageError
 
 log = logging.getLogger("hfstats.hub")
 
@@ -177,7 +177,7 @@ class HubClient:
         self.endpoint = (endpoint or default_endpoint()).rstrip("/")
         parts = urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise HubError(
+            raise UsageError(
                 f"endpoint {self.endpoint!r} is not an http(s) URL; "
                 "pass e.g. --endpoint https://huggingface.co"
             )

@@ -242,7 +242,10 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
                     f"{path} is held by another hfstats process (a refresh finishing?); "
                     "try again in a minute"
                 ) from None
-            raise DatabaseError(f"cannot open {path}: {_first_line(message)}") from None
+            raise DatabaseError(
+                f"cannot open {path}: {_first_line(message)}; it was left untouched: "
+                "pass another --db path (or restore the file from a backup)"
+            ) from None
         except duckdb.Error as exc:
             raise DatabaseError(f"cannot open {path}: {_first_line(str(exc))}") from None
 

@@ -135,6 +135,7 @@ def test_endpoint_that_is_not_an_http_url(tmp_path: Path, endpoint: str) -> None
     )
     assert_one_line_error(result)
     assert "--endpoint" in result.stderr
+    assert result.returncode == 2  # the user's input, not the Hub, is wrong
 
 
 def test_endpoint_answering_404(tmp_path: Path) -> None:
@@ -257,3 +258,56 @@ def test_second_refresh_exits_75_at_once(tmp_path: Path) -> None:
             slow.wait()
     assert_one_line_error(second, exit_code=75)
     assert "another refresh" in second.stderr
+
+
+# -- input to the analytics commands -----------------------------------------------------------
+
+
+@pytest.fixture
+def database(tmp_path: Path, hfstats_db: bytes) -> Path:
+    db_path = tmp_path / "hub.duckdb"
+    db_path.write_bytes(hfstats_db)
+    return db_path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["query", "exclusivity", "--as-of", "2022-13-45"],
+        ["query", "exclusivity", "--as-of", "yesterday"],
+        ["query", "exclusivity", "--param", "no_equals_sign"],
+        ["query", "exclusivity", "--param", "not_a_param=1"],
+        ["query", "exclusivity", "--param", "snapshot_id=abc"],
+        ["query", "exclusivity", "--method", "guess"],
+        ["query", "no_such_query"],
+        ["query", "exclusivity", "--snapshot", "99"],
+        ["report", "--as-of", "31/12/2022"],
+        ["check", "no-such-claim"],
+        ["check", "--snapshot", "99"],
+        ["sql", "SELEC oops"],
+    ],
+    ids=lambda args: " ".join(args),
+)
+def test_bad_analytics_input_is_one_line(tmp_path: Path, database: Path, args: list[str]) -> None:
+    result = hfstats(tmp_path, *args, "--db", str(database))
+    assert_one_line_error(result)
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_unwritable_output_folder(tmp_path: Path, database: Path, command: str) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.geteuid() == 0:
+            # root writes anywhere; a path under a regular file is unwritable for everyone
+            target = tmp_path / "a-file"
+            target.write_text("x")
+            out = target / "out"
+        else:
+            out = locked / "out"
+        args = [command, str(out)] if command == "export" else [command, "--out", str(out)]
+        result = hfstats(tmp_path, *args, "--db", str(database))
+        assert_one_line_error(result)
+    finally:
+        locked.chmod(0o700)
