@@ -13,7 +13,12 @@ import time
 import pytest
 import responses
 
-from hfstats.errors import HubAuthError, HubError, HubNotFoundError, HubUnavailableError
+from hfstats.errors import (
+    HubAuthError,
+    HubNotFoundError,
+    HubUnavailableError,
+    UsageError,
+)
 from hfstats.hub import HubClient, RateLimit, models_url, retry_after_seconds
 from hfstats.testing.fakehub import FakeHub, Quota, faults_at
 from hfstats.testing.synthetic import synthetic_models
@@ -251,7 +256,7 @@ def test_404_is_a_not_found_error_without_retries() -> None:
 
 @pytest.mark.parametrize("endpoint", ["notaurl", "ftp://hub.test", "file:///etc", "http://"])
 def test_non_http_endpoint_is_refused(endpoint: str) -> None:
-    with pytest.raises(HubError, match="not an http"):
+    with pytest.raises(UsageError, match="not an http"):
         HubClient(endpoint)
 
 
