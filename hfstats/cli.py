@@ -46,6 +46,11 @@ def format_option(choices: tuple[str, ...] = FORMATS, default: str = "table"):
     )
 
 
+def echo_data(text: str) -> None:
+    """Print command output exactly: click.echo would strip ANSI escapes from data when piped."""
+    click.echo(text, color=True)
+
+
 def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
     root = logging.getLogger("hfstats")
     root.handlers.clear()
@@ -245,7 +250,7 @@ def snapshots(ctx, db_path, fmt):
     ]
     if fmt == "json":
         columns = list(rows[0].keys()) if rows else columns
-    click.echo(render([[r[c] for c in columns] for r in rows], columns, fmt))
+    echo_data(render([[r[c] for c in columns] for r in rows], columns, fmt))
 
 
 @snapshots.command("prune")
@@ -342,7 +347,7 @@ def query(name, db_path, param_items, method, as_of, snapshot_id, list_queries, 
 
     if list_queries:
         specs = queries.list_queries()
-        click.echo(render([(s.name, s.description) for s in specs], ["name", "description"], fmt))
+        echo_data(render([(s.name, s.description) for s in specs], ["name", "description"], fmt))
         return
     if name is None:
         raise UsageError("name a query to run, or see them with `hfstats query --list`")
@@ -355,7 +360,7 @@ def query(name, db_path, param_items, method, as_of, snapshot_id, list_queries, 
         result = queries.run_query(
             connection, name, params, snapshot_id=snapshot_id, as_of=as_of, method=method
         )
-    click.echo(render(result.rows, result.columns, fmt))
+    echo_data(render(result.rows, result.columns, fmt))
 
 
 @cli.command("sql")
@@ -373,7 +378,7 @@ def sql_command(sql_text, db_path, fmt):
 
     with store.read(db_path) as connection:
         result = queries.run_sql(connection, sql_text)
-    click.echo(render(result.rows, result.columns, fmt))
+    echo_data(render(result.rows, result.columns, fmt))
 
 
 @cli.command("check")
@@ -410,7 +415,7 @@ def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
         results = claims.check_claims(
             connection, loaded, snapshot_id=snapshot_id, ids=claim_ids or None
         )
-    click.echo(claims.render_results(results, fmt))
+    echo_data(claims.render_results(results, fmt))
     failed = claims.failed_measured(results)
     if strict and failed:
         raise HfstatsError(

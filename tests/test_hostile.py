@@ -1,0 +1,120 @@
+"""Hostile strings from model cards through the crawl and every output format (issue 9).
+
+Tags, ids and library names are free text anyone can write. They must come out of JSON and CSV
+exactly as the Hub sent them, and out of the table and Markdown without breaking a row or
+becoming markup.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hfstats import crawl
+from hfstats.hub import HubClient
+from hfstats.testing.fakehub import FakeHub
+from hfstats.testing.synthetic import synthetic_model
+
+pytestmark = pytest.mark.hostile
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "'; DROP TABLE models; --",
+    "$as_of",
+    "line one\nline two\r\n\ttabbed",
+    "nul\x00bell\x07escape\x1b[31mred",
+    "| a | b |",
+    "**bold** _it_ `code` [link](javascript:alert(1)) ![img](x.png) # heading",
+    "&lt;already escaped&gt; &amp;",
+    "unicode \u2028 line separator \u202e right-to-left",
+    "emoji 🤗 and 日本語",
+    "x" * 20_000,
+]
+
+
+def hostile_models() -> list[dict]:
+    models = []
+    for index, text in enumerate(HOSTILE):
+        model = synthetic_model(index, seed=99)
+        model["id"] = f"hostile/{index}-{text[:200]}"
+        model["library_name"] = text
+        model["tags"] = ["pytorch", text, f"arxiv:{text[:50]}"]
+        model["pipeline_tag"] = text
+        models.append(model)
+    return models
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db_path = tmp_path_factory.mktemp("hostile") / "hub.duckdb"
+    with FakeHub(hostile_models()) as hub:
+        crawl.refresh(db_path, client=HubClient(hub.url, None, backoff_base=0.01), page_size=5)
+    return db_path
+
+
+SQL = "SELECT id, library_name, pipeline_tag, tags FROM models ORDER BY id"
+
+
+def hfstats(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "hfstats.cli", *args],
+        capture_output=True,
+        env={**os.environ, "HF_TOKEN": ""},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout.decode("utf-8")
+
+
+def expected_rows() -> list[dict]:
+    rows = [
+        {
+            "id": m["id"],
+            "library_name": m["library_name"],
+            "pipeline_tag": m["pipeline_tag"],
+            "tags": m["tags"],
+        }
+        for m in hostile_models()
+    ]
+    # DuckDB sorts VARCHAR by bytes, like Python sorts UTF-8 encoded strings.
+    return sorted(rows, key=lambda r: r["id"].encode())
+
+
+def test_json_output_carries_every_string_exactly(database: Path) -> None:
+    assert (
+        json.loads(hfstats("sql", SQL, "--db", str(database), "--format", "json"))
+        == expected_rows()
+    )
+
+
+def test_csv_output_carries_every_string_exactly(database: Path) -> None:
+    text = hfstats("sql", SQL, "--db", str(database), "--format", "csv")
+    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert header == ["id", "library_name", "pipeline_tag", "tags"]
+    parsed = [{**dict(zip(header, row, strict=True)), "tags": json.loads(row[3])} for row in rows]
+    assert parsed == expected_rows()
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "table"])
+def test_readable_formats_keep_one_line_per_row_and_no_markup(database: Path, fmt: str) -> None:
+    text = hfstats("sql", SQL, "--db", str(database), "--format", fmt)
+    lines = text.rstrip("\n").split("\n")
+    assert len(lines) == 2 + len(HOSTILE)  # header, rule, one line per model
+    assert not any(c in text for c in "\x00\x07\x1b\r\u2028")
+    if fmt == "markdown":
+        assert "<script>" not in text and "<img" not in text
+        # Every row has exactly the table's cells: no value added a `|`.
+        assert all(line.count("|") - line.count("\\|") == 5 for line in lines)
+
+
+def test_query_results_keep_hostile_library_names_exactly(database: Path) -> None:
+    rows = json.loads(hfstats("query", "library_share", "--db", str(database), "--format", "json"))
+    assert sorted(r["library_name"] for r in rows) == sorted(HOSTILE)
