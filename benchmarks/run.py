@@ -95,13 +95,13 @@ def figures_table(figures: list[dict], fmt: str = "table") -> str:
 
 
 def recorded_tables(results_file: Path) -> str:
-    """The latest recorded run of each scenario and N, as Markdown for RESULTS.md."""
-    latest: dict[tuple[str, int], dict] = {}
+    """The latest recorded run of each command, as Markdown for RESULTS.md."""
+    latest: dict[tuple[str, int, str], dict] = {}
     for line in results_file.read_text().splitlines():
         run = json.loads(line)
-        latest[(run["scenario"], run["models"])] = run
+        latest[(run["scenario"], run["models"], run["command"])] = run
     sections = []
-    for (scenario, models), run in sorted(latest.items()):
+    for (scenario, models, _), run in sorted(latest.items()):
         sections.append(
             f"### {scenario}, N = {models:,}\n\n"
             f"`{run['command']}` on {run['date']}, code {run.get('code', 'unknown')}\n\n"
@@ -118,9 +118,7 @@ def draw_chart(results_file: Path, chart_file: Path) -> None:
     points = []
     for line in results_file.read_text().splitlines():
         run = json.loads(line)
-        keys = {figure["key"] for figure in run["figures"]}
-        # Only complete comparisons: a run without the by-hand crawl is a partial experiment.
-        if run["scenario"] != "crawl" or "crawl.byhand.wall" not in keys:
+        if run["scenario"] != "crawl":
             continue
         for figure in run["figures"]:
             parts = figure["key"].split(".")
