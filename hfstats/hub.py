@@ -230,7 +230,11 @@ class HubClient:
                         len(page.models),
                         "a next link" if page.next_url else "no next link",
                     )
-                    self._wait("retry", self._backoff(suspicious))
+                    # An empty page may be a server in trouble: give it time. A full page
+                    # without a next link arrived fine apart from its headers: ask at once
+                    # (and a listing that really ends on a full page costs no sleep).
+                    if not page.models:
+                        self._wait("retry", self._backoff(suspicious))
                     continue
                 # Usually the listing really ends on a full page; nothing to warn about.
                 log.info("the page looked the same %d times; taking it as it is", suspicious + 1)

@@ -131,6 +131,9 @@ def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
         page_file = Path(folder) / "0000001.json"
         page_file.write_bytes(storable)
         db_path = Path(folder) / "hub.duckdb"
+        staged = store.StagedElements(Path(folder) / "elements.duckdb")
+        staged.add_page(1, page_file)
+        staged.close()
         with store.write(db_path) as connection:
             snapshot_id = store.begin_snapshot(
                 connection,
@@ -142,11 +145,12 @@ def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
             result = store.merge_pages(
                 connection,
                 snapshot_id=snapshot_id,
-                page_files=[page_file],
+                staged=staged.path,
                 full=True,
                 finished_at=datetime.now(UTC),
                 pages=1,
                 requests=1,
+                models_seen=len(page.models),
             )
         with duckdb.connect(str(db_path), read_only=True) as connection:
             object_ids = [
