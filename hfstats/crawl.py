@@ -24,7 +24,6 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,9 +111,8 @@ class Staging:
     def write_page(self, number: int, body: bytes) -> None:
         _atomic_write(self.page_path(number), body)
 
-    @property
-    def elements_path(self) -> Path:
-        return self.root / "elements.duckdb"
+    def page_files(self, count: int) -> list[Path]:
+        return [self.page_path(n) for n in range(1, count + 1)]
 
     def drop_pages_after(self, count: int) -> None:
         """Remove pages written after the last saved state (the page in flight at a kill)."""
@@ -227,17 +225,11 @@ def refresh(
         state, resumed, notes = _start_or_resume(
             db_path, staging, client.endpoint, full, page_size, overlap
         )
-        staged = store.StagedElements(staging.elements_path)
-        staged.drop_pages_after(state.pages)
-        typing = _PageTyping(staged, staging)
         try:
-            complete = _crawl(client, staging, state, max_pages, overlap, on_page, typing.submit)
+            complete = _crawl(client, staging, state, max_pages, overlap, on_page)
         except (HfstatsError, KeyboardInterrupt):
-            typing.finish()
-            staged.close()
             _record_progress(db_path, state)
             raise
-        typing.finish(check=True)
         result = RefreshResult(
             snapshot_id=state.snapshot_id,
             mode=state.mode,
@@ -249,18 +241,13 @@ def refresh(
             notes=notes,
         )
         if not complete:
-            staged.close()
             _record_progress(db_path, state)
             return result
-        # Pages saved by an earlier, interrupted run may not be typed yet.
-        for number in sorted(set(range(1, state.pages + 1)) - staged.loaded_pages()):
-            staged.add_page(number, staging.page_path(number))
-        staged.close()
         with store.write(db_path) as connection:
             result.merge = store.merge_pages(
                 connection,
                 snapshot_id=state.snapshot_id,
-                staged=staged.path,
+                page_files=staging.page_files(state.pages),
                 full=state.mode == "full",
                 finished_at=datetime.now(UTC),
                 pages=state.pages,
@@ -340,7 +327,6 @@ def _crawl(
     max_pages: int | None,
     overlap: timedelta,
     on_page: ProgressCallback | None,
-    on_saved: Callable[[int], None],
 ) -> bool:
     """Fetch pages until the listing is done (True) or ``max_pages`` is reached (False)."""
     fetched = 0
@@ -374,40 +360,9 @@ def _crawl(
             if limit is not None and oldest is not None and oldest < datetime.fromisoformat(limit):
                 state.next_url = None  # reached what the previous pass already holds
         staging.save(state)
-        on_saved(number)
         if on_page is not None:
             on_page(state, page)
     return True
-
-
-class _PageTyping:
-    """Types saved pages into the staged elements in one worker thread, while the crawl goes on."""
-
-    def __init__(self, staged: store.StagedElements, staging: Staging) -> None:
-        self._staged = staged
-        self._staging = staging
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hfstats-typing")
-        self._pending: list[Future] = []
-
-    def submit(self, number: int) -> None:
-        self._raise_failures(done_only=True)
-        path = self._staging.page_path(number)
-        self._pending.append(self._worker.submit(self._staged.add_page, number, path))
-
-    def finish(self, check: bool = False) -> None:
-        """Wait for the pages submitted so far; with ``check``, raise what failed."""
-        self._worker.shutdown(wait=True)
-        if check:
-            self._raise_failures(done_only=False)
-
-    def _raise_failures(self, done_only: bool) -> None:
-        still_pending = []
-        for future in self._pending:
-            if done_only and not future.done():
-                still_pending.append(future)
-            else:
-                future.result()  # re-raises the worker's exception here
-        self._pending = still_pending
 
 
 def _finish_phase(state: CrawlState, first_url: str) -> None:

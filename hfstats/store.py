@@ -41,7 +41,7 @@ DEFAULT_LOCK_WAIT = 60.0
 # The merge runs inside the refresh process: bounded so that its memory stays flat however
 # many models there are (DuckDB spills to <db>.tmp/ beyond it). One thread, because each
 # thread needs its own buffers within the limit; HFSTATS_MEMORY_LIMIT overrides.
-MERGE_MEMORY_LIMIT = "200MB"
+MERGE_MEMORY_LIMIT = "150MB"
 MERGE_THREADS = 1
 
 # Keys of a listing element that change without a commit: kept in model_counters, and removed
@@ -208,81 +208,6 @@ _METADATA_COLUMNS = (
     "pipeline_tag, library_name, tags, files, raw"
 )
 _COUNTER_COLUMNS = "downloads, likes, trending_score, downloads_all_time"
-
-
-def _page_elements(source: str) -> str:
-    """Typed rows of the elements in ``source`` (a relation with one JSON column ``j``)."""
-    return f"""
-        SELECT $page::INTEGER AS page, *, hash(raw) AS content_hash
-        FROM (
-            SELECT {_TYPED_COLUMNS}
-            FROM (SELECT j, {_EXTRACT_KEYS} AS f FROM {source} WHERE json_type(j) = 'OBJECT')
-            WHERE json_type({_key("_id")}) = 'VARCHAR' AND {_key("_id")}->>'$' <> ''
-        )
-    """
-
-
-_PAGE_FILE = "read_json_objects($file, format = 'array') AS t(j)"
-STAGED_MEMORY_LIMIT = "100MB"
-
-
-class StagedElements:
-    """The typed rows of a crawl's pages, in a DuckDB file of their own beside the page files.
-
-    A cache, not the record: the page files and the saved cursor are what a resumed crawl
-    trusts, and the cache is rebuilt from them if it is lost or damaged. Typing a page in
-    DuckDB releases the GIL, so the crawl does it in a worker thread while the next page
-    downloads, and the final merge into the database is set operations only.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.connection = self._open()
-        except duckdb.Error:
-            # A crash (or power loss) may leave it unreadable; it is only a cache.
-            for leftover in (path, path.with_name(path.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-            self.connection = self._open()
-
-    def _open(self) -> duckdb.DuckDBPyConnection:
-        connection = duckdb.connect(str(self.path))
-        _configure(connection)
-        connection.execute("SET memory_limit = ?", [STAGED_MEMORY_LIMIT])
-        connection.execute("SET threads = 1")
-        # The empty result gives the table exactly the typed columns' types.
-        connection.execute(
-            f"""
-            CREATE TABLE IF NOT EXISTS elements AS
-            {_page_elements("(SELECT NULL::JSON AS j WHERE false)")}
-            """,
-            {"page": 0},
-        )
-        return connection
-
-    def add_page(self, number: int, page_file: Path) -> None:
-        """Type page ``number`` from its file (replacing rows from an earlier try)."""
-        self.connection.execute("BEGIN")
-        try:
-            self.connection.execute("DELETE FROM elements WHERE page = ?", [number])
-            self.connection.execute(
-                f"INSERT INTO elements {_page_elements(_PAGE_FILE)}",
-                {"page": number, "file": str(page_file)},
-            )
-            self.connection.execute("COMMIT")
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-
-    def drop_pages_after(self, count: int) -> None:
-        self.connection.execute("DELETE FROM elements WHERE page > ?", [count])
-
-    def loaded_pages(self) -> set[int]:
-        rows = self.connection.execute("SELECT DISTINCT page FROM elements").fetchall()
-        return {row[0] for row in rows}
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 @dataclass
@@ -541,12 +466,12 @@ def merge_pages(
     connection: duckdb.DuckDBPyConnection,
     *,
     snapshot_id: int,
-    staged: StagedElements | Path,
+    page_files: list[Path],
     full: bool,
     finished_at: datetime,
     pages: int,
     requests: int,
-    models_seen: int,
+    models_seen: int | None = None,
 ) -> MergeResult:
     """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction.
 
@@ -562,14 +487,7 @@ def merge_pages(
     connection.execute("BEGIN")
     try:
         result = _merge(
-            connection,
-            snapshot_id,
-            staged.path if isinstance(staged, StagedElements) else Path(staged),
-            full,
-            finished_at,
-            pages,
-            requests,
-            models_seen,
+            connection, snapshot_id, page_files, full, finished_at, pages, requests, models_seen
         )
         connection.execute("COMMIT")
     except BaseException:
@@ -581,19 +499,40 @@ def merge_pages(
 def _merge(
     connection: duckdb.DuckDBPyConnection,
     snapshot_id: int,
-    staged_path: Path,
+    page_files: list[Path],
     full: bool,
     finished_at: datetime,
     pages: int,
     requests: int,
-    models_seen: int,
+    models_seen: int | None,
 ) -> MergeResult:
     s = snapshot_id
-    connection.execute("ATTACH $path AS staged (READ_ONLY)", {"path": str(staged_path)})
-    try:
-        connection.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM staged.elements")
-    finally:
-        connection.execute("DETACH staged")
+    files = [str(p) for p in page_files]
+    # Rows are projected straight from the page files (no window over all of them), so DuckDB
+    # can stream and spill: memory stays flat in the number of models.
+    source = (
+        "read_json_objects($files, format = 'array', filename = true) AS t(j)"
+        if files
+        else "(SELECT NULL::JSON AS j, NULL::VARCHAR AS filename WHERE false)"
+    )
+    connection.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE incoming AS
+        SELECT *, hash(raw) AS content_hash
+        FROM (
+            SELECT {_TYPED_COLUMNS}, filename AS page_file
+            FROM (SELECT j, filename, {_EXTRACT_KEYS} AS f FROM {source} WHERE json_type(j) = 'OBJECT')
+            WHERE json_type({_key("_id")}) = 'VARCHAR' AND {_key("_id")}->>'$' <> ''
+        )
+        """,
+        {"files": files} if files else {},
+    )
+    if models_seen is None:
+        models_seen = (
+            connection.execute(f"SELECT count(*) FROM {source}", {"files": files}).fetchall()[0][0]
+            if files
+            else 0
+        )
     rejected = models_seen - connection.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
     # A model listed twice (pages shift while a crawl runs) keeps its newest lastModified, then
     # its latest page. Duplicates are few: find them first instead of ranking every row.
@@ -604,12 +543,12 @@ def _merge(
             WHERE object_id IN (SELECT object_id FROM incoming GROUP BY object_id HAVING count(*) > 1)
             QUALIFY row_number() OVER (
                 PARTITION BY object_id
-                ORDER BY last_modified DESC NULLS LAST, page DESC, rowid DESC
+                ORDER BY last_modified DESC NULLS LAST, page_file DESC, rowid DESC
             ) > 1
         )
         """
     )
-    connection.execute("ALTER TABLE incoming DROP COLUMN page")
+    connection.execute("ALTER TABLE incoming DROP COLUMN page_file")
 
     # Metadata versions: close what changed (and, in a full crawl, what vanished), then add.
     changed, renamed = connection.execute(

@@ -131,9 +131,6 @@ def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
         page_file = Path(folder) / "0000001.json"
         page_file.write_bytes(storable)
         db_path = Path(folder) / "hub.duckdb"
-        staged = store.StagedElements(Path(folder) / "elements.duckdb")
-        staged.add_page(1, page_file)
-        staged.close()
         with store.write(db_path) as connection:
             snapshot_id = store.begin_snapshot(
                 connection,
@@ -145,12 +142,11 @@ def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
             result = store.merge_pages(
                 connection,
                 snapshot_id=snapshot_id,
-                staged=staged.path,
+                page_files=[page_file],
                 full=True,
                 finished_at=datetime.now(UTC),
                 pages=1,
                 requests=1,
-                models_seen=len(page.models),
             )
         with duckdb.connect(str(db_path), read_only=True) as connection:
             object_ids = [
