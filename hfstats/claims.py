@@ -509,6 +509,7 @@ class _Context:
     snapshot_finished_at: datetime | None
     first_snapshot_started_at: datetime | None
     deletions_observed: int
+    query_cache: dict | None = None
 
 
 def check_claims(
@@ -517,8 +518,12 @@ def check_claims(
     *,
     snapshot_id: int | None = None,
     ids: Iterable[str] | None = None,
+    query_cache: dict | None = None,
 ) -> list[ClaimResult]:
-    """Measure ``claims`` (only those in ``ids``, when given) on one snapshot."""
+    """Measure ``claims`` (only those in ``ids``, when given) on one snapshot.
+
+    ``query_cache``: see ``queries.run_query``; the report shares its own.
+    """
     selected = list(claims)
     if ids:
         wanted = list(dict.fromkeys(ids))
@@ -530,6 +535,7 @@ def check_claims(
             )
         selected = [claim for claim in selected if claim.id in wanted]
     context = _context(connection, store.resolve_snapshot(connection, snapshot_id))
+    context.query_cache = query_cache
     return [_check(context, claim) for claim in selected]
 
 
@@ -591,6 +597,7 @@ def _run(context: _Context, claim: Claim, name: str, method: str | None) -> list
         claim.params or None,
         snapshot_id=context.snapshot_id,
         as_of=claim.as_of,
+        cache=context.query_cache,
         **({"method": method} if method else {}),
     )
     return [dict(zip(outcome.columns, row, strict=True)) for row in outcome.rows]

@@ -213,8 +213,13 @@ def run_query(
     snapshot_id: int | None = None,
     as_of: str | date | datetime | None = None,
     method: str = "tags",
+    cache: dict | None = None,
 ) -> QueryResult:
     """Run the query ``name`` on the snapshot asked for (default: the latest complete one).
+
+    With ``cache`` (a dict kept by the caller for one connection and snapshot), a query run
+    again with the same bound values is answered from it: the report and the claims check
+    ask for several of the same results.
 
     ``params`` (e.g. from ``--param key=value``, so values may be text) take precedence over
     the keyword arguments. A query that does not take ``as_of`` or ``method`` refuses a value
@@ -239,6 +244,9 @@ def run_query(
     resolved = store.resolve_snapshot(connection, values.get("snapshot_id"))
     if "snapshot_id" in spec.params:
         values["snapshot_id"] = resolved
+    key = (name, tuple(sorted((k, repr(v)) for k, v in values.items())))
+    if cache is not None and key in cache:
+        return cache[key]
     frameworks.install_macros(connection)
     try:
         cursor = connection.execute(spec.sql, values)
@@ -246,7 +254,10 @@ def run_query(
     except duckdb.Error as exc:
         raise DatabaseError(f"query {name} failed: {_first_line(str(exc))}") from None
     columns = [column[0] for column in cursor.description]
-    return QueryResult(columns, rows, resolved, values)
+    result = QueryResult(columns, rows, resolved, values)
+    if cache is not None:
+        cache[key] = result
+    return result
 
 
 def run_sql(connection: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:

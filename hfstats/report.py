@@ -153,6 +153,7 @@ def collect(
         )
     results = {}
     uses_method = set()
+    cache: dict = {}  # the claims check asks for some of the same results
     for name in names:
         # Only queries whose answer depends on the method take it; the rest refuse it.
         if "method" in queries.load_query(name).params:
@@ -161,7 +162,7 @@ def collect(
         else:
             options = {}
         results[name] = queries.run_query(
-            connection, name, snapshot_id=snapshot_id, as_of=as_of, **options
+            connection, name, snapshot_id=snapshot_id, as_of=as_of, cache=cache, **options
         )
     return ReportData(
         snapshot=snapshot,
@@ -169,7 +170,9 @@ def collect(
         as_of=as_of,
         results=results,
         uses_method=uses_method,
-        claims=claims.check_claims(connection, claims.load_claims(), snapshot_id=snapshot_id),
+        claims=claims.check_claims(
+            connection, claims.load_claims(), snapshot_id=snapshot_id, query_cache=cache
+        ),
         notes=notes,
     )
 

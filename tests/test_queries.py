@@ -689,3 +689,15 @@ def test_sql_has_the_macros_and_prints_null(db):
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{"framework_class": "pytorch_only", "year": None}]
+
+
+def test_a_query_cache_answers_the_same_question_once(db):
+    cache: dict = {}
+    with store.read(db) as connection:
+        first = queries.run_query(connection, "exclusivity", cache=cache)
+        again = queries.run_query(connection, "exclusivity", cache=cache)
+        other = queries.run_query(connection, "exclusivity", method="files", cache=cache)
+        uncached = queries.run_query(connection, "exclusivity")
+    assert again is first and len(cache) == 2
+    assert other.rows != first.rows or other.params != first.params
+    assert uncached.rows == first.rows
