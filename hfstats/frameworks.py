@@ -164,92 +164,49 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _name_matches(pattern: str) -> str:
-    """SQL testing ``name`` (a lower-cased path) against a rule's pattern.
-
-    A pattern without ``/`` matches the last path component; DuckDB's ``*`` also matches
-    ``/``, so a pattern starting with ``*`` can test the whole path as it is.
-    """
-    glob = pattern.lower()
-    if "/" in glob or glob.startswith("*"):
-        return f"name GLOB {_literal(glob)}"
-    return f"(name GLOB {_literal(glob)} OR name GLOB {_literal('*/' + glob)})"
-
-
-def _per_file(arms: list[tuple[str, str]]) -> str:
-    """The tokens of every file, in one pass over ``files``: ``arms`` are (condition, token).
-
-    Macros are expanded textually and DuckDB does not share repeated subexpressions, so each
-    extra pass over the file list costs as much as the first: everything is decided per file
-    in one pass, and what depends on the model (its library) is decided on the tokens.
-    """
-    pieces = " || ".join(
-        f"CASE WHEN {condition} THEN [{_literal(token)}] ELSE []::VARCHAR[] END"
-        for condition, token in arms
-    )
-    return (
-        "flatten(list_transform(list_transform(coalesce(files, []::VARCHAR[]), "
-        f"lambda f: lower(f)), lambda name: {pieces}))"
-    )
-
-
-def _ordered(tokens: str) -> str:
-    """Distinct tokens ``'<position><name>'`` in position order, without their position."""
-    return f"list_transform(list_sort(list_distinct({tokens})), lambda token: token[3:])"
-
-
-def _library_in(libraries: tuple[str, ...], column: str = "library_name") -> str:
-    return f"coalesce({column} IN ({', '.join(_literal(name) for name in libraries)}), false)"
-
-
-def _file_frameworks() -> str:
-    """The ``files`` method's framework list (in FRAMEWORKS order) from FILE_RULES."""
-    arms = []
-    library_only = []
-    for index, rule in enumerate(FILE_RULES):
-        if rule.framework is None:
-            continue
-        token = f"{FRAMEWORKS.index(rule.framework) + 1:02d}{rule.framework}"
-        if rule.pattern is None:
-            library_only.append(
-                f"CASE WHEN {_library_in(rule.libraries)} THEN [{_literal(token)}] "
-                "ELSE []::VARCHAR[] END"
+def _any_file(patterns: list[str]) -> str:
+    # GLOB is case-sensitive and names on the Hub are not consistently cased, so names are
+    # lower-cased once per file, then tested against every pattern. DuckDB's `*` also matches
+    # `/`, so a pattern starting with `*` tests the whole path: cutting out the file name with
+    # a regexp is needed only for the others (it made deployment_formats twice as slow).
+    by_subject = {
+        "lower(regexp_extract(f, '[^/]*$'))": [
+            p for p in patterns if "/" not in p and not p.startswith("*")
+        ],
+        "lower(f)": [p for p in patterns if "/" in p or p.startswith("*")],
+    }
+    tests = []
+    for subject, globs in by_subject.items():
+        if globs:
+            matches = " OR ".join(f"name GLOB {_literal(glob.lower())}" for glob in globs)
+            tests.append(
+                "coalesce(list_bool_or(list_transform("
+                f"list_transform(files, lambda f: {subject}), lambda name: {matches})), false)"
             )
+    return "(" + " OR ".join(tests) + ")"
+
+
+def _library_in(libraries: tuple[str, ...]) -> str:
+    return f"coalesce(library_name IN ({', '.join(_literal(name) for name in libraries)}), false)"
+
+
+def _file_rules_condition(framework: str) -> str:
+    # Rules with the same library condition share one pass over the file list: a pass per rule
+    # made the files method several times slower on real-sized databases.
+    patterns_by_libraries: dict[tuple[str, ...], list[str | None]] = {}
+    for rule in FILE_RULES:
+        if rule.framework == framework:
+            patterns_by_libraries.setdefault(rule.libraries, []).append(rule.pattern)
+    conditions = []
+    for libraries, patterns in patterns_by_libraries.items():
+        globs = [pattern for pattern in patterns if pattern is not None]
+        if None in patterns:
+            conditions.append(_library_in(libraries))
+        elif libraries:
+            conditions.append(f"({_library_in(libraries)} AND {_any_file(globs)})")
         else:
-            # A rule limited to some libraries marks its token with the rule's index.
-            arms.append(
-                (_name_matches(rule.pattern), f"{token}@{index}" if rule.libraries else token)
-            )
-    conditions = ["NOT contains(token, '@')"] + [
-        f"(split_part(token, '@', 2) = {_literal(str(index))} AND {_library_in(rule.libraries)})"
-        for index, rule in enumerate(FILE_RULES)
-        if rule.framework is not None and rule.pattern is not None and rule.libraries
-    ]
-    from_files = (
-        f"list_transform(list_filter({_per_file(arms)}, lambda token: {' OR '.join(conditions)}), "
-        "lambda token: split_part(token, '@', 1))"
-    )
-    return _ordered(" || ".join([from_files, *library_only]))
-
-
-def _deployment_formats() -> str:
-    """The formats a model ships (in FORMAT_RULES order) from its tags, files and library."""
-    arms = []
-    others = []
-    for position, rule in enumerate(FORMAT_RULES, 1):
-        token = f"{position:02d}{rule.format}"
-        arms += [(_name_matches(pattern), token) for pattern in rule.patterns]
-        if rule.tags:
-            others.append(
-                f"CASE WHEN {_tag_condition(list(rule.tags))} THEN [{_literal(token)}] "
-                "ELSE []::VARCHAR[] END"
-            )
-        if rule.libraries:
-            others.append(
-                f"CASE WHEN {_library_in(rule.libraries)} THEN [{_literal(token)}] "
-                "ELSE []::VARCHAR[] END"
-            )
-    return _ordered(" || ".join([_per_file(arms), *others]))
+            conditions.append(_any_file(globs))
+    return "(" + " OR ".join(conditions) + ")"
 
 
 def _framework_list(conditions: dict[str, str]) -> str:
@@ -276,16 +233,31 @@ def macro_statements(temporary: bool = True) -> list[str]:
         name: "(" + _tag_condition([t for t, f in TAG_FRAMEWORKS.items() if f == name]) + ")"
         for name in FRAMEWORKS
     }
+    file_conditions = {name: _file_rules_condition(name) for name in FRAMEWORKS}
     class_rows = ", ".join(
         f"({_literal(name)}, {position})" for position, name in enumerate(FRAMEWORK_CLASSES, 1)
     )
+    format_pieces = []
+    for rule in FORMAT_RULES:
+        conditions = []
+        if rule.tags:
+            conditions.append(_tag_condition(list(rule.tags)))
+        if rule.patterns:
+            conditions.append(_any_file(list(rule.patterns)))
+        if rule.libraries:
+            conditions.append(_library_in(rule.libraries))
+        format_pieces.append(
+            f"CASE WHEN {' OR '.join(conditions)} THEN [{_literal(rule.format)}] "
+            "ELSE []::VARCHAR[] END"
+        )
     format_rows = ", ".join(
         f"({_literal(rule.format)}, {position})" for position, rule in enumerate(FORMAT_RULES, 1)
     )
     methods = ", ".join(_literal(m) for m in METHODS)
     return [
         f"CREATE OR REPLACE {kind} tag_frameworks(tags) AS {_framework_list(tag_conditions)}",
-        f"CREATE OR REPLACE {kind} file_frameworks(files, library_name) AS {_file_frameworks()}",
+        f"CREATE OR REPLACE {kind} file_frameworks(files, library_name) AS "
+        f"{_framework_list(file_conditions)}",
         f"""CREATE OR REPLACE {kind} model_frameworks(tags, files, library_name, method) AS
         CASE method
             WHEN 'tags' THEN tag_frameworks(tags)
@@ -304,7 +276,7 @@ def macro_statements(temporary: bool = True) -> list[str]:
         f"CREATE OR REPLACE {kind} framework_classes() AS TABLE "
         f"SELECT * FROM (VALUES {class_rows}) AS classes(framework_class, position)",
         f"CREATE OR REPLACE {kind} deployment_formats(tags, files, library_name) AS "
-        f"{_deployment_formats()}",
+        f"({' || '.join(format_pieces)})",
         f"CREATE OR REPLACE {kind} deployment_format_names() AS TABLE "
         f"SELECT * FROM (VALUES {format_rows}) AS formats(format, position)",
         f"""CREATE OR REPLACE {kind} is_placeholder_created_at(created_at) AS
