@@ -35,6 +35,28 @@ db_option = click.option(
 )
 
 
+method_option = click.option(
+    "--method",
+    type=click.Choice(["tags", "files"]),
+    default="tags",
+    show_default=True,
+    help="Framework classification: the Hub's tags, or weight files and library_name.",
+)
+as_of_option = click.option(
+    "--as-of",
+    help="Only models created by then: YYYY-MM-DD (end of that day, UTC) or an ISO timestamp.",
+)
+
+
+def snapshot_option(what: str = "Snapshot to read"):
+    return click.option(
+        "--snapshot",
+        "snapshot_id",
+        type=click.IntRange(1),
+        help=f"{what}.  [default: the latest complete one]",
+    )
+
+
 def format_option(choices: tuple[str, ...] = FORMATS, default: str = "table"):
     return click.option(
         "--format",
@@ -315,23 +337,9 @@ def _query_params(items: tuple[str, ...]) -> dict[str, str]:
     metavar="KEY=VALUE",
     help="A parameter from the query's header; repeatable. Wins over the options below.",
 )
-@click.option(
-    "--method",
-    type=click.Choice(["tags", "files"]),
-    default="tags",
-    show_default=True,
-    help="Framework classification: the Hub's tags, or weight files and library_name.",
-)
-@click.option(
-    "--as-of",
-    help="Only models created by then: YYYY-MM-DD (end of that day, UTC) or an ISO timestamp.",
-)
-@click.option(
-    "--snapshot",
-    "snapshot_id",
-    type=click.IntRange(1),
-    help="Snapshot to read.  [default: the latest complete one]",
-)
+@method_option
+@as_of_option
+@snapshot_option("Snapshot to read")
 @click.option(
     "--list", "list_queries", is_flag=True, help="List the queries and what they compute."
 )
@@ -390,12 +398,7 @@ def sql_command(sql_text, db_path, fmt):
     help="A YAML file of more claims, same schema as the packaged ones (docs/claims.md).",
 )
 @db_option
-@click.option(
-    "--snapshot",
-    "snapshot_id",
-    type=click.IntRange(1),
-    help="Snapshot to measure on.  [default: the latest complete one]",
-)
+@snapshot_option("Snapshot to measure on")
 @format_option(("table", "json", "markdown"))
 @click.option(
     "--strict",
@@ -441,23 +444,9 @@ def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
     metavar="LIST",
     help="Comma-separated outputs: html (index.html), md (report.md), svg, png, json (vl.json).",
 )
-@click.option(
-    "--as-of",
-    help="Only models created by then: YYYY-MM-DD (end of that day, UTC) or an ISO timestamp.",
-)
-@click.option(
-    "--method",
-    type=click.Choice(["tags", "files"]),
-    default="tags",
-    show_default=True,
-    help="Framework classification: the Hub's tags, or weight files and library_name.",
-)
-@click.option(
-    "--snapshot",
-    "snapshot_id",
-    type=click.IntRange(1),
-    help="Snapshot to report on.  [default: the latest complete one]",
-)
+@as_of_option
+@method_option
+@snapshot_option("Snapshot to report on")
 def report_command(db_path, out_dir, formats, as_of, method, snapshot_id):
     """Write charts and tables for docs: index.html (offline), report.md, charts/NAME.*
 
