@@ -29,6 +29,7 @@ import yaml
 
 from . import store
 from .errors import UsageError
+from .frameworks import FRAMEWORK_CLASSES
 from .output import markdown_cell, render
 from .resources import data_path
 
@@ -54,13 +55,6 @@ DENOMINATORS = {
     "all_models": "all models",
 }
 DEFAULT_DENOMINATOR = "framework_models"
-FRAMEWORK_CLASSES = (
-    "pytorch_only",
-    "tensorflow_only",
-    "jax_only",
-    "multi_framework",
-    "no_framework",
-)
 
 # The Hub's placeholder createdAt: at or before this instant means "created at an unknown time
 # up to then".

@@ -39,7 +39,7 @@ import vl_convert
 
 from . import __version__, claims, queries, store
 from .errors import UsageError
-from .frameworks import METHODS
+from .frameworks import FRAMEWORK_CLASSES, METHODS
 from .output import markdown_cell, render
 
 REPORT_FORMATS = ("html", "md", "svg", "png", "json")
@@ -48,13 +48,6 @@ DEFAULT_OUT = Path("reports/latest")
 MARKER_FILE = ".hfstats-report"
 
 PLACEHOLDER_LABEL = "created on or before 2022-03-02"
-FRAMEWORK_CLASSES = (
-    "pytorch_only",
-    "tensorflow_only",
-    "jax_only",
-    "multi_framework",
-    "no_framework",
-)
 CLASS_LABELS = {
     "pytorch_only": "PyTorch-only",
     "tensorflow_only": "TensorFlow-only",
