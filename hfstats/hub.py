@@ -107,7 +107,6 @@ class Page:
     models: list
     body: bytes
     next_url: str | None
-    had_link_header: bool
 
     def body_for_storage(self) -> tuple[bytes, int]:
         """The page as a JSON array DuckDB can read, and how many elements had to be altered.
@@ -322,7 +321,6 @@ class HubClient:
             models=models,
             body=body,
             next_url=next_url,
-            had_link_header=link_header is not None,
         )
 
     def _same_origin(self, url: str) -> str:

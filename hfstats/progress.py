@@ -55,11 +55,10 @@ class CrawlProgress:
     def on_wait(self, reason: str, seconds: float) -> None:
         if self.quiet:
             return
+        # Without a bar, the client's own log line already says why and how long.
         if self._bar is not None:
             self._bar.set_description_str(f"waiting {seconds:.0f}s ({reason})")
             self._bar.refresh()
-        elif seconds >= 1:
-            log.info("waiting %.0fs (%s)", seconds, reason)
 
     def close(self) -> None:
         if self._bar is not None:

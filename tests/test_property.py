@@ -120,7 +120,6 @@ def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
         models=json.loads(body),
         body=body,
         next_url=None,
-        had_link_header=False,
     )
     crawl._page_times(page)  # the crawl's stop test reads every lastModified
     storable, _ = page.body_for_storage()
