@@ -240,10 +240,9 @@ def refresh(ctx, db_path, endpoint, full, page_size, max_pages, timeout, max_ret
         result.pages,
         result.requests,
     )
-    if client.stats.retries or client.stats.rate_limit_waits:
+    if client.stats.rate_limit_waits:
         log.info(
-            "%d retries; waited %.0f s for the rate limit (%d time(s))",
-            client.stats.retries,
+            "waited %.0f s for the Hub's rate limit (%d time(s))",
             client.stats.rate_limit_wait_seconds,
             client.stats.rate_limit_waits,
         )

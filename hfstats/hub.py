@@ -224,7 +224,7 @@ class HubClient:
                 if suspicious < SUSPICIOUS_PAGE_RETRIES:
                     suspicious += 1
                     self.stats.retries += 1
-                    log.info(
+                    log.debug(
                         "page looks cut short (%d models, %s); asking again",
                         len(page.models),
                         "a next link" if page.next_url else "no next link",
@@ -236,7 +236,7 @@ class HubClient:
                         self._wait("retry", self._backoff(suspicious))
                     continue
                 # Usually the listing really ends on a full page; nothing to warn about.
-                log.info("the page looked the same %d times; taking it as it is", suspicious + 1)
+                log.debug("the page looked the same %d times; taking it as it is", suspicious + 1)
             if page.models and page.next_url is not None:
                 self._full_page_size = min(
                     self._full_page_size or len(page.models), len(page.models)
