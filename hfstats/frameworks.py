@@ -14,6 +14,7 @@ uses (``framework_class(tags, files, library_name, method)`` and friends) and th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import duckdb
@@ -222,11 +223,21 @@ def _tag_condition(tags: list[str]) -> str:
     return " OR ".join(f"coalesce(list_contains(tags, {_literal(tag)}), false)" for tag in tags)
 
 
-def macro_statements(temporary: bool = True) -> list[str]:
+def rules_version() -> str:
+    """A fingerprint of the rule tables: stored classifications are valid only under it."""
+    rules = repr((sorted(TAG_FRAMEWORKS.items()), FILE_RULES, FORMAT_RULES))
+    return hashlib.sha256(rules.encode()).hexdigest()[:16]
+
+
+def macro_statements(temporary: bool = True, stored_rules_current: bool = True) -> list[str]:
     """``CREATE OR REPLACE [TEMP] MACRO`` statements for the classification macros.
 
     Temporary macros work on read-only connections, so queries run on databases written by any
-    hfstats version; later macros call earlier ones.
+    hfstats version; later macros call earlier ones. The files method and the deployment
+    formats are stored per model version when it is merged (``file_frameworks``, ``formats``):
+    the queries read them through ``stored_file_frameworks``/``stored_formats``, which compute
+    them afresh instead when ``stored_rules_current`` is false (rules changed since the
+    database was last written).
     """
     kind = "TEMP MACRO" if temporary else "MACRO"
     tag_conditions = {
@@ -287,12 +298,30 @@ def macro_statements(temporary: bool = True) -> list[str]:
         f"""CREATE OR REPLACE {kind} created_by(created_at, as_of) AS
         as_of IS NULL
         OR coalesce(CAST(created_at AS TIMESTAMPTZ) <= CAST(as_of AS TIMESTAMPTZ), false)""",
+        f"CREATE OR REPLACE {kind} stored_file_frameworks(stored, files, library_name) AS "
+        + ("stored" if stored_rules_current else "file_frameworks(files, library_name)"),
+        f"CREATE OR REPLACE {kind} stored_formats(stored, tags, files, library_name) AS "
+        + ("stored" if stored_rules_current else "deployment_formats(tags, files, library_name)"),
+        f"""CREATE OR REPLACE {kind} stored_framework_class(tags, stored, files, library_name, method)
+        AS framework_class_of(CASE method
+            WHEN 'tags' THEN tag_frameworks(tags)
+            WHEN 'files' THEN stored_file_frameworks(stored, files, library_name)
+            ELSE error('unknown classification method ' || coalesce(method, 'NULL')
+                || '; use one of ' || {_literal(methods)})
+        END)""",
     ]
 
 
 def install_macros(connection: duckdb.DuckDBPyConnection) -> None:
     """Create the classification macros as TEMP macros on ``connection`` (read-only is fine)."""
-    for statement in macro_statements(temporary=True):
+    try:
+        rows = connection.execute(
+            "SELECT value FROM hfstats_meta WHERE key = 'rules_version'"
+        ).fetchall()
+    except duckdb.CatalogException:  # not an hfstats database: nothing is stored
+        rows = []
+    current = bool(rows) and rows[0][0] == rules_version()
+    for statement in macro_statements(temporary=True, stored_rules_current=current):
         connection.execute(statement)
 
 

@@ -1,12 +1,13 @@
 """The DuckDB database: schema, migrations, merging crawled pages, snapshots and history.
 
-Layout (schema version 1):
+Layout (schema version 2):
 
 - ``snapshots``: one row per refresh, complete or not.
 - ``model_versions``: slow-changing metadata, one row per version of a model, valid for the
   snapshots ``valid_from <= s < valid_to`` (``valid_to`` NULL: still current). A new version is
   written only when something other than the counters changed, so history grows with change,
-  not with the size of the Hub.
+  not with the size of the Hub. Each version also stores what the framework rules derive from
+  its files (``file_frameworks``, ``formats``; schema 2).
 - ``model_counters``: downloads, likes and trending score, kept apart with their own validity
   intervals because they change far more often than the metadata.
 - ``models_at(snapshot_id)``: a table macro giving the state of the Hub as of a snapshot.
@@ -35,7 +36,7 @@ from .errors import BusyError, DatabaseError, UsageError
 
 log = logging.getLogger("hfstats.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # How long a reader waits for a refresh's merge transaction to release the file.
 DEFAULT_LOCK_WAIT = 60.0
 # The merge runs inside the refresh process: bounded so that its memory stays flat however
@@ -120,7 +121,7 @@ _VIEWS = [
         v.object_id, v.id, v.model_id, v.author, v.created_at, v.last_modified,
         c.downloads, c.likes, c.trending_score, c.downloads_all_time,
         v.library_name, v.pipeline_tag, v.tags, v.files, v.private, v.gated, v.disabled,
-        v.sha, v.raw, v.valid_from AS version_snapshot_id
+        v.sha, v.raw, v.file_frameworks, v.formats, v.valid_from AS version_snapshot_id
     FROM model_versions AS v
     LEFT JOIN model_counters AS c
         ON c.object_id = v.object_id
@@ -140,7 +141,7 @@ _VIEWS = [
 ]
 # The framework-classification macros, persisted too so that they work in a plain DuckDB shell
 # (hfstats' own queries create them as TEMP macros, which also serves older databases).
-_VIEWS += frameworks.macro_statements(temporary=False)
+_VIEWS += frameworks.macro_statements(temporary=False, stored_rules_current=True)
 
 # The listing keys hfstats types, extracted in one pass: DuckDB's JSON type is text, and each
 # `j->'key'` would parse the whole element again (ten times slower at a million models).
@@ -350,7 +351,15 @@ def _check_version(version: int, path: Path) -> None:
 
 
 # Each entry upgrades from the version before it; index 0 creates schema 1 from nothing.
-_MIGRATIONS: list[list[str]] = [_SCHEMA]
+_MIGRATIONS: list[list[str]] = [
+    _SCHEMA,
+    # 2: the files method's frameworks and the deployment formats, stored per version (filled
+    # by _refresh_stored_classification, since no rules_version is recorded yet).
+    [
+        "ALTER TABLE model_versions ADD COLUMN file_frameworks VARCHAR[]",
+        "ALTER TABLE model_versions ADD COLUMN formats VARCHAR[]",
+    ],
+]
 
 
 def _migrate(connection: duckdb.DuckDBPyConnection, version: int | None) -> None:
@@ -362,6 +371,7 @@ def _migrate(connection: duckdb.DuckDBPyConnection, version: int | None) -> None
                 connection.execute(statement)
         for statement in _VIEWS:
             connection.execute(statement)
+        _refresh_stored_classification(connection)
         connection.execute(
             "INSERT OR REPLACE INTO hfstats_meta VALUES ('schema_version', ?)",
             [str(SCHEMA_VERSION)],
@@ -370,6 +380,24 @@ def _migrate(connection: duckdb.DuckDBPyConnection, version: int | None) -> None
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+_CLASSIFY = "file_frameworks(files, library_name), deployment_formats(tags, files, library_name)"
+
+
+def _refresh_stored_classification(connection: duckdb.DuckDBPyConnection) -> None:
+    """Recompute the stored files-method frameworks and formats when the rules have changed."""
+    version = frameworks.rules_version()
+    rows = connection.execute(
+        "SELECT value FROM hfstats_meta WHERE key = 'rules_version'"
+    ).fetchall()
+    if rows and rows[0][0] == version:
+        return
+    connection.execute(
+        "UPDATE model_versions SET file_frameworks = file_frameworks(files, library_name), "
+        "formats = deployment_formats(tags, files, library_name)"
+    )
+    connection.execute("INSERT OR REPLACE INTO hfstats_meta VALUES ('rules_version', ?)", [version])
 
 
 # -- snapshots ---------------------------------------------------------------------------------
@@ -607,8 +635,9 @@ def _merge(
     )
     connection.execute(
         f"""
-        INSERT INTO model_versions (object_id, valid_from, valid_to, content_hash, {_METADATA_COLUMNS})
-        SELECT object_id, ?, NULL, content_hash, {_METADATA_COLUMNS} FROM new_versions
+        INSERT INTO model_versions
+            (object_id, valid_from, valid_to, content_hash, {_METADATA_COLUMNS}, file_frameworks, formats)
+        SELECT object_id, ?, NULL, content_hash, {_METADATA_COLUMNS}, {_CLASSIFY} FROM new_versions
         """,
         [s],
     )

@@ -10,7 +10,7 @@
 WITH scoped AS (
     SELECT
         created_year(created_at) AS year,
-        deployment_formats(tags, files, library_name) AS formats
+        stored_formats(formats, tags, files, library_name) AS formats
     FROM models_at($snapshot_id)
     WHERE created_by(created_at, $as_of)
 ),

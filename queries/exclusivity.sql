@@ -8,7 +8,7 @@
 -- Every class gets a row, 0 when no model has it. Shares are fractions (0..1);
 -- share_of_framework_models leaves out no_framework models, so it is NULL for that class.
 WITH classified AS (
-    SELECT framework_class(tags, files, library_name, $method) AS framework_class
+    SELECT stored_framework_class(tags, file_frameworks, files, library_name, $method) AS framework_class
     FROM models_at($snapshot_id)
     WHERE created_by(created_at, $as_of)
 ),

@@ -9,7 +9,7 @@
 -- for that class). A model without a downloads count counts 0.
 WITH classified AS (
     SELECT
-        framework_class(tags, files, library_name, $method) AS framework_class,
+        stored_framework_class(tags, file_frameworks, files, library_name, $method) AS framework_class,
         coalesce(downloads, 0) AS downloads
     FROM models_at($snapshot_id)
     WHERE created_by(created_at, $as_of)

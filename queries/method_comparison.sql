@@ -7,8 +7,8 @@
 -- All 25 pairs get a row (0 if no model has them); tags_class = files_class is agreement.
 WITH classified AS (
     SELECT
-        framework_class(tags, files, library_name, 'tags') AS tags_class,
-        framework_class(tags, files, library_name, 'files') AS files_class
+        stored_framework_class(tags, file_frameworks, files, library_name, 'tags') AS tags_class,
+        stored_framework_class(tags, file_frameworks, files, library_name, 'files') AS files_class
     FROM models_at($snapshot_id)
     WHERE created_by(created_at, $as_of)
 )

@@ -9,7 +9,7 @@
 WITH classified AS (
     SELECT
         created_year(created_at) AS year,
-        framework_class(tags, files, library_name, $method) AS framework_class,
+        stored_framework_class(tags, file_frameworks, files, library_name, $method) AS framework_class,
         coalesce(list_bool_or(list_transform(tags, lambda tag: starts_with(tag, 'arxiv:'))), false)
             AS cites_arxiv
     FROM models_at($snapshot_id)

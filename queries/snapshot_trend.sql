@@ -15,7 +15,7 @@ WITH complete_snapshots AS (
 classified AS (
     SELECT
         complete_snapshots.snapshot_id,
-        framework_class(m.tags, m.files, m.library_name, $method) AS framework_class
+        stored_framework_class(m.tags, m.file_frameworks, m.files, m.library_name, $method) AS framework_class
     FROM complete_snapshots,
         LATERAL (SELECT * FROM models_at(complete_snapshots.snapshot_id)) AS m
     WHERE created_by(m.created_at, $as_of)

@@ -8,7 +8,7 @@
 -- Every class gets a row; share_with_tensorboard is NULL for a class without models.
 WITH classified AS (
     SELECT
-        framework_class(tags, files, library_name, $method) AS framework_class,
+        stored_framework_class(tags, file_frameworks, files, library_name, $method) AS framework_class,
         coalesce(list_contains(tags, 'tensorboard'), false)
         OR coalesce(list_bool_or(list_transform(files,
             lambda f: contains(regexp_extract(f, '[^/]*$'), 'events.out.tfevents'))), false)

@@ -11,7 +11,7 @@
 WITH classified AS (
     SELECT
         created_year(created_at) AS year,
-        framework_class(tags, files, library_name, $method) AS framework_class
+        stored_framework_class(tags, file_frameworks, files, library_name, $method) AS framework_class
     FROM models_at($snapshot_id)
     WHERE created_by(created_at, $as_of)
 )

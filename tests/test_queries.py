@@ -701,3 +701,22 @@ def test_a_query_cache_answers_the_same_question_once(db):
     assert again is first and len(cache) == 2
     assert other.rows != first.rows or other.params != first.params
     assert uncached.rows == first.rows
+
+
+def test_stored_classification_follows_the_rules_in_force(db, tmp_path):
+    """The files method is stored per version; if the rules changed since, it is recomputed."""
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(db.read_bytes())
+    before = run(copy, "exclusivity", method="files")
+    with store.write(copy) as connection:
+        # What an older hfstats with other rules would have left behind.
+        connection.execute("UPDATE model_versions SET file_frameworks = ['jax']")
+        connection.execute("UPDATE hfstats_meta SET value = 'older' WHERE key = 'rules_version'")
+    assert run(copy, "exclusivity", method="files") == before  # read-only: computed afresh
+    with store.write(copy) as connection:  # a writer brings the stored values up to date
+        stale = connection.execute(
+            "SELECT count(*) FROM model_versions "
+            "WHERE file_frameworks IS DISTINCT FROM file_frameworks(files, library_name)"
+        ).fetchall()[0][0]
+    assert stale == 0
+    assert run(copy, "exclusivity", method="files") == before
