@@ -265,6 +265,8 @@ def _first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:
 def _configure(connection: duckdb.DuckDBPyConnection) -> None:
     # All times are UTC; a user's local zone must not shift year boundaries.
     connection.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws its own progress bar on long statements: noise in cron mail and in --quiet.
+    connection.execute("SET enable_progress_bar = false")
 
 
 @contextmanager
