@@ -21,15 +21,17 @@ from .errors import UsageError
 
 FORMATS = ("parquet",)
 
-# Each table with the snapshot whose date partitions its rows.
+# Each table, with the date of the snapshot that partitions its rows: its own for snapshots,
+# the one a version or counter interval began in for the others.
+_SNAPSHOT_DATE = "(s.finished_at AT TIME ZONE 'UTC')::DATE AS snapshot_date"
 _TABLES = {
-    "snapshots": "SELECT t.*, {date} AS snapshot_date FROM snapshots t WHERE t.complete",
+    "snapshots": f"SELECT s.*, {_SNAPSHOT_DATE} FROM snapshots s WHERE s.complete",
     "model_versions": (
-        "SELECT t.*, {date} AS snapshot_date FROM model_versions t "
+        f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_versions t "
         "JOIN snapshots s ON s.snapshot_id = t.valid_from"
     ),
     "model_counters": (
-        "SELECT t.*, {date} AS snapshot_date FROM model_counters t "
+        f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_counters t "
         "JOIN snapshots s ON s.snapshot_id = t.valid_from"
     ),
 }
@@ -51,11 +53,8 @@ def export(db_path: str | Path, out_dir: str | Path, fmt: str = "parquet") -> di
     counts: dict[str, int] = {}
     try:
         with store.read(db_path) as connection:
-            for table, template in _TABLES.items():
-                date = "(s.finished_at AT TIME ZONE 'UTC')::DATE"
-                if table == "snapshots":
-                    date = "(t.finished_at AT TIME ZONE 'UTC')::DATE"
-                relation = connection.sql(template.format(date=date))
+            for table, sql in _TABLES.items():
+                relation = connection.sql(sql)
                 counts[table] = relation.count("*").fetchall()[0][0]
                 target = staging / table
                 target.mkdir(parents=True)
