@@ -115,9 +115,9 @@ class Page:
         rejects (an unpaired surrogate escape, invalid UTF-8); then the parsed elements are
         re-serialised with those characters replaced by U+FFFD.
         """
-        if not _SURROGATE_ESCAPE_RE.search(self.body) and _is_utf8(self.body):
-            return self.body, 0
         utf8 = _is_utf8(self.body)
+        if utf8 and not _SURROGATE_ESCAPE_RE.search(self.body):
+            return self.body, 0
         altered = 0
         parts = []
         for element in self.models:
