@@ -619,19 +619,15 @@ def _merge(
             """,
             [s],
         )
-    connection.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE new_versions AS
-        SELECT i.* FROM incoming i
-        LEFT JOIN model_versions v ON v.object_id = i.object_id AND v.valid_to IS NULL
-        WHERE v.object_id IS NULL OR v.content_hash <> i.content_hash
-        """
-    )
+    # Close the versions that changed; then every incoming model without a current version (new
+    # or just closed) gets one. Inserting straight from `incoming` spares a copy of every new
+    # row (all of them in a first crawl).
     connection.execute(
         """
         UPDATE model_versions SET valid_to = ?
-        FROM new_versions n
-        WHERE model_versions.object_id = n.object_id AND model_versions.valid_to IS NULL
+        FROM incoming i
+        WHERE model_versions.object_id = i.object_id AND model_versions.valid_to IS NULL
+            AND model_versions.content_hash <> i.content_hash
         """,
         [s],
     )
@@ -639,7 +635,9 @@ def _merge(
         f"""
         INSERT INTO model_versions
             (object_id, valid_from, valid_to, content_hash, {_METADATA_COLUMNS}, file_frameworks, formats)
-        SELECT object_id, ?, NULL, content_hash, {_METADATA_COLUMNS}, {_CLASSIFY} FROM new_versions
+        SELECT object_id, ?, NULL, content_hash, {_METADATA_COLUMNS}, {_CLASSIFY} FROM incoming i
+        WHERE NOT EXISTS (SELECT 1 FROM model_versions v
+                          WHERE v.object_id = i.object_id AND v.valid_to IS NULL)
         """,
         [s],
     )
@@ -670,7 +668,7 @@ def _merge(
         """,
         [s],
     )
-    for table in ("incoming", "new_versions", "new_counters"):
+    for table in ("incoming", "new_counters"):
         connection.execute(f"DROP TABLE {table}")
 
     models, high_water_mark = connection.execute(
