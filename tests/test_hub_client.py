@@ -8,6 +8,7 @@ by ``_id``), not by the code under test. Header cases the FakeHub cannot produce
 from __future__ import annotations
 
 import email.utils
+import gc
 import time
 
 import pytest
@@ -185,6 +186,28 @@ def test_page_with_a_bad_link_header_is_asked_for_again(fault: str) -> None:
         assert page.next_url is not None
         second = client.get_page(page.next_url)
         assert [m["_id"] for m in second.models] == NEWEST_FIRST[PAGE_SIZE : 2 * PAGE_SIZE]
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_parsing_a_page_leaves_the_garbage_collector_as_it_found_it(enabled_before: bool) -> None:
+    # Pages are parsed with the cyclic collector paused (a speed-up); a good page, then a
+    # body that is HTML, not JSON, must both give it back in the state it was in.
+    sleeps = Sleeps()
+    was_enabled = gc.isenabled()
+    try:
+        if not enabled_before:
+            gc.disable()
+        with FakeHub(MODELS, faults=faults_at({2: "html-200"})) as hub:
+            client = client_for(hub, sleeps)
+            page = client.get_page(models_url(hub.url, PAGE_SIZE))
+            assert gc.isenabled() is enabled_before
+            second = client.get_page(page.next_url)
+            assert [m["_id"] for m in second.models] == NEWEST_FIRST[PAGE_SIZE : 2 * PAGE_SIZE]
+            assert client.stats.retries == 1
+            assert gc.isenabled() is enabled_before
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def test_empty_page_with_a_next_link_is_asked_for_again() -> None:
