@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from itertools import product
 from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hfstats import frameworks, queries
 
@@ -170,3 +173,63 @@ def test_hfstats_databases_carry_the_macros_for_a_plain_duckdb_shell(tmp_path):
             "SELECT framework_class(['pytorch', 'jax'], [], NULL, 'tags')"
         ).fetchone()[0]
     assert result == "multi_framework"
+
+
+# -- glob_test against DuckDB's own GLOB ---------------------------------------------------------
+
+RULE_GLOBS = sorted(
+    {rule.pattern.lower() for rule in frameworks.FILE_RULES if rule.pattern}
+    | {pattern.lower() for rule in frameworks.FORMAT_RULES for pattern in rule.patterns}
+)
+
+
+def every_string(alphabet: str, max_length: int) -> list[str]:
+    return ["".join(chars) for n in range(max_length + 1) for chars in product(alphabet, repeat=n)]
+
+
+@pytest.fixture(scope="module")
+def plain_connection():
+    with duckdb.connect() as connection:
+        yield connection
+
+
+def assert_glob_test_agrees(connection, names: list[str], glob: str) -> None:
+    expected, translated = connection.execute(
+        f"SELECT list(name GLOB $glob ORDER BY i), list({frameworks.glob_test('name', glob)} ORDER BY i) "
+        "FROM (SELECT unnest($names) AS name, generate_subscripts($names, 1) AS i)",
+        {"names": names, "glob": glob},
+    ).fetchall()[0]
+    wrong = [name for name, e, t in zip(names, expected, translated, strict=True) if e != t]
+    assert not wrong, f"{glob!r} disagrees with GLOB on {wrong[:5]}"
+
+
+def test_glob_test_agrees_with_glob_on_every_small_case(plain_connection):
+    # Every glob of up to five characters over `a`, `b`, `*` against every name of up to four
+    # over `a`, `b`, `/`: all the hard cases (a prefix and a suffix that overlap, a middle found
+    # only inside the suffix, `**`, `*` across `/`) are in there.
+    names = every_string("ab/", 4)
+    for glob in every_string("ab*", 5)[1:]:
+        assert_glob_test_agrees(plain_connection, names, glob)
+
+
+def test_glob_test_agrees_with_glob_on_the_rules(plain_connection):
+    # The rules' own fragments, up to three in a row: near misses such as a folder named like
+    # a weight file, or a fragment in the wrong place.
+    pieces = sorted(
+        {piece for glob in RULE_GLOBS for piece in glob.split("*") if piece} | {"/", ".", "a", "É"}
+    )
+    names = ["".join(p) for n in range(4) for p in product(pieces, repeat=n)]
+    for glob in RULE_GLOBS:
+        assert_glob_test_agrees(plain_connection, names, glob)
+
+
+@pytest.mark.property
+@settings(max_examples=200, deadline=None)
+@given(paths=st.lists(st.text(alphabet="ab./\\\n", max_size=8), min_size=1, max_size=30))
+def test_file_name_cut_agrees_with_the_last_path_component(plain_connection, paths):
+    cut = plain_connection.execute(
+        "SELECT list(parse_filename(p, false, 'forward_slash') ORDER BY i) "
+        "FROM (SELECT unnest($paths) AS p, generate_subscripts($paths, 1) AS i)",
+        {"paths": paths},
+    ).fetchall()[0][0]
+    assert cut == [path.rsplit("/", 1)[-1] for path in paths]
