@@ -194,15 +194,20 @@ def glob_test(subject: str, glob: str) -> str:
     return "(" + " AND ".join(tests) + ")" if tests else "true"
 
 
+def _on_whole_path(pattern: str) -> bool:
+    # A pattern with `/` matches the whole path. So may `*` and a suffix without `/`: the path
+    # ends with the suffix exactly when its file name does, and no file name is cut out.
+    return "/" in pattern or (pattern.startswith("*") and "*" not in pattern[1:])
+
+
 def _any_file(patterns: list[str]) -> str:
     # Names on the Hub are not consistently cased, so names are lower-cased once per file, then
-    # tested against every pattern. A pattern starting with `*` tests the whole path (its `*`
-    # matches `/` too); the others test the file name, cut out only for them.
+    # tested against every pattern.
     by_subject = {
         "lower(parse_filename(f, false, 'forward_slash'))": [
-            p for p in patterns if "/" not in p and not p.startswith("*")
+            p for p in patterns if not _on_whole_path(p)
         ],
-        "lower(f)": [p for p in patterns if "/" in p or p.startswith("*")],
+        "lower(f)": [p for p in patterns if _on_whole_path(p)],
     }
     tests = []
     for subject, globs in by_subject.items():
@@ -251,9 +256,15 @@ def _tag_condition(tags: list[str]) -> str:
     return " OR ".join(f"coalesce(list_contains(tags, {_literal(tag)}), false)" for tag in tags)
 
 
+# Bumped whenever the way patterns are matched changes, so that stored classifications are
+# recomputed. 2: `*pytorch_model*.bin` and other patterns with an inner `*` match the file name,
+# as documented, not the whole path.
+MATCHING_REVISION = 2
+
+
 def rules_version() -> str:
     """A fingerprint of the rule tables: stored classifications are valid only under it."""
-    rules = repr((sorted(TAG_FRAMEWORKS.items()), FILE_RULES, FORMAT_RULES))
+    rules = repr((MATCHING_REVISION, sorted(TAG_FRAMEWORKS.items()), FILE_RULES, FORMAT_RULES))
     return hashlib.sha256(rules.encode()).hexdigest()[:16]
 
 

@@ -67,6 +67,10 @@ CASES = [
         "tensorflow_only",
     ),
     ([], ["last.ckpt"], None, "no_framework", "pytorch_only"),
+    # Patterns without `/` match the file name: a folder's name does not count.
+    ([], ["pytorch_model_dir/weights.bin"], None, "no_framework", "no_framework"),
+    ([], ["ckpt/pytorch_model-00001.bin"], None, "no_framework", "pytorch_only"),
+    ([], ["tf_model/weights.h5"], None, "no_framework", "no_framework"),
 ]
 
 
