@@ -174,7 +174,11 @@ def glob_test(subject: str, glob: str) -> str:
     tests; any other glob stays a GLOB.
     """
     parts = glob.split("*")
-    if any(ch in glob for ch in "?[]\\") or len([p for p in parts[1:-1] if p]) > 1:
+    if (
+        any(ch in glob for ch in "?[]\\")
+        or len([p for p in parts[1:-1] if p]) > 1
+        or not glob.strip("*")
+    ):
         return f"{subject} GLOB {_literal(glob)}"
     if len(parts) == 1:
         return f"{subject} = {_literal(glob)}"
@@ -191,7 +195,7 @@ def glob_test(subject: str, glob: str) -> str:
         tests.append(f"contains({inner}, {_literal(middle)})")
     elif prefix and suffix:
         tests.append(f"length({subject}) >= {len(prefix) + len(suffix)}")
-    return "(" + " AND ".join(tests) + ")" if tests else "true"
+    return "(" + " AND ".join(tests) + ")"
 
 
 def _on_whole_path(pattern: str) -> bool:
