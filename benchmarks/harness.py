@@ -230,6 +230,16 @@ def fresh_path(path: Path) -> Path:
 # -- scenarios -----------------------------------------------------------------------------------
 
 
+def _reader_figures(name: str, measured: Measured, counts: dict, count: int) -> list[Figure]:
+    """Models read, wall time, throughput and peak RSS of a program hfstats is compared with."""
+    return [
+        Figure(f"crawl.{name}.models", counts["models"], "models", f"= {count}"),
+        Figure(f"crawl.{name}.wall", measured.wall_seconds, "s"),
+        Figure(f"crawl.{name}.models_per_s", count / measured.wall_seconds, "models/s"),
+        Figure(f"crawl.{name}.peak_rss", measured.peak_rss_bytes / MB, "MB"),
+    ]
+
+
 def crawl_scenario(
     count: int, seed: int = 0, page_size: int = 1000, byhand: bool = True, out_dir: Path = OUT_DIR
 ) -> list[Figure]:
@@ -277,10 +287,7 @@ def crawl_scenario(
                 f"< {TARGET_PEAK_RSS_MB:g}",
                 crawl.peak_rss_bytes / MB < TARGET_PEAK_RSS_MB,
             ),
-            Figure("crawl.floor.models", floor_counts["models"], "models", f"= {count}"),
-            Figure("crawl.floor.wall", floor.wall_seconds, "s"),
-            Figure("crawl.floor.models_per_s", count / floor.wall_seconds, "models/s"),
-            Figure("crawl.floor.peak_rss", floor.peak_rss_bytes / MB, "MB"),
+            *_reader_figures("floor", floor, floor_counts, count),
             Figure(
                 "crawl.ratio.hfstats_over_floor",
                 crawl.wall_seconds / floor.wall_seconds,
@@ -294,10 +301,7 @@ def crawl_scenario(
             hand, hand_counts = by_hand(hub.url, hand_db)
             hand_db.unlink()
             figures += [
-                Figure("crawl.byhand.models", hand_counts["models"], "models", f"= {count}"),
-                Figure("crawl.byhand.wall", hand.wall_seconds, "s"),
-                Figure("crawl.byhand.models_per_s", count / hand.wall_seconds, "models/s"),
-                Figure("crawl.byhand.peak_rss", hand.peak_rss_bytes / MB, "MB"),
+                *_reader_figures("byhand", hand, hand_counts, count),
                 Figure(
                     "crawl.ratio.byhand_over_hfstats",
                     hand.wall_seconds / crawl.wall_seconds,
