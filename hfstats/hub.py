@@ -33,6 +33,8 @@ DEFAULT_MAX_RETRIES = 8
 # models of a page (an empty page's next link leads past them).
 SUSPICIOUS_PAGE_RETRIES = 3
 
+# Link relations a last page may carry instead of "next".
+_OTHER_PAGE_RELS = {"prev", "previous", "first", "last", "self"}
 _RATELIMIT_RE = re.compile(r"(?:^|;)\s*(r|t)\s*=\s*(\d+)")
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
 # the slow path through Python (see ``Page.body_for_storage``).
@@ -311,10 +313,9 @@ class HubClient:
         link_header = response.headers.get("Link")
         next_url = None
         if link_header:
-            next_link = response.links.get("next", {}).get("url")
-            if not next_link:
-                raise BadResponse("a Link header without a usable rel=next URL")
-            next_url = self._same_origin(urljoin(response.url or url, next_link))
+            next_link = _next_link(link_header)
+            if next_link:
+                next_url = self._same_origin(urljoin(response.url or url, next_link))
             if next_url == url:
                 raise BadResponse("a Link header pointing at the page itself")
         return Page(
@@ -401,6 +402,26 @@ def _lenient_json(body: bytes) -> object | None:
         return json.loads(body.decode("utf-8", "replace"))
     except ValueError:
         return None
+
+
+def _next_link(header: str) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header; None when it only names other pages.
+
+    Relation types are case-insensitive and may be several (RFC 8288). A header with no
+    ``next`` but only ``prev``/``first``/``last``/``self`` marks the last page, as on GitHub; one
+    that names nothing recognisable is a damaged response, retried rather than taken for the
+    end of the listing (which, in a full crawl, would mark every later model deleted).
+    """
+    rels_seen = False
+    for link in requests.utils.parse_header_links(header):
+        rels = link.get("rel", "").lower().split()
+        if "next" in rels and link.get("url"):
+            return link["url"]
+        if rels and set(rels) <= _OTHER_PAGE_RELS:
+            rels_seen = True
+    if not rels_seen:
+        raise BadResponse("a Link header without a usable rel=next URL")
+    return None
 
 
 def _error_message(response: requests.Response) -> str:

@@ -188,6 +188,41 @@ def test_page_with_a_bad_link_header_is_asked_for_again(fault: str) -> None:
         assert [m["_id"] for m in second.models] == NEWEST_FIRST[PAGE_SIZE : 2 * PAGE_SIZE]
 
 
+NEXT = "https://hub.test/api/models?limit=10&cursor=abc"
+
+
+@pytest.mark.parametrize(
+    ("link", "expected_next"),
+    [
+        (f'<{NEXT}>; rel="next"', NEXT),
+        (f"<{NEXT}>; rel=next", NEXT),
+        (f'<{NEXT}>; rel="Next"', NEXT),  # relation types are case-insensitive (RFC 8288)
+        (f'<https://hub.test/api/models?limit=10>; rel="first", <{NEXT}>; rel="prev next"', NEXT),
+        # GitHub's last page names only the other pages: the end of the listing.
+        (f'<{NEXT}>; rel="prev", <https://hub.test/api/models?limit=10>; rel="first"', None),
+    ],
+)
+def test_link_header_forms(link: str, expected_next: str | None) -> None:
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        # Two models: a short page, so that a missing next link is believed at once.
+        mock.get(url, json=[{"_id": "a"}, {"_id": "b"}], headers={"Link": link})
+        page = HubClient("https://hub.test", sleep=Sleeps()).get_page(url)
+    assert page.next_url == expected_next
+    assert [m["_id"] for m in page.models] == ["a", "b"]
+
+
+@pytest.mark.parametrize("link", [f"<{NEXT}; rel=nxet", "garbage", f"<{NEXT}>", '<>; rel="next"'])
+def test_link_header_naming_no_page_is_retried_not_taken_for_the_end(link: str) -> None:
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, json=[{"_id": "a"}], headers={"Link": link})
+        client = HubClient("https://hub.test", sleep=Sleeps(), max_retries=2)
+        with pytest.raises(HubUnavailableError, match="Link header"):
+            client.get_page(url)
+        assert len(mock.calls) == 3
+
+
 @pytest.mark.parametrize("enabled_before", [True, False])
 def test_parsing_a_page_leaves_the_garbage_collector_as_it_found_it(enabled_before: bool) -> None:
     # Pages are parsed with the cyclic collector paused (a speed-up); a good page, then a
