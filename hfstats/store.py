@@ -511,8 +511,7 @@ def merge_pages(
 ) -> MergeResult:
     """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction.
 
-    A model listed twice (pages shift while a crawl runs) counts once, with its newest
-    ``lastModified``. With ``full``, models of the previous state that the crawl did not see
+    A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With ``full``, models of the previous state that the crawl did not see
     are marked deleted.
     """
     connection.execute(
@@ -570,8 +569,10 @@ def _merge(
             else 0
         )
     rejected = models_seen - connection.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
-    # A model listed twice (pages shift while a crawl runs) keeps its newest lastModified, then
-    # its latest page. Duplicates are few: find them first instead of ranking every row.
+    # A model listed twice (pages shift while a crawl runs) keeps its copy from the page fetched
+    # last (pages are numbered in fetch order, across passes and resumes): the latest state
+    # even when a change moved it down the listing. Duplicates are few: find them first
+    # instead of ranking every row.
     connection.execute(
         """
         DELETE FROM incoming WHERE rowid IN (
@@ -579,7 +580,7 @@ def _merge(
             WHERE object_id IN (SELECT object_id FROM incoming GROUP BY object_id HAVING count(*) > 1)
             QUALIFY row_number() OVER (
                 PARTITION BY object_id
-                ORDER BY last_modified DESC NULLS LAST, page_file DESC, rowid DESC
+                ORDER BY page_file DESC, rowid DESC
             ) > 1
         )
         """

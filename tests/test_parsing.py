@@ -41,18 +41,16 @@ COLUMNS = (
 
 
 def recorded_elements(path: Path) -> dict[str, dict]:
-    """_id -> the element with the newest lastModified among all listing pages recorded."""
+    """_id -> the element as last listed, in the order the pages were recorded (fetched)."""
     with open(path, encoding="utf-8") as handle:
         entries = [e["response"] for e in yaml.safe_load(handle)["responses"]]
-    newest: dict[str, dict] = {}
+    latest: dict[str, dict] = {}
     for entry in entries:
         if entry["status"] != 200 or not entry["body"].startswith("["):
             continue
         for element in json.loads(entry["body"]):
-            seen = newest.get(element["_id"])
-            if seen is None or element["lastModified"] > seen["lastModified"]:
-                newest[element["_id"]] = element
-    return newest
+            latest[element["_id"]] = element
+    return latest
 
 
 def utc(value: str | None) -> datetime | None:
