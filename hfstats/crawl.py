@@ -11,7 +11,10 @@ Modes:
 - full: every page; models of the previous state that were not listed are marked deleted. A
   model modified while the crawl runs jumps to the top of the listing (it is sorted by
   ``lastModified``, newest first) and would be missed, so a full crawl ends with a catch-up pass
-  over the top of the listing, down to what was newest when it started.
+  over the top of the listing, down to what was newest when it started. A model can jump over
+  that pass's cursor too, so passes repeat, each down to what was newest when the previous
+  one started, until one pass is a single page (one response cannot be overtaken), at most
+  ``MAX_CATCHUP_PASSES`` times.
 - incremental (default once a complete snapshot exists): stop at the first page that reaches
   models older than the last complete snapshot's high-water mark minus a safety margin.
 """
@@ -34,10 +37,16 @@ from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
 
 log = logging.getLogger("hfstats.crawl")
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+# Format 1 (before repeated catch-up passes) lacks only fields that have defaults.
+READABLE_STATE_FORMATS = (1, 2)
 # Models modified within this margin before the high-water mark are read again: protects
 # against clock skew and listings that lag behind a commit by a little.
 DEFAULT_OVERLAP = timedelta(minutes=10)
+# On the Hub a pass after the first catch-up covers the models changed in about the overlap,
+# which fits one page; a listing busier than that ends the crawl after this many passes, with
+# a note.
+MAX_CATCHUP_PASSES = 5
 
 
 @dataclass
@@ -57,6 +66,10 @@ class CrawlState:
     altered: int = 0
     stop_before: str | None = None  # incremental: stop at models last modified before this
     catchup_until: str | None = None  # full: catch-up pass stops at models older than this
+    catchup_passes: int = 0  # catch-up passes started
+    pass_pages: int = 0  # pages read by the current pass
+    pass_started_at: str | None = None  # when the current catch-up pass began
+    next_catchup_until: str | None = None  # where the next catch-up pass would stop
     format: int = STATE_FORMAT
 
 
@@ -91,10 +104,16 @@ class Staging:
                 f"the saved crawl state {self.state_file} is unreadable ({exc}); "
                 f"delete the folder {self.root} to start the crawl again"
             ) from None
-        if data.get("format") != STATE_FORMAT:
+        if data.get("format") not in READABLE_STATE_FORMATS:
             raise HfstatsError(
                 f"{self.root} was left by another hfstats version; delete it to start the crawl again"
             )
+        if data["format"] == 1:
+            # Format 1 made one catch-up pass: a crawl resumed from it finishes the same way.
+            listing = data.get("phase") == "listing"
+            data["pass_pages"] = data.get("pages", 0) if listing else 1
+            data["next_catchup_until"] = data.get("catchup_until") if listing else None
+        data["format"] = STATE_FORMAT
         return CrawlState(**data)
 
     def start(self, state: CrawlState) -> None:
@@ -243,6 +262,11 @@ def refresh(
         if not complete:
             _record_progress(db_path, state)
             return result
+        if state.mode == "full" and state.catchup_passes and state.pass_pages > 1:
+            result.notes.append(
+                f"the listing was still changing after {state.catchup_passes} catch-up passes: "
+                "a model modified during the crawl may be missing until the next refresh"
+            )
         with store.write(db_path) as connection:
             result.merge = store.merge_pages(
                 connection,
@@ -346,10 +370,12 @@ def _crawl(
         staging.write_page(number, body)
 
         oldest, newest = _page_times(page)
-        if state.phase == "listing" and state.pages == 0 and state.mode == "full" and newest:
-            # Capped at the crawl's start for the same reason as the incremental high-water mark.
-            newest = min(newest, datetime.fromisoformat(state.started_at))
-            state.catchup_until = (newest - overlap).isoformat()
+        if state.mode == "full" and state.pass_pages == 0 and newest:
+            # Models changed from now on sort above this page: the next pass reads down to it.
+            # Capped at the pass's start for the same reason as the incremental high-water mark.
+            began = datetime.fromisoformat(state.pass_started_at or state.started_at)
+            state.next_catchup_until = (min(newest, began) - overlap).isoformat()
+        state.pass_pages += 1
         state.pages = number
         state.requests += client.stats.requests - requests_before
         state.models_seen += len(page.models)
@@ -366,11 +392,24 @@ def _crawl(
 
 
 def _finish_phase(state: CrawlState, first_url: str) -> None:
-    if state.phase == "listing" and state.mode == "full" and state.catchup_until is not None:
+    if (
+        state.mode == "full"
+        and state.next_catchup_until is not None
+        and (state.phase == "listing" or not _catchup_settled(state))
+    ):
         state.phase = "catchup"
+        state.catchup_passes += 1
+        state.catchup_until, state.next_catchup_until = state.next_catchup_until, None
+        state.pass_pages = 0
+        state.pass_started_at = datetime.now(UTC).isoformat()
         state.next_url = first_url
     else:
         state.phase = "merge"
+
+
+def _catchup_settled(state: CrawlState) -> bool:
+    """Nothing can have jumped over the last pass, or passes are used up."""
+    return state.pass_pages <= 1 or state.catchup_passes >= MAX_CATCHUP_PASSES
 
 
 def _record_progress(db_path: Path, state: CrawlState) -> None:

@@ -1,0 +1,143 @@
+"""Models that change while a full crawl runs.
+
+The Hub's notes: "a model that changes while you crawl may move to a page you already read or
+have not read yet". The test Hub changes models between the pages it serves; what the
+database must hold afterwards comes from the test Hub's own data (``hub.models()``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from hfstats import crawl
+from hfstats.hub import HubClient
+from hfstats.testing.fakehub import FakeHub
+from hfstats.testing.synthetic import synthetic_models, touch
+
+PAGE_SIZE = 5
+
+
+def fast_client(hub: FakeHub) -> HubClient:
+    return HubClient(hub.url, backoff_base=0.01, timeout=5, sleep=lambda seconds: None)
+
+
+def stored(db_path: Path) -> dict[str, tuple]:
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        rows = connection.execute("SELECT object_id, id, sha, last_modified FROM models")
+        return {row[0]: row[1:] for row in rows.fetchall()}
+
+
+def expected(hub: FakeHub) -> dict[str, tuple]:
+    return {
+        m["_id"]: (
+            m["id"],
+            m["sha"],
+            datetime.fromisoformat(m["lastModified"].replace("Z", "+00:00")),
+        )
+        for m in hub.models()
+    }
+
+
+def oldest_first(models: list[dict]) -> list[str]:
+    return [m["_id"] for m in sorted(models, key=lambda m: (m["lastModified"], m["_id"]))]
+
+
+def first_page_requests(path: str) -> bool:
+    return "cursor=" not in path
+
+
+def test_a_model_changed_twice_is_neither_missed_nor_marked_deleted(tmp_path: Path) -> None:
+    # The oldest model X changes while the listing pass has not reached it (it jumps to the top,
+    # already read), then again while the catch-up pass has not reached it (it jumps above that
+    # pass too). Six other changes keep X off the catch-up pass's first page.
+    models = list(synthetic_models(40, seed=5))
+    order = oldest_first(models)
+    x, others = order[0], order[1:7]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        first_pages = listing_pages = 0
+        touched_again = False
+
+        def plan(number: int, path: str) -> None:
+            nonlocal first_pages, listing_pages, touched_again
+            current = {m["_id"]: m for m in hub.models()}
+            now = datetime.now(UTC)
+            if first_page_requests(path):
+                first_pages += 1
+                return None
+            if first_pages == 1:
+                listing_pages += 1
+                if listing_pages == 2:
+                    # Commit times in the past, as the Hub's own would be: X before the others.
+                    hub.upsert(touch(current[x], now - timedelta(milliseconds=100)))
+                    for n, object_id in enumerate(others, start=1):
+                        hub.upsert(
+                            touch(current[object_id], now - timedelta(milliseconds=70 - 10 * n))
+                        )
+            elif first_pages == 2 and not touched_again:
+                touched_again = True
+                hub.upsert(touch(current[x], now))
+            return None
+
+        hub.faults = plan
+        result = crawl.refresh(
+            db, client=fast_client(hub), page_size=PAGE_SIZE, full=True, overlap=timedelta(0)
+        )
+        assert result.merge.deleted == 0
+        assert stored(db) == expected(hub)
+        # Listing, the catch-up pass that X jumped over, one more pass that found it.
+        assert first_pages == 3
+        assert result.notes == []
+
+
+def test_a_model_that_moved_down_keeps_its_latest_state(tmp_path: Path) -> None:
+    # Y, read on page 1, changes so that it sorts last (its lastModified went back): it is
+    # listed again at the end, and that later copy is the current one.
+    models = list(synthetic_models(40, seed=5))
+    order = oldest_first(models)
+    y, oldest = order[-1], min(m["lastModified"] for m in models)
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+
+        def plan(number: int, path: str) -> None:
+            if number == 3:
+                current = next(m for m in hub.models() if m["_id"] == y)
+                moved = {**current, "id": "new-owner/moved", "modelId": "new-owner/moved"}
+                hub.upsert({**moved, "lastModified": oldest, "sha": "f" * 40})
+            return None
+
+        hub.faults = plan
+        crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        assert expected(hub)[y][:2] == ("new-owner/moved", "f" * 40)
+        assert stored(db) == expected(hub)
+
+
+def test_catch_up_passes_stop_when_the_listing_never_settles(tmp_path: Path) -> None:
+    # Before every request a whole page of models changes: no pass can ever be a single page.
+    models = list(synthetic_models(200, seed=8))
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        first_pages = 0
+        changed = itertools.cycle(oldest_first(models))
+
+        def plan(number: int, path: str) -> None:
+            nonlocal first_pages
+            first_pages += first_page_requests(path)
+            current = {m["_id"]: m for m in hub.models()}
+            now = datetime.now(UTC)
+            for n in range(PAGE_SIZE):
+                hub.upsert(touch(current[next(changed)], now - timedelta(milliseconds=n)))
+            return None
+
+        hub.faults = plan
+        result = crawl.refresh(
+            db, client=fast_client(hub), page_size=PAGE_SIZE, full=True, overlap=timedelta(0)
+        )
+    assert first_pages == 1 + crawl.MAX_CATCHUP_PASSES
+    assert any("still changing" in note for note in result.notes)
+    assert result.merge is not None
