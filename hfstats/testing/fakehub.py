@@ -20,8 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .synthetic import touch
 
 FAULTS = (
     "429",  # Too Many Requests, no Retry-After
@@ -41,6 +44,7 @@ FAULTS = (
     "garbled-link",  # a Link header with no usable rel="next" URL
     "rename-between",  # a not-yet-listed model is renamed before this page is served
     "delete-between",  # a not-yet-listed model is deleted before this page is served
+    "commit-ahead",  # a not-yet-listed model gets a commit, so it sorts above the cursor
 )
 
 MAINTENANCE_PAGE = (
@@ -226,8 +230,8 @@ class FakeHub:
                 }
             return self._window_used <= self.quota.requests, headers
 
-    def _mutate_ahead(self, cursor: str | None, kind: str) -> None:
-        """Rename or delete a model that the crawl has not reached yet."""
+    def _mutate_ahead(self, cursor: str | None, kind: str, page_size: int) -> None:
+        """Rename, delete or commit to a model that the crawl has not reached yet."""
         with self._lock:
             order = self._order()
             end = (
@@ -235,12 +239,15 @@ class FakeHub:
                 if cursor is None
                 else bisect.bisect_left(order, _uncursor(cursor) or ("", ""))
             )
-            candidates = order[: max(0, end - self.max_page_size)]
+            # Past the page about to be served: a model the crawl will only reach later.
+            candidates = order[: max(0, end - page_size)]
             if not candidates:
                 return
             _, object_id = candidates[len(candidates) // 2]
             if kind == "delete-between":
                 self.delete(object_id)
+            elif kind == "commit-ahead":
+                self.upsert(touch(self._models[object_id], datetime.now(UTC)))
             else:
                 model = self._models[object_id]
                 self.rename(object_id, f"{model.get('id', object_id)}-renamed")
@@ -310,8 +317,8 @@ class _Handler(BaseHTTPRequestHandler):
             with hub._lock:
                 hub.stats.faults_injected[fault] = hub.stats.faults_injected.get(fault, 0) + 1
         hub.stats.listing_requests += 1
-        if fault in ("rename-between", "delete-between"):
-            hub._mutate_ahead(cursor, fault)
+        if fault in ("rename-between", "delete-between", "commit-ahead"):
+            hub._mutate_ahead(cursor, fault, max(1, min(limit, hub.max_page_size)))
         if fault in ("429", "429-retry-after"):
             extra = {"Retry-After": "1"} if fault == "429-retry-after" else {}
             self._send(429, b'{"error":"Too Many Requests"}', {**headers, **extra})
