@@ -24,16 +24,16 @@ FORMATS = ("parquet",)
 # Each table, with the date of the snapshot that partitions its rows: its own for snapshots,
 # the one a version or counter interval began in for the others.
 _SNAPSHOT_DATE = "(s.finished_at AT TIME ZONE 'UTC')::DATE AS snapshot_date"
+# Databases pruned before hfstats moved surviving rows onto the oldest kept snapshot still
+# hold rows that began in a dropped one: those go into the oldest kept snapshot's partition.
+_BEGAN_IN = (
+    "JOIN snapshots s ON s.snapshot_id = greatest(t.valid_from, "
+    "(SELECT min(snapshot_id) FROM snapshots WHERE complete))"
+)
 _TABLES = {
     "snapshots": f"SELECT s.*, {_SNAPSHOT_DATE} FROM snapshots s WHERE s.complete",
-    "model_versions": (
-        f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_versions t "
-        "JOIN snapshots s ON s.snapshot_id = t.valid_from"
-    ),
-    "model_counters": (
-        f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_counters t "
-        "JOIN snapshots s ON s.snapshot_id = t.valid_from"
-    ),
+    "model_versions": f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_versions t {_BEGAN_IN}",
+    "model_counters": f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_counters t {_BEGAN_IN}",
 }
 
 

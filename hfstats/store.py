@@ -746,6 +746,13 @@ def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:
         snapshots = connection.execute(
             "DELETE FROM snapshots WHERE snapshot_id < ?", [oldest_kept]
         ).fetchall()[0][0]
+        # What survives began in a dropped snapshot: it now begins in the oldest kept one, so
+        # that every row names a snapshot that exists (the export partitions by its date).
+        for table in ("model_versions", "model_counters"):
+            connection.execute(
+                f"UPDATE {table} SET valid_from = ? WHERE valid_from < ?",
+                [oldest_kept, oldest_kept],
+            )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

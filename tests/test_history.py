@@ -158,6 +158,32 @@ def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
     assert {s: stored_state(db, s) for s in (2, 3)} == before
 
 
+def test_export_after_prune_keeps_every_model_of_the_kept_snapshots(tmp_path):
+    db = tmp_path / "pe.duckdb"
+    with FakeHub(synthetic_models(60, seed=6)) as hub:
+        run_refresh(db, hub)
+        models = sorted(hub.models(), key=lambda m: m["_id"])
+        for m in models[:4]:
+            hub.upsert(touch(m, NOW))
+        run_refresh(db, hub)
+        run_refresh(db, hub)
+        expected = {m["_id"]: m["id"] for m in hub.models()}
+    with store.write(db) as connection:
+        store.prune(connection, keep=1)
+    counts = export(db, tmp_path / "export")
+    # 56 models unchanged since snapshot 1 and 4 changed in snapshot 2: all began in a
+    # dropped snapshot, and all are still current.
+    assert counts["model_versions"] == len(expected) == 60
+    versions = str(tmp_path / "export" / "model_versions" / "*" / "*.parquet")
+    rebuilt = duckdb.sql(
+        "SELECT object_id, id FROM read_parquet($path, hive_partitioning = true) "
+        "WHERE valid_from <= 3 AND (valid_to IS NULL OR valid_to > 3)",
+        params={"path": versions},
+    ).fetchall()
+    assert dict(rebuilt) == expected
+    assert stored_state(db, 3).keys() == expected.keys()
+
+
 def test_export_is_readable_and_rebuilds_every_snapshot(tmp_path):
     db = tmp_path / "e.duckdb"
     with FakeHub(synthetic_models(150, seed=9)) as hub:
