@@ -337,7 +337,8 @@ def macro_statements(temporary: bool = True, stored_rules_current: bool = True) 
         CAST(created_at AS TIMESTAMPTZ) <= TIMESTAMPTZ '{PLACEHOLDER_CREATED_AT_LIMIT}'""",
         f"""CREATE OR REPLACE {kind} created_year(created_at) AS
         CASE WHEN NOT is_placeholder_created_at(created_at)
-            THEN CAST(extract(year FROM CAST(created_at AS TIMESTAMPTZ)) AS INTEGER) END""",
+            THEN CAST(extract(year FROM timezone('UTC', CAST(created_at AS TIMESTAMPTZ))) AS INTEGER)
+        END""",
         f"""CREATE OR REPLACE {kind} created_by(created_at, as_of) AS
         as_of IS NULL
         OR coalesce(CAST(created_at AS TIMESTAMPTZ) <= CAST(as_of AS TIMESTAMPTZ), false)""",

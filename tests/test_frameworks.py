@@ -123,6 +123,25 @@ def test_created_year(connection, created_at, year):
     assert result == year
 
 
+@pytest.mark.parametrize(
+    "zone, created_at, year",
+    [
+        ("America/Los_Angeles", "2023-01-01T02:00:00Z", 2023),  # still 2022 in California
+        ("Pacific/Kiritimati", "2022-12-31T23:30:00Z", 2022),  # already 2023 at UTC+14
+    ],
+)
+def test_created_year_is_the_utc_year_in_any_session_time_zone(zone, created_at, year):
+    # The macros are stored in the database for plain DuckDB shells, whose zone is the local one.
+    with duckdb.connect() as plain:
+        plain.execute(f"SET TimeZone = '{zone}'")
+        for statement in frameworks.macro_statements(temporary=True):
+            plain.execute(statement)
+        result = plain.execute(
+            "SELECT created_year(CAST($created_at AS TIMESTAMPTZ))", {"created_at": created_at}
+        ).fetchone()[0]
+    assert result == year
+
+
 def test_rule_tables_are_well_formed():
     for rule in frameworks.FILE_RULES:
         assert rule.framework in (*frameworks.FRAMEWORKS, None)
