@@ -16,6 +16,7 @@ The verdict logic is in small pure functions over numbers (``point_verdict``,
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -152,7 +153,19 @@ TABLE_COLUMNS = ["claim", "expected", "measured", "verdict", "reading"]
 
 
 class _ClaimsLoader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so that a bad date is reported with its claim."""
+    """SafeLoader that leaves dates as text, so that a bad date is reported with its claim, and
+    refuses a key given twice in one mapping (YAML would keep the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _ClaimsLoader.yaml_implicit_resolvers = {
@@ -256,7 +269,7 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
     fields.update(query=query, params=params)
     if kind == "proxy":
         method = entry.get("method", DEFAULT_METHOD)
-        if method not in METHODS:
+        if not isinstance(method, str) or method not in METHODS:
             raise fail(f"method must be one of {', '.join(METHODS)} (got {method!r})")
         return Claim(
             **fields,
@@ -274,6 +287,11 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
     denominator, method = _parse_reading(entry.get("reading") or {}, fail)
     if query == "exclusivity":
         denominator = _denominator_for(select["framework_class"], denominator, entry, fail)
+        if not 0 <= expected.value <= 1:
+            raise fail(
+                f"expected.value of an exclusivity claim is a share from 0 to 1 "
+                f"(got {expected.value!r}; write 92% as 0.92)"
+            )
     return Claim(**fields, select=select, expected=expected, denominator=denominator, method=method)
 
 
@@ -333,7 +351,10 @@ def _parse_select(value: Any, query: str, fail) -> dict[str, Any]:
     unknown = set(value) - set(needed)
     if unknown:
         raise fail(f"unknown select field(s) for {query}: {', '.join(sorted(map(str, unknown)))}")
-    if value["framework_class"] not in FRAMEWORK_CLASSES:
+    if (
+        not isinstance(value["framework_class"], str)
+        or value["framework_class"] not in FRAMEWORK_CLASSES
+    ):
         raise fail(
             f"select.framework_class must be one of {', '.join(FRAMEWORK_CLASSES)} "
             f"(got {value['framework_class']!r})"
@@ -349,20 +370,25 @@ def _parse_expected(value: Any, fail) -> Expected:
     comparison = value.get("comparison")
     if comparison is None:
         raise fail("missing field 'expected.comparison'")
-    if comparison not in COMPARISONS:
+    if not isinstance(comparison, str) or comparison not in COMPARISONS:
         raise fail(
             f"bad comparison {comparison!r} in expected (use one of {', '.join(COMPARISONS)})"
         )
     number = value.get("value")
     if number is None:
         raise fail("missing field 'expected.value'")
-    if isinstance(number, bool) or not isinstance(number, int | float):
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
         raise fail(f"expected.value must be a number (got {number!r})")
     tolerance = value.get("tolerance")
     if comparison == "~":
         if tolerance is None:
             raise fail("missing field 'expected.tolerance' (a '~' comparison needs one)")
-        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0:
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, int | float)
+            or not math.isfinite(tolerance)
+            or tolerance < 0
+        ):
             raise fail(f"expected.tolerance must be a number >= 0 (got {tolerance!r})")
     elif tolerance is not None:
         raise fail(f"expected.tolerance only goes with '~' (the comparison is {comparison!r})")
@@ -376,10 +402,10 @@ def _parse_reading(value: Any, fail) -> tuple[str, str]:
     if not isinstance(value, dict) or set(value) - {"denominator", "method"}:
         raise fail("reading must be a mapping with denominator and/or method")
     denominator = value.get("denominator", DEFAULT_DENOMINATOR)
-    if denominator not in DENOMINATORS:
+    if not isinstance(denominator, str) or denominator not in DENOMINATORS:
         raise fail(f"reading.denominator must be one of {', '.join(DENOMINATORS)}")
     method = value.get("method", DEFAULT_METHOD)
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise fail(f"reading.method must be one of {', '.join(METHODS)}")
     return denominator, method
 
