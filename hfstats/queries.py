@@ -33,7 +33,6 @@ _PARAM_RE = re.compile(
     r"^--\s*param\s+(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>[A-Z]+)"
     r"(?:\s*=\s*(?P<default>'(?:[^']|'')*'|[^:\s]+))?\s*:\s*(?P<description>.*?)\s*$"
 )
-_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TYPES = ("INTEGER", "BIGINT", "DOUBLE", "VARCHAR", "BOOLEAN", "DATE", "TIMESTAMPTZ")
 
 
@@ -124,8 +123,8 @@ def load_query(name: str) -> QuerySpec:
 
 
 def parse_as_of(value: str | date | datetime) -> datetime:
-    """A cut-off instant: YYYY-MM-DD means the end of that day (UTC, inclusive); an ISO 8601
-    timestamp without a zone is UTC."""
+    """A cut-off instant: a date (YYYY-MM-DD, or any ISO 8601 date form such as 20221231) means
+    the end of that day (UTC, inclusive); an ISO 8601 timestamp without a zone is UTC."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
@@ -133,9 +132,9 @@ def parse_as_of(value: str | date | datetime) -> datetime:
     else:
         text = value.strip()
         try:
-            if _DAY_RE.match(text):
+            try:
                 moment = datetime.combine(date.fromisoformat(text), time.max)
-            else:
+            except ValueError:  # not a date alone: a timestamp
                 moment = datetime.fromisoformat(text)
         except ValueError:
             raise UsageError(

@@ -588,6 +588,9 @@ def test_parse_as_of():
     assert queries.parse_as_of("2024-02-29") == datetime(2024, 2, 29, 23, 59, 59, 999999, UTC)
     assert queries.parse_as_of("2024-02-29T10:00:00Z") == datetime(2024, 2, 29, 10, tzinfo=UTC)
     assert queries.parse_as_of("2024-02-29 10:00") == datetime(2024, 2, 29, 10, tzinfo=UTC)
+    # Every ISO 8601 form of a date alone is that whole day, as YYYY-MM-DD is.
+    for day in ("20240229", "2024-W09-4"):
+        assert queries.parse_as_of(day) == datetime(2024, 2, 29, 23, 59, 59, 999999, UTC)
     for bad in ("2024-02-30", "29/02/2024", "", "2024-02-29T25:00"):
         with pytest.raises(UsageError, match="bad date"):
             queries.parse_as_of(bad)
