@@ -607,8 +607,18 @@ def _check(context: _Context, claim: Claim) -> ClaimResult:
     return result
 
 
-def _run(context: _Context, claim: Claim, name: str, method: str | None) -> list[dict[str, Any]]:
-    """Rows of query ``name`` as dicts; ``method`` None for a query that takes none."""
+_CLAIM_AS_OF = object()
+
+
+def _run(
+    context: _Context,
+    claim: Claim,
+    name: str,
+    method: str | None,
+    as_of: datetime | None | object = _CLAIM_AS_OF,
+) -> list[dict[str, Any]]:
+    """Rows of query ``name`` as dicts; ``method`` None for a query that takes none; ``as_of``
+    the claim's unless given."""
     from . import queries
 
     outcome = queries.run_query(
@@ -616,7 +626,7 @@ def _run(context: _Context, claim: Claim, name: str, method: str | None) -> list
         name,
         claim.params or None,
         snapshot_id=context.snapshot_id,
-        as_of=claim.as_of,
+        as_of=claim.as_of if as_of is _CLAIM_AS_OF else as_of,
         cache=context.query_cache,
         **({"method": method} if method else {}),
     )
@@ -637,8 +647,11 @@ def _class_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _placeholder_counts(context: _Context, claim: Claim, method: str) -> dict[str, int]:
-    """Models per class whose createdAt is the placeholder (``year`` NULL in yearly_additions)."""
-    rows = _run(context, claim, "yearly_additions", method)
+    """Models per class whose createdAt is the placeholder (``year`` NULL in yearly_additions),
+    whatever the claim's date: created at an unknown time up to the cut-off, they may have
+    existed by an earlier as_of too, so they are counted as of the cut-off then."""
+    as_of = None if claim.as_of is None else max(claim.as_of, PLACEHOLDER_CUTOFF)
+    rows = _run(context, claim, "yearly_additions", method, as_of=as_of)
     return _class_counts([row for row in rows if row["year"] is None])
 
 
@@ -697,7 +710,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         rows = _run(context, claim, "yearly_additions", method)
         in_class = [row for row in rows if row["framework_class"] == framework_class]
         lower = sum(int(row["models"]) for row in in_class if _is_year(row["year"], year))
-        placeholder = sum(int(row["models"]) for row in in_class if row["year"] is None)
+        placeholder = _placeholder_counts(context, claim, method).get(framework_class, 0)
         # Placeholder-dated models were created at an unknown time up to 2022-03-02: they can
         # only belong to a year that the placeholder period reaches.
         upper = lower + (placeholder if year <= PLACEHOLDER_CUTOFF.year else 0)
@@ -863,19 +876,23 @@ def _share_placeholder_caveat(
     total = sum(placeholders.values())
     if total == 0:
         return "placeholder dates: no model in this measurement carries the placeholder createdAt"
+    if claim.as_of is not None and claim.as_of < PLACEHOLDER_CUTOFF:
+        return (
+            f"placeholder dates: {total} models "
+            f"({placeholders.get(claim.select['framework_class'], 0)} "
+            f"{claim.select['framework_class']}) carry the Hub's placeholder createdAt (created "
+            f"at an unknown time up to {_instant_text(PLACEHOLDER_CUTOFF)}); as_of is before "
+            f"that, so whether they existed by then is unknown: the {measured} models measured "
+            "leave them out"
+        )
     text = (
         f"placeholder dates: {total} of the {measured} models measured "
         f"({placeholders.get(claim.select['framework_class'], 0)} "
         f"{claim.select['framework_class']}) carry the Hub's placeholder createdAt"
     )
-    if claim.as_of is None or claim.as_of >= PLACEHOLDER_CUTOFF:
-        return text + (
-            f"; they existed by {_instant_text(PLACEHOLDER_CUTOFF)} in any case, so the "
-            "share does not depend on their unknown dates"
-        )
     return text + (
-        f"; as_of is before {_instant_text(PLACEHOLDER_CUTOFF)}, so whether they existed "
-        "by then is unknown"
+        f"; they existed by {_instant_text(PLACEHOLDER_CUTOFF)} in any case, so the "
+        "share does not depend on their unknown dates"
     )
 
 

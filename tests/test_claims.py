@@ -298,6 +298,46 @@ def test_table_formats_show_every_claim_and_its_caveats(fixture_db, fmt):
     assert "survivorship" in out
 
 
+EARLY_CLAIMS = """\
+claims:
+  - id: added-2021
+    statement: "at least 3 PyTorch-only models added in 2021"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2021-12-31
+    query: yearly_additions
+    select: {framework_class: pytorch_only, year: 2021}
+    expected: {comparison: ">=", value: 3}
+  - id: share-2021
+    statement: "90% of framework models PyTorch-only at the end of 2021"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2021-12-31
+    query: exclusivity
+    select: {framework_class: pytorch_only}
+    expected: {comparison: "~", value: 0.9, tolerance: 0.05}
+"""
+
+
+def test_a_claim_dated_before_the_placeholder_instant_counts_placeholder_models(
+    fixture_db, tmp_path
+):
+    # By the end of 2021 no fixture model has a real creation date; the 5 placeholder-dated
+    # pytorch_only models were created at an unknown time up to 2022-03-02, so each may have
+    # been a 2021 addition: the interval is [0, 5], and ">= 3" cannot be decided.
+    loaded = [c for c in claims.load_claims(write_claims(tmp_path, EARLY_CLAIMS)) if "2021" in c.id]
+    with store.read(fixture_db) as connection:
+        added, share = claims.check_claims(connection, loaded)
+    assert (added.numbers["lower"], added.numbers["upper"]) == (0, 5)
+    assert added.verdict == claims.INDETERMINATE
+    assert "5 pytorch_only models carry" in " ".join(added.caveats)
+    # The share has no dated model to measure; the caveat names the placeholder models it
+    # leaves out instead of saying there are none.
+    assert share.verdict == claims.INDETERMINATE
+    caveat = next(c for c in share.caveats if c.startswith("placeholder dates"))
+    assert "5 models (5 pytorch_only)" in caveat and "unknown" in caveat
+
+
 def test_results_table_contract(fixture_db):
     with store.read(fixture_db) as connection:
         results = claims.check_claims(
