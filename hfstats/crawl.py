@@ -265,7 +265,8 @@ def refresh(
         if state.mode == "full" and state.catchup_passes and state.pass_pages > 1:
             result.notes.append(
                 f"the listing was still changing after {state.catchup_passes} catch-up passes: "
-                "a model modified during the crawl may be missing until the next refresh"
+                "a model modified during the crawl may be missing from this snapshot (and "
+                "counted as deleted) until the next refresh"
             )
         with store.write(db_path) as connection:
             result.merge = store.merge_pages(
