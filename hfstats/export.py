@@ -13,13 +13,15 @@ daily export adds one small partition per table, and the state as of snapshot S 
 
 from __future__ import annotations
 
-import shutil
+import json
 from pathlib import Path
 
-from . import store
+from . import __version__, outdir, store
 from .errors import UsageError
 
 FORMATS = ("parquet",)
+# Written into every export: a folder holding it is one `hfstats export` may replace.
+MARKER_FILE = ".hfstats-export"
 
 # Each table, with the date of the snapshot that partitions its rows: its own for snapshots,
 # the one a version or counter interval began in for the others.
@@ -38,43 +40,27 @@ _TABLES = {
 
 
 def export(db_path: str | Path, out_dir: str | Path, fmt: str = "parquet") -> dict[str, int]:
-    """Write the history to ``out_dir`` (replaced as a whole); return rows per table."""
+    """Write the history to ``out_dir`` (replaced as a whole); return rows per table.
+
+    An existing ``out_dir`` is replaced only if an earlier export wrote it (or it is empty), never
+    when it holds the database, and only once the new export is complete.
+    """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir} exists and is not a folder")
-    parent = out_dir.resolve().parent
-    if not parent.exists():
-        raise UsageError(f"folder {parent} does not exist")
-    staging = parent / f".{out_dir.name}.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
+    target = Path(out_dir).resolve()
+    if not target.parent.exists():
+        raise UsageError(f"folder {target.parent} does not exist")
+    outdir.check_replaceable(target, MARKER_FILE, "hfstats export", keep=Path(db_path))
     counts: dict[str, int] = {}
-    try:
-        with store.read(db_path) as connection:
-            for table, sql in _TABLES.items():
-                relation = connection.sql(sql)
-                counts[table] = relation.count("*").fetchall()[0][0]
-                target = staging / table
-                target.mkdir(parents=True)
-                if counts[table]:
-                    relation.write_parquet(
-                        str(target), partition_by=["snapshot_date"], overwrite=True
-                    )
-    except PermissionError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UsageError(f"cannot write to {parent}: {exc.strerror}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    # Swap in the new export only once it is whole.
-    if out_dir.exists():
-        retired = parent / f".{out_dir.name}.old"
-        shutil.rmtree(retired, ignore_errors=True)
-        out_dir.rename(retired)
-        staging.rename(out_dir)
-        shutil.rmtree(retired)
-    else:
-        staging.rename(out_dir)
+    with store.read(db_path) as connection, outdir.replacing(target) as staging:
+        for table, sql in _TABLES.items():
+            relation = connection.sql(sql)
+            counts[table] = relation.count("*").fetchall()[0][0]
+            table_dir = staging / table
+            table_dir.mkdir()
+            if counts[table]:
+                relation.write_parquet(
+                    str(table_dir), partition_by=["snapshot_date"], overwrite=True
+                )
+        (staging / MARKER_FILE).write_text(json.dumps({"hfstats_version": __version__}) + "\n")
     return counts

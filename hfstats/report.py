@@ -23,8 +23,6 @@ import functools
 import hashlib
 import html
 import json
-import secrets
-import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ import altair as alt
 import pandas as pd
 import vl_convert
 
-from . import __version__, claims, queries, store
+from . import __version__, claims, outdir, queries, store
 from .errors import UsageError
 from .frameworks import FRAMEWORK_CLASSES, METHODS
 from .output import markdown_cell, render
@@ -925,51 +923,19 @@ def write_report(
         formats = parse_formats([*formats, "svg"])
     # Resolved, so that `--out .` or `--out reports/` still has a parent to stage beside.
     target = Path(out_dir).resolve()
-    _check_replaceable(target)
+    check_replaceable_report(target, db_path)
     with store.read(db_path) as connection:
         data = collect(connection, snapshot_id=snapshot_id, as_of=as_of, method=method)
     figures = build_figures(data)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.new-{secrets.token_hex(4)}"
-    staging.mkdir()
-    try:
+    with outdir.replacing(target) as staging:
         _write_files(staging, data, figures, formats)
-        _swap_in(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Path(out_dir)
 
 
-def _check_replaceable(out_dir: Path) -> None:
-    here = Path.cwd().resolve()
-    if out_dir == here or out_dir in here.parents:
-        # Swapping in a new folder would pull the current directory from under the shell.
-        raise UsageError(f"--out {out_dir} is the current folder or contains it; name a subfolder")
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise UsageError(f"{out_dir} is a file; --out must be a folder")
-    if (out_dir / MARKER_FILE).exists() or not any(out_dir.iterdir()):
-        return
-    raise UsageError(
-        f"{out_dir} exists and was not written by `hfstats report`; choose another --out "
-        "(hfstats replaces only folders it wrote)"
-    )
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    if not out_dir.exists():
-        staging.rename(out_dir)
-        return
-    previous = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
-    out_dir.rename(previous)
-    try:
-        staging.rename(out_dir)
-    except BaseException:
-        previous.rename(out_dir)
-        raise
-    shutil.rmtree(previous, ignore_errors=True)
+def check_replaceable_report(out_dir: Path, db_path: str | Path | None = None) -> None:
+    """Refuse an ``--out`` folder that a report must not replace (see ``outdir``)."""
+    keep = None if db_path is None else Path(db_path)
+    outdir.check_replaceable(out_dir, MARKER_FILE, "hfstats report", keep=keep)
 
 
 def _write_files(folder: Path, data: ReportData, figures: list[Figure], formats: tuple) -> None:

@@ -1,0 +1,66 @@
+"""Output folders that hfstats replaces as a whole (`report --out`, `export DIR`).
+
+A folder is replaced only if hfstats wrote it (its marker file is there) or it is empty, never
+the current folder or one containing it, and only once the new contents are complete: they are
+written to a staging folder beside it and swapped in.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UsageError
+
+
+def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | None = None) -> None:
+    """Refuse ``out_dir`` (resolved) unless ``command`` may replace it; ``keep`` (e.g. the
+    database) must not be inside it."""
+    here = Path.cwd().resolve()
+    if out_dir == here or out_dir in here.parents:
+        # Swapping in a new folder would pull the current directory from under the shell.
+        raise UsageError(f"{out_dir} is the current folder or contains it; name a subfolder")
+    if keep is not None and out_dir in keep.resolve().parents:
+        raise UsageError(f"{out_dir} holds {keep}, which replacing it would delete")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise UsageError(f"{out_dir} is a file; name a folder")
+    if (out_dir / marker).exists() or not any(out_dir.iterdir()):
+        return
+    raise UsageError(
+        f"{out_dir} exists and was not written by `{command}`; choose another folder "
+        "(hfstats replaces only folders it wrote)"
+    )
+
+
+@contextmanager
+def replacing(out_dir: Path) -> Iterator[Path]:
+    """A staging folder beside ``out_dir`` (resolved), swapped in for it when the block ends
+    without an error, removed otherwise."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.new-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        yield staging
+        _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        staging.rename(out_dir)
+        return
+    previous = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
+    out_dir.rename(previous)
+    try:
+        staging.rename(out_dir)
+    except BaseException:
+        previous.rename(out_dir)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
