@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,19 +27,32 @@ def _escape_control(text: str) -> str:
     return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def iso_duration(value: timedelta) -> str:
+    """An INTERVAL as an ISO 8601 duration: ``P3DT3600S``."""
+    seconds = value.seconds + value.microseconds / 1_000_000
+    return f"P{value.days}DT{seconds:g}S"
+
+
 def json_value(value: Any) -> Any:
-    """A value as JSON can carry it: timestamps as ISO 8601, NaN as null."""
-    if isinstance(value, datetime | date):
+    """A value as JSON can carry it: timestamps and intervals as ISO 8601, NaN as null, BLOBs
+    as hex, anything else JSON has no type for (UUID...) as its text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return iso_duration(value)
     if isinstance(value, Decimal):
         return float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
     if isinstance(value, list | tuple):
         return [json_value(v) for v in value]
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
-    return value
+    return str(value)
 
 
 def _text(value: Any) -> str:
@@ -49,6 +62,10 @@ def _text(value: Any) -> str:
         return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else ""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, timedelta):
+        return iso_duration(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
     if isinstance(value, list | tuple | dict):
         return json.dumps(json_value(value), ensure_ascii=False)
     return str(value)
@@ -109,8 +126,8 @@ def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> s
 def _csv(value: Any) -> Any:
     if value is None:
         return ""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    if isinstance(value, datetime | date | time | timedelta | bytes | bytearray | memoryview):
+        return json_value(value)
     return value
 
 

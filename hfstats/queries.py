@@ -261,6 +261,8 @@ def run_query(
 
 def run_sql(connection: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
     """Run ad-hoc SQL with the classification macros available; bad SQL is a UsageError."""
+    if not sql.strip():
+        raise UsageError("no SQL statement given")
     frameworks.install_macros(connection)
     try:
         latest = store.latest_complete(connection)
@@ -268,10 +270,11 @@ def run_sql(connection: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
         latest = None
     try:
         cursor = connection.execute(sql)
-        rows = cursor.fetchall() if cursor.description else []
+        description = cursor.description if cursor is not None else None
+        rows = cursor.fetchall() if description else []
     except duckdb.Error as exc:
         raise UsageError(f"SQL failed: {_first_line(str(exc))}") from None
-    columns = [column[0] for column in cursor.description or []]
+    columns = [column[0] for column in description or []]
     return QueryResult(columns, rows, latest["snapshot_id"] if latest else None, {})
 
 

@@ -694,6 +694,31 @@ def test_sql_has_the_macros_and_prints_null(db):
     assert json.loads(result.stdout) == [{"framework_class": "pytorch_only", "year": None}]
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv", "table", "markdown"])
+def test_sql_prints_every_column_type(db, fmt):
+    result = invoke(
+        "sql",
+        "SELECT INTERVAL 3 DAY + INTERVAL 90 SECOND AS took, TIME '12:30:00' AS at, "
+        "'\\xAB\\x01'::BLOB AS raw, '2b7f5b1e-0000-4000-8000-000000000001'::UUID AS uid",
+        "--db",
+        str(db),
+        "--format",
+        fmt,
+    )
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert json.loads(result.stdout) == [
+            {
+                "took": "P3DT90S",
+                "at": "12:30:00",
+                "raw": "ab01",
+                "uid": "2b7f5b1e-0000-4000-8000-000000000001",
+            }
+        ]
+    else:
+        assert "P3DT90S" in result.stdout and "ab01" in result.stdout
+
+
 def test_a_query_cache_answers_the_same_question_once(db):
     cache: dict = {}
     with store.read(db) as connection:
