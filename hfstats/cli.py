@@ -48,6 +48,11 @@ as_of_option = click.option(
 )
 
 
+quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, help="No output unless something fails (for cron)."
+)
+
+
 def snapshot_option(what: str = "Snapshot to read"):
     return click.option(
         "--snapshot",
@@ -75,6 +80,8 @@ def echo_data(text: str) -> None:
 
 def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
     root = logging.getLogger("hfstats")
+    for handler in root.handlers:
+        handler.close()
     root.handlers.clear()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
@@ -122,8 +129,16 @@ class HfstatsGroup(click.Group):
 
 
 def _fail(message: str, code: int) -> None:
-    logging.getLogger("hfstats").debug("exit %d: %s", code, message)
-    click.echo(f"hfstats: error: {message.splitlines()[0] if message else 'failed'}", err=True)
+    line = message.splitlines()[0] if message else "failed"
+    # Into the --log-file only: the console gets the one line below.
+    logger = logging.getLogger("hfstats")
+    record = logger.makeRecord(
+        logger.name, logging.ERROR, __file__, 0, "exit %d: %s", (code, line), None
+    )
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    click.echo(f"hfstats: error: {line}", err=True)
     sys.exit(code)
 
 
@@ -142,11 +157,14 @@ def cli(ctx: click.Context, debug: bool, log_file: Path | None) -> None:
     Crawl the Hub's model listing into a DuckDB file (refresh), query it (query, sql),
     re-measure published claims (check) and render charts for docs (report).
 
-    Exit codes: 0 ok, 1 error, 2 bad input, 75 busy (another refresh is running; try later).
+    Exit codes: 0 ok, 1 error, 2 bad input, 75 busy (another refresh is running; try later),
+    130 interrupted.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     ctx.obj["log_file"] = log_file
+    # Every command logs (and --log-file records its failures); refresh narrows it with --quiet.
+    _setup_logging(False, log_file, debug)
 
 
 def _logging_from(ctx: click.Context, quiet: bool) -> None:
@@ -183,7 +201,7 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
     show_default=True,
     help="Retries per page on 429, 5xx, timeouts and broken bodies.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No output unless something fails (for cron).")
+@quiet_option
 @click.pass_context
 def refresh(ctx, db_path, endpoint, full, page_size, max_pages, timeout, max_retries, quiet):
     """Crawl the Hub's model metadata into the database as a new snapshot.
@@ -282,14 +300,27 @@ def snapshots(ctx, db_path, fmt):
 
 
 @snapshots.command("prune")
-@db_option
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The hfstats DuckDB database file.  [default: the one given to `snapshots`]",
+)
 @click.option("--keep", type=click.IntRange(1), required=True, help="Complete snapshots to keep.")
-def snapshots_prune(db_path, keep):
+@quiet_option
+@click.pass_context
+def snapshots_prune(ctx, db_path, keep, quiet):
     """Drop all but the KEEP latest complete snapshots; the rest keep their exact history."""
     from . import crawl, store
 
+    db_path = db_path or ctx.parent.params["db_path"]
+    # Refuses a missing or foreign file before anything is created beside it.
+    with store.read(db_path):
+        pass
     with crawl.RefreshLock(db_path), store.write(db_path) as connection:
         dropped = store.prune(connection, keep)
+    if quiet:
+        return
     click.echo(
         f"dropped {dropped['snapshots_dropped']} snapshot(s), {dropped['versions_dropped']} "
         f"model version(s), {dropped['counters_dropped']} counter interval(s)"
@@ -307,14 +338,18 @@ def snapshots_prune(db_path, keep):
     show_default=True,
     help="File format of the export.",
 )
-def export_command(out_dir, db_path, fmt):
+@quiet_option
+def export_command(out_dir, db_path, fmt, quiet):
     """Write snapshots and model history to DIR as Parquet, Hive-partitioned by snapshot date.
 
-    Readable as is by DuckDB, Spark, Trino or BigQuery; DIR is replaced as a whole.
+    Readable as is by DuckDB, Spark, Trino or BigQuery. DIR is replaced as a whole, once the
+    new export is complete, and only if an earlier export wrote it or it is empty.
     """
     from .export import export
 
     counts = export(db_path, out_dir, fmt)
+    if quiet:
+        return
     click.echo(
         f"wrote {out_dir}: {counts['snapshots']} snapshot(s), {counts['model_versions']} model "
         f"version(s), {counts['model_counters']} counter interval(s)"
@@ -453,7 +488,8 @@ def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
 @as_of_option
 @method_option
 @snapshot_option("Snapshot to report on")
-def report_command(db_path, out_dir, formats, as_of, method, snapshot_id):
+@quiet_option
+def report_command(db_path, out_dir, formats, as_of, method, snapshot_id, quiet):
     """Write charts and tables for docs: index.html (offline), report.md, charts/NAME.*
 
     One chart per question, titled with its answer, named by its query (charts/exclusivity.svg
@@ -469,7 +505,8 @@ def report_command(db_path, out_dir, formats, as_of, method, snapshot_id):
         as_of=as_of,
         method=method,
     )
-    click.echo(f"report written to {written}")
+    if not quiet:
+        click.echo(f"report written to {written}")
 
 
 @cli.command("record")

@@ -311,3 +311,89 @@ def test_unwritable_output_folder(tmp_path: Path, database: Path, command: str) 
         assert_one_line_error(result)
     finally:
         locked.chmod(0o700)
+
+
+def test_export_never_replaces_a_folder_it_did_not_write(tmp_path: Path, database: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("my thesis")
+    result = hfstats(tmp_path, "export", str(precious), "--db", str(database))
+    assert_one_line_error(result, exit_code=2)
+    assert (precious / "thesis.txt").read_text() == "my thesis"
+    # Nor the folder holding the database, even when empty of anything else.
+    result = hfstats(tmp_path, "export", str(tmp_path), "--db", str(database))
+    assert_one_line_error(result, exit_code=2)
+    assert database.exists()
+    # An earlier export is replaced.
+    out = tmp_path / "history"
+    assert hfstats(tmp_path, "export", str(out), "--db", str(database)).returncode == 0
+    assert hfstats(tmp_path, "export", str(out), "--db", str(database)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".hfstats-export",
+        "model_counters",
+        "model_versions",
+        "snapshots",
+    ]
+
+
+def test_prune_reads_the_db_given_to_the_snapshots_group(tmp_path: Path, hfstats_db: bytes) -> None:
+    chosen, other = tmp_path / "chosen.duckdb", tmp_path / "other.duckdb"
+    chosen.write_bytes(hfstats_db)
+    other.write_bytes(hfstats_db)
+    env_db = {"HFSTATS_DB": str(other)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hfstats.cli",
+            "snapshots",
+            "--db",
+            str(chosen),
+            "prune",
+            "--keep",
+            "1",
+        ],
+        env={**os.environ, **env_db},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert other.read_bytes() == hfstats_db  # the other database is not touched
+
+
+def test_prune_of_a_missing_database_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.duckdb"
+    result = hfstats(tmp_path, "snapshots", "prune", "--keep", "1", "--db", str(missing))
+    assert_one_line_error(result, exit_code=1)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "hf-home") == []
+
+
+def test_empty_sql_is_bad_input(tmp_path: Path, database: Path) -> None:
+    assert_one_line_error(hfstats(tmp_path, "sql", "  ", "--db", str(database)), exit_code=2)
+
+
+def test_log_file_records_the_failure_of_any_command(tmp_path: Path) -> None:
+    log = tmp_path / "hfstats.log"
+    missing = tmp_path / "missing.duckdb"
+    result = hfstats(tmp_path, "--log-file", str(log), "query", "exclusivity", "--db", str(missing))
+    assert_one_line_error(result, exit_code=1)
+    logged = log.read_text().splitlines()
+    assert len(logged) == 1 and " ERROR " in logged[0] and "no database at" in logged[0]
+    # An unwritable log file is itself a one-line error, for any command.
+    result = hfstats(tmp_path, "--log-file", str(tmp_path / "no" / "x.log"), "query", "--list")
+    assert_one_line_error(result, exit_code=1)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["report", "--format", "json", "--out"], ["export"], ["snapshots", "prune", "--keep", "1"]],
+    ids=["report", "export", "prune"],
+)
+def test_quiet_commands_print_nothing_on_success(
+    tmp_path: Path, database: Path, args: list[str]
+) -> None:
+    out = [str(tmp_path / "out")] if args[-1] in ("--out", "export") else []
+    result = hfstats(tmp_path, *args, *out, "--quiet", "--db", str(database))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
