@@ -23,6 +23,7 @@ import functools
 import hashlib
 import html
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from .output import markdown_cell, render
 REPORT_FORMATS = ("html", "md", "svg", "png", "json")
 DEFAULT_OUT = Path("reports/latest")
 # A file that marks a folder as written by `hfstats report`: only such folders are replaced.
+log = logging.getLogger("hfstats.report")
+
 MARKER_FILE = ".hfstats-report"
 
 PLACEHOLDER_LABEL = "created on or before 2022-03-02"
@@ -942,7 +945,8 @@ def _write_files(folder: Path, data: ReportData, figures: list[Figure], formats:
     charts = folder / "charts"
     charts.mkdir()
     vl_version = _vl_version()
-    for figure in figures:
+    for number, figure in enumerate(figures, start=1):
+        log.info("report: chart %d/%d, %s", number, len(figures), figure.name)
         if "json" in formats:
             (charts / f"{figure.name}.vl.json").write_text(
                 json.dumps(figure.spec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -963,7 +967,8 @@ def _write_files(folder: Path, data: ReportData, figures: list[Figure], formats:
             markdown_report(data, figures, image, with_specs="json" in formats), encoding="utf-8"
         )
     if "html" in formats:
-        (folder / "index.html").write_text(html_report(data, figures), encoding="utf-8")
+        images = [f for f in ("svg", "png") if f in formats]
+        (folder / "index.html").write_text(html_report(data, figures, images), encoding="utf-8")
     (folder / MARKER_FILE).write_text(
         json.dumps(
             {
@@ -1096,8 +1101,12 @@ def _html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def html_report(data: ReportData, figures: list[Figure]) -> str:
-    """The self-contained page: its only scripts are the Vega bundle and ``report.js``."""
+def html_report(data: ReportData, figures: list[Figure], images: Sequence[str] = ()) -> str:
+    """The self-contained page: its only scripts are the Vega bundle and ``report.js``.
+
+    ``images``: the image formats written beside it into charts/, named for readers without
+    JavaScript.
+    """
     e = html.escape
     sections = []
     nav = []
@@ -1155,8 +1164,13 @@ def html_report(data: ReportData, figures: list[Figure]) -> str:
         f'<header><h1>{e(REPORT_HEADING)}</h1><p class="meta">{e(meta)}</p></header>'
         f"<nav><ol>{''.join(nav)}</ol></nav>"
         + (f'<ul class="notes">{notes}</ul>' if notes else "")
-        + "<noscript><p>The charts need JavaScript; the same charts are in charts/ as SVG "
-        "and PNG images.</p></noscript>"
+        + "<noscript><p>The charts need JavaScript"
+        + (
+            f"; the same charts are in charts/ as {' and '.join(f.upper() for f in images)} images"
+            if images
+            else ""
+        )
+        + ".</p></noscript>"
         + "".join(sections)
         + '<pre id="render-status" hidden></pre>'
         f'<script type="application/json" id="report-specs">{specs}</script>'

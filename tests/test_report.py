@@ -280,6 +280,26 @@ def test_rerun_replaces_the_previous_report_whole(db, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize(
+    ("formats", "promise"),
+    [
+        (("html",), "The charts need JavaScript.</p>"),
+        (("html", "svg"), "in charts/ as SVG images."),
+        (("html", "svg", "png"), "in charts/ as SVG and PNG images."),
+    ],
+)
+def test_the_page_without_javascript_names_only_images_that_were_written(
+    db, tmp_path, formats, promise
+):
+    out = report.write_report(db, tmp_path / "report", formats=formats)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    noscript = page[page.index("<noscript>") : page.index("</noscript>")]
+    assert promise in noscript
+    written = {p.suffix for p in (out / "charts").iterdir()}
+    for kind in ("SVG", "PNG"):
+        assert (kind in noscript) == (f".{kind.lower()}" in written)
+
+
 def test_a_failure_mid_way_leaves_the_previous_report_intact(db, tmp_path, monkeypatch):
     out = tmp_path / "report"
     report.write_report(db, out, formats=("json",))
