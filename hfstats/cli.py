@@ -339,7 +339,8 @@ def snapshots_prune(ctx, db_path, keep, quiet):
     help="File format of the export.",
 )
 @quiet_option
-def export_command(out_dir, db_path, fmt, quiet):
+@click.pass_context
+def export_command(ctx, out_dir, db_path, fmt, quiet):
     """Write snapshots and model history to DIR as Parquet, Hive-partitioned by snapshot date.
 
     Readable as is by DuckDB, Spark, Trino or BigQuery. DIR is replaced as a whole, once the
@@ -347,6 +348,7 @@ def export_command(out_dir, db_path, fmt, quiet):
     """
     from .export import export
 
+    _logging_from(ctx, quiet)
     counts = export(db_path, out_dir, fmt)
     if quiet:
         return
@@ -489,7 +491,8 @@ def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
 @method_option
 @snapshot_option("Snapshot to report on")
 @quiet_option
-def report_command(db_path, out_dir, formats, as_of, method, snapshot_id, quiet):
+@click.pass_context
+def report_command(ctx, db_path, out_dir, formats, as_of, method, snapshot_id, quiet):
     """Write charts and tables for docs: index.html (offline), report.md, charts/NAME.*
 
     One chart per question, titled with its answer, named by its query (charts/exclusivity.svg
@@ -497,6 +500,7 @@ def report_command(db_path, out_dir, formats, as_of, method, snapshot_id, quiet)
     """
     from . import report
 
+    _logging_from(ctx, quiet)
     written = report.write_report(
         db_path,
         out_dir,

@@ -59,7 +59,11 @@ def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
     given by mistake is never overwritten.
     """
     db_path = Path(db_path)
+    # Everything the user named is checked before the crawl, which takes seconds.
+    if not db_path.resolve().parent.is_dir():
+        raise UsageError(f"folder {db_path.resolve().parent} does not exist")
     _check_replaceable(db_path)
+    report.check_replaceable_report(Path(out_dir).resolve(), db_path)
     scratch = db_path.with_name(db_path.name + ".demo-tmp")
     _remove_database(scratch)
     try:

@@ -14,10 +14,13 @@ daily export adds one small partition per table, and the state as of snapshot S 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from . import __version__, outdir, store
 from .errors import UsageError
+
+log = logging.getLogger("hfstats.export")
 
 FORMATS = ("parquet",)
 # Written into every export: a folder holding it is one `hfstats export` may replace.
@@ -56,6 +59,7 @@ def export(db_path: str | Path, out_dir: str | Path, fmt: str = "parquet") -> di
         for table, sql in _TABLES.items():
             relation = connection.sql(sql)
             counts[table] = relation.count("*").fetchall()[0][0]
+            log.info("export: %s, %d rows", table, counts[table])
             table_dir = staging / table
             table_dir.mkdir()
             if counts[table]:

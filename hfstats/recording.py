@@ -197,6 +197,10 @@ def record(
     """
     if max_pages < 1:
         raise UsageError("--max-pages must be at least 1")
+    # Checked before the crawl, which may take minutes against a slow Hub.
+    out_folder = Path(out_path).resolve().parent
+    if not out_folder.is_dir():
+        raise UsageError(f"folder {out_folder} does not exist")
     session = requests.Session()
     client = HubClient(endpoint, token, session=session, sleep=sleep)
     truncator = _ListingTruncator(models_url(client.endpoint, page_size), max_pages)

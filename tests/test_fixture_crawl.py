@@ -164,3 +164,15 @@ def test_demo_builds_a_fresh_database_and_never_replaces_a_users_own(tmp_path, m
     refused = runner.invoke(cli, ["demo", "--db", str(own)])
     assert refused.exit_code == 2
     assert own.read_bytes() == b"precious"
+
+
+def test_demo_refuses_a_bad_report_folder_before_building_anything(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    refused = CliRunner().invoke(cli, ["demo", "--out", "mine", "--db", "d.duckdb"])
+    assert refused.exit_code == 2
+    assert "hfstats report" in refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    missing_folder = CliRunner().invoke(cli, ["demo", "--db", "no/such/d.duckdb"])
+    assert missing_folder.exit_code == 2 and "does not exist" in missing_folder.stderr

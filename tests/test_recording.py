@@ -16,6 +16,7 @@ from conftest import FAKE_TOKEN, crawl_recording
 
 from hfstats import recording, store
 from hfstats.cli import cli
+from hfstats.errors import UsageError
 from hfstats.testing.fakehub import FakeHub
 from hfstats.testing.synthetic import synthetic_models, touch
 
@@ -143,3 +144,10 @@ def test_record_command_writes_a_scrubbed_recording(tmp_path, monkeypatch):
     assert str(out) in outcome.output
     assert FAKE_TOKEN not in out.read_text()
     assert FAKE_TOKEN not in outcome.output
+
+
+def test_record_into_a_missing_folder_fails_before_any_request(tmp_path):
+    with FakeHub(list(synthetic_models(5, seed=3))) as hub:
+        with pytest.raises(UsageError, match="does not exist"):
+            recording.record(tmp_path / "no" / "out.yaml", endpoint=hub.url)
+        assert hub.stats.requests == 0
