@@ -51,6 +51,14 @@ def stored_state(db: Path, snapshot_id: int) -> dict[str, tuple]:
     return {r[0]: (r[1], tuple(r[2]), tuple(r[3]), r[4], r[5], r[6]) for r in rows}
 
 
+def commit_to_first(hub: FakeHub, count: int, when: datetime) -> list[dict]:
+    """A new commit at ``when`` to the first ``count`` models by ``_id``; all models, sorted."""
+    models = sorted(hub.models(), key=lambda m: m["_id"])
+    for m in models[:count]:
+        hub.upsert(touch(m, when))
+    return models
+
+
 def run_refresh(
     db: Path, hub: FakeHub, full: bool = True, page_size: int = 50
 ) -> crawl.RefreshResult:
@@ -138,9 +146,7 @@ def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
     db = tmp_path / "p.duckdb"
     with FakeHub(synthetic_models(120, seed=5)) as hub:
         run_refresh(db, hub)
-        models = sorted(hub.models(), key=lambda m: m["_id"])
-        for m in models[:10]:
-            hub.upsert(touch(m, NOW))
+        models = commit_to_first(hub, 10, NOW)
         hub.delete(models[10]["_id"])
         run_refresh(db, hub)
         for m in models[:5]:
@@ -162,9 +168,7 @@ def test_export_after_prune_keeps_every_model_of_the_kept_snapshots(tmp_path):
     db = tmp_path / "pe.duckdb"
     with FakeHub(synthetic_models(60, seed=6)) as hub:
         run_refresh(db, hub)
-        models = sorted(hub.models(), key=lambda m: m["_id"])
-        for m in models[:4]:
-            hub.upsert(touch(m, NOW))
+        commit_to_first(hub, 4, NOW)
         run_refresh(db, hub)
         run_refresh(db, hub)
         expected = {m["_id"]: m["id"] for m in hub.models()}
@@ -188,9 +192,7 @@ def test_export_is_readable_and_rebuilds_every_snapshot(tmp_path):
     db = tmp_path / "e.duckdb"
     with FakeHub(synthetic_models(150, seed=9)) as hub:
         run_refresh(db, hub)
-        models = sorted(hub.models(), key=lambda m: m["_id"])
-        for m in models[:12]:
-            hub.upsert(touch(m, NOW))
+        models = commit_to_first(hub, 12, NOW)
         hub.delete(models[12]["_id"])
         run_refresh(db, hub)
     out = tmp_path / "export"
