@@ -175,6 +175,7 @@ class HubClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[str, float], None] | None = None,
+        give_up_hint: str = "run `hfstats refresh` again later to resume",
     ) -> None:
         self.endpoint = (endpoint or default_endpoint()).rstrip("/")
         parts = urlsplit(self.endpoint)
@@ -192,6 +193,7 @@ class HubClient:
         self.session.headers.update(default_headers(token))
         self._sleep = sleep
         self._on_wait = on_wait
+        self._give_up_hint = give_up_hint
         self.stats = RequestStats()
         self._rate_limit_wait = 0.0
         # The smallest non-empty page that had a next link: a page without one that is at least
@@ -214,7 +216,7 @@ class HubClient:
                 if attempt > self.max_retries:
                     raise HubUnavailableError(
                         f"giving up on {self._redact(url)} after {self.max_retries} retries: "
-                        f"{problem}; run `hfstats refresh` again later to resume"
+                        f"{problem}; {self._give_up_hint}"
                     ) from None
                 delay = problem.wait if problem.wait is not None else self._backoff(attempt)
                 self.stats.retries += 1

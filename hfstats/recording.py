@@ -202,7 +202,13 @@ def record(
     if not out_folder.is_dir():
         raise UsageError(f"folder {out_folder} does not exist")
     session = requests.Session()
-    client = HubClient(endpoint, token, session=session, sleep=sleep)
+    client = HubClient(
+        endpoint,
+        token,
+        session=session,
+        sleep=sleep,
+        give_up_hint="run `hfstats record` again later",
+    )
     truncator = _ListingTruncator(models_url(client.endpoint, page_size), max_pages)
     session.hooks["response"].append(truncator)
     recorder = _recorder.Recorder()

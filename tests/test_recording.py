@@ -16,7 +16,7 @@ from conftest import FAKE_TOKEN, crawl_recording
 
 from hfstats import recording, store
 from hfstats.cli import cli
-from hfstats.errors import UsageError
+from hfstats.errors import HubUnavailableError, UsageError
 from hfstats.testing.fakehub import FakeHub
 from hfstats.testing.synthetic import synthetic_models, touch
 
@@ -151,3 +151,11 @@ def test_record_into_a_missing_folder_fails_before_any_request(tmp_path):
         with pytest.raises(UsageError, match="does not exist"):
             recording.record(tmp_path / "no" / "out.yaml", endpoint=hub.url)
         assert hub.stats.requests == 0
+
+
+def test_record_giving_up_names_record_not_refresh(tmp_path):
+    with FakeHub(list(synthetic_models(5, seed=3)), faults=lambda number, path: "503") as hub:
+        with pytest.raises(HubUnavailableError) as caught:
+            recording.record(tmp_path / "out.yaml", endpoint=hub.url, sleep=lambda s: None)
+    assert "`hfstats record` again" in str(caught.value)
+    assert "refresh" not in str(caught.value)
