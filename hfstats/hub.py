@@ -251,11 +251,18 @@ class HubClient:
     # -- internals ------------------------------------------------------------------------------
 
     def _looks_cut_short(self, page: Page) -> bool:
-        """An empty page, or a full page without a next link, may be a glitch: ask again."""
+        """An empty page, or a full page without a next link, may be a glitch: ask again.
+
+        Until a page with a next link has shown how many models the Hub puts on a page (it may
+        cap below the limit asked for), any page without one counts as possibly full: taken for
+        the end of the listing, a glitch there would end a full crawl early.
+        """
         if not page.models:
             return True
         if page.next_url is not None:
             return False
+        if not self._full_page_size:
+            return True
         full_size = _requested_limit(page.url) or 0
         if self._full_page_size:
             full_size = min(full_size or self._full_page_size, self._full_page_size)
