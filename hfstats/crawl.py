@@ -69,6 +69,8 @@ class CrawlState:
     catchup_passes: int = 0  # catch-up passes started
     pass_pages: int = 0  # pages read by the current pass
     pass_started_at: str | None = None  # when the current catch-up pass began
+    previous_pass_started_at: str | None = None  # when the pass before it began
+    pass_first_newest: str | None = None  # the newest lastModified on the current pass's first page
     next_catchup_until: str | None = None  # where the next catch-up pass would stop
     format: int = STATE_FORMAT
 
@@ -262,7 +264,7 @@ def refresh(
         if not complete:
             _record_progress(db_path, state)
             return result
-        if state.mode == "full" and state.catchup_passes and state.pass_pages > 1:
+        if state.catchup_passes >= MAX_CATCHUP_PASSES and not _nothing_overtaken(state):
             result.notes.append(
                 f"the listing was still changing after {state.catchup_passes} catch-up passes: "
                 "a model modified during the crawl may be missing from this snapshot (and "
@@ -314,7 +316,15 @@ def _start_or_resume(
             return saved, True, notes
 
         latest = store.latest_complete(connection)
-        incremental = not full and latest is not None and latest["high_water_mark"] is not None
+        # Another endpoint's history says nothing about what this one has changed since.
+        incremental = (
+            not full
+            and latest is not None
+            and latest["high_water_mark"] is not None
+            and latest["endpoint"] == endpoint
+        )
+        if not full and latest is not None and latest["endpoint"] != endpoint:
+            notes.append(f"a full crawl: the latest snapshot is of {latest['endpoint']}")
         mode = "incremental" if incremental else "full"
         started_at = datetime.now(UTC)
         snapshot_id = store.begin_snapshot(
@@ -373,9 +383,11 @@ def _crawl(
         oldest, newest = _page_times(page)
         if state.mode == "full" and state.pass_pages == 0 and newest:
             # Models changed from now on sort above this page: the next pass reads down to it.
+            # (An incremental refresh makes no catch-up pass: what it misses, the next one reads.)
             # Capped at the pass's start for the same reason as the incremental high-water mark.
             began = datetime.fromisoformat(state.pass_started_at or state.started_at)
             state.next_catchup_until = (min(newest, began) - overlap).isoformat()
+            state.pass_first_newest = newest.isoformat()
         state.pass_pages += 1
         state.pages = number
         state.requests += client.stats.requests - requests_before
@@ -393,15 +405,12 @@ def _crawl(
 
 
 def _finish_phase(state: CrawlState, first_url: str) -> None:
-    if (
-        state.mode == "full"
-        and state.next_catchup_until is not None
-        and (state.phase == "listing" or not _catchup_settled(state))
-    ):
+    if state.next_catchup_until is not None and not _catchup_settled(state):
         state.phase = "catchup"
         state.catchup_passes += 1
         state.catchup_until, state.next_catchup_until = state.next_catchup_until, None
         state.pass_pages = 0
+        state.previous_pass_started_at = state.pass_started_at or state.started_at
         state.pass_started_at = datetime.now(UTC).isoformat()
         state.next_url = first_url
     else:
@@ -410,7 +419,19 @@ def _finish_phase(state: CrawlState, first_url: str) -> None:
 
 def _catchup_settled(state: CrawlState) -> bool:
     """Nothing can have jumped over the last pass, or passes are used up."""
-    return state.pass_pages <= 1 or state.catchup_passes >= MAX_CATCHUP_PASSES
+    return _nothing_overtaken(state) or state.catchup_passes >= MAX_CATCHUP_PASSES
+
+
+def _nothing_overtaken(state: CrawlState) -> bool:
+    """A pass of one page is one response, which nothing can overtake. A catch-up pass whose
+    first page holds nothing newer than the start of the pass before it shows that nothing
+    changed since then, so nothing can have jumped over that pass either."""
+    if state.pass_pages <= 1:
+        return True
+    if state.phase != "catchup" or state.pass_first_newest is None:
+        return False
+    previous = datetime.fromisoformat(state.previous_pass_started_at or state.started_at)
+    return datetime.fromisoformat(state.pass_first_newest) < previous
 
 
 def _record_progress(db_path: Path, state: CrawlState) -> None:

@@ -141,3 +141,52 @@ def test_catch_up_passes_stop_when_the_listing_never_settles(tmp_path: Path) -> 
     assert first_pages == 1 + crawl.MAX_CATCHUP_PASSES
     assert any("still changing" in note for note in result.notes)
     assert result.merge is not None
+
+
+def test_a_short_first_page_without_a_link_is_asked_again_before_it_ends_a_full_crawl(
+    tmp_path: Path,
+) -> None:
+    # The Hub may serve fewer models than asked (its maximum is unconfirmed): here 4 of 5.
+    # The first page of a run loses its Link header once; taken for the end of the listing,
+    # a full crawl would mark the other 26 models deleted.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(30, seed=11)), max_page_size=4) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        before = hub.stats.requests
+        hub.faults = lambda number, path: "missing-link" if number == before + 1 else None
+        result = crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        assert result.merge.deleted == 0
+        assert stored(db) == expected(hub)
+
+
+def test_a_quiet_listing_needs_one_catch_up_pass(tmp_path: Path) -> None:
+    # Seven models committed minutes before the crawl (more than a page inside the 10-minute
+    # overlap), nothing during it: one catch-up pass shows that nothing moved.
+    models = list(synthetic_models(30, seed=21))
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        for n, object_id in enumerate(sorted(m["_id"] for m in models)[:7]):
+            current = next(m for m in hub.models() if m["_id"] == object_id)
+            hub.upsert(touch(current, datetime.now(UTC) - timedelta(minutes=5, seconds=n)))
+        first_pages = 0
+
+        def plan(number: int, path: str) -> None:
+            nonlocal first_pages
+            first_pages += first_page_requests(path)
+            return None
+
+        hub.faults = plan
+        result = crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        assert first_pages == 2  # the listing and one catch-up pass
+        assert result.notes == []
+        assert stored(db) == expected(hub)
+
+
+def test_a_refresh_of_another_endpoint_is_a_full_crawl(tmp_path: Path) -> None:
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(20, seed=1))) as first:
+        crawl.refresh(db, client=fast_client(first), page_size=PAGE_SIZE)
+    with FakeHub(list(synthetic_models(20, seed=2))) as second:
+        result = crawl.refresh(db, client=fast_client(second), page_size=PAGE_SIZE)
+        assert result.mode == "full"
+        assert stored(db) == expected(second)
