@@ -13,7 +13,8 @@ Modes:
   ``lastModified``, newest first) and would be missed, so a full crawl ends with a catch-up pass
   over the top of the listing, down to what was newest when it started. A model can jump over
   that pass's cursor too, so passes repeat, each down to what was newest when the previous
-  one started, until one pass is a single page (one response cannot be overtaken), at most
+  one started, until one pass is a single page (one response cannot be overtaken) or its
+  first page shows nothing newer than the previous pass's start, at most
   ``MAX_CATCHUP_PASSES`` times.
 - incremental (default once a complete snapshot exists): stop at the first page that reaches
   models older than the last complete snapshot's high-water mark minus a safety margin.
