@@ -263,10 +263,8 @@ class HubClient:
             return False
         if not self._full_page_size:
             return True
-        full_size = _requested_limit(page.url) or 0
-        if self._full_page_size:
-            full_size = min(full_size or self._full_page_size, self._full_page_size)
-        return full_size > 0 and len(page.models) >= full_size
+        limit = _requested_limit(page.url) or self._full_page_size
+        return len(page.models) >= min(limit, self._full_page_size)
 
     def _fetch(self, url: str) -> Page:
         try:

@@ -511,8 +511,8 @@ def merge_pages(
 ) -> MergeResult:
     """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction.
 
-    A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With ``full``, models of the previous state that the crawl did not see
-    are marked deleted.
+    A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With
+    ``full``, models of the previous state that the crawl did not see are marked deleted.
     """
     connection.execute(
         "SET memory_limit = ?", [os.environ.get("HFSTATS_MEMORY_LIMIT") or MERGE_MEMORY_LIMIT]
