@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import __version__, store
-from .errors import BusyError, HfstatsError
+from .errors import BusyError, HfstatsError, HubRefusedError
 from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
 
 log = logging.getLogger("hfstats.crawl")
@@ -248,7 +248,22 @@ def refresh(
             db_path, staging, client.endpoint, full, page_size, overlap
         )
         try:
-            complete = _crawl(client, staging, state, max_pages, overlap, on_page)
+            try:
+                complete = _crawl(client, staging, state, max_pages, overlap, on_page, resumed)
+            except _SavedCursorRefused as refused:
+                # The Hub does not promise how long a cursor stays good; without this a refused
+                # cursor would fail every later refresh until the user deleted the folder.
+                _record_progress(db_path, state)
+                staging.discard()
+                state, resumed, restart_notes = _start_or_resume(
+                    db_path, staging, client.endpoint, full, page_size, overlap
+                )
+                notes += [
+                    f"the Hub refused the saved cursor ({refused}); "
+                    "started the crawl again from the first page",
+                    *restart_notes,
+                ]
+                complete = _crawl(client, staging, state, max_pages, overlap, on_page, resumed)
         except (HfstatsError, KeyboardInterrupt):
             _record_progress(db_path, state)
             raise
@@ -363,6 +378,7 @@ def _crawl(
     max_pages: int | None,
     overlap: timedelta,
     on_page: ProgressCallback | None,
+    resumed: bool,
 ) -> bool:
     """Fetch pages until the listing is done (True) or ``max_pages`` is reached (False)."""
     fetched = 0
@@ -375,7 +391,12 @@ def _crawl(
         if max_pages is not None and fetched >= max_pages:
             return False
         requests_before = client.stats.requests
-        page = client.get_page(state.next_url)
+        try:
+            page = client.get_page(state.next_url)
+        except HubRefusedError as exc:
+            if resumed and fetched == 0 and state.next_url != first_url:
+                raise _SavedCursorRefused(str(exc)) from None
+            raise
         fetched += 1
         body, altered = page.body_for_storage()
         number = state.pages + 1
@@ -403,6 +424,10 @@ def _crawl(
         if on_page is not None:
             on_page(state, page)
     return True
+
+
+class _SavedCursorRefused(Exception):
+    """The first request of a resumed crawl, from its saved cursor, was refused."""
 
 
 def _finish_phase(state: CrawlState, first_url: str) -> None:

@@ -39,6 +39,11 @@ class HubAuthError(HubError):
     """The Hub refused the token (401/403)."""
 
 
+class HubRefusedError(HubError):
+    """The Hub refused the request itself (a 4xx other than 401, 403, 404 and 429), as it does
+    for a cursor it no longer accepts."""
+
+
 class HubNotFoundError(HubError):
     """The endpoint has no model listing (404): probably a wrong --endpoint."""
 

@@ -21,7 +21,13 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 
 from . import __version__
-from .errors import HubAuthError, HubError, HubNotFoundError, HubUnavailableError, UsageError
+from .errors import (
+    HubAuthError,
+    HubNotFoundError,
+    HubRefusedError,
+    HubUnavailableError,
+    UsageError,
+)
 
 log = logging.getLogger("hfstats.hub")
 
@@ -303,7 +309,7 @@ class HubClient:
                 "check --endpoint or HF_ENDPOINT"
             )
         if status >= 400:
-            raise HubError(
+            raise HubRefusedError(
                 f"the Hub answered {status} {_error_message(response)} for {self._redact(url)}"
             )
 

@@ -7,13 +7,16 @@ once each.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import duckdb
 import pytest
 
 from hfstats import crawl
+from hfstats.errors import HubRefusedError
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FAULTS, FakeHub, faults_at, random_faults
 from hfstats.testing.synthetic import synthetic_models
@@ -114,3 +117,54 @@ def test_tens_of_thousands_of_models_with_faults(tmp_path: Path) -> None:
     ) as hub:
         crawl.refresh(tmp_path / "hub.duckdb", client=fast_client(hub), page_size=500)
         assert_same_models(tmp_path / "hub.duckdb", hub)
+
+
+def _with_cursor(url: str, cursor: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    assert "cursor" in query, "the crawl must be part-way through the listing"
+    return urlunsplit(parts._replace(query=urlencode({**query, "cursor": cursor})))
+
+
+def _replace_saved_cursor(db_path: Path, cursor: str) -> None:
+    state_file = db_path.with_name(db_path.name + ".crawl") / "state.json"
+    state = json.loads(state_file.read_text())
+    state["next_url"] = _with_cursor(state["next_url"], cursor)
+    state_file.write_text(json.dumps(state))
+
+
+def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path) -> None:
+    # The Hub does not say how long a cursor stays good. A crawl resumed from one it refuses
+    # (the test Hub answers 400 "Invalid cursor", as for any cursor it cannot read) must start
+    # again from the first page instead of failing every later refresh.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(60, seed=21))) as hub:
+        first = crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=3)
+        assert not first.complete
+        _replace_saved_cursor(db, "expired")
+
+        second = crawl.refresh(db, client=fast_client(hub), page_size=10)
+
+        assert second.complete
+        assert any("refused the saved cursor" in note for note in second.notes)
+        assert_same_models(db, hub)
+        assert second.snapshot_id != first.snapshot_id
+    with duckdb.connect(str(db), read_only=True) as connection:
+        snapshots = connection.execute(
+            "SELECT snapshot_id, complete FROM snapshots ORDER BY snapshot_id"
+        ).fetchall()
+    assert snapshots == [(first.snapshot_id, False), (second.snapshot_id, True)]
+
+
+def test_a_cursor_refused_in_the_middle_of_a_run_is_an_error(tmp_path: Path) -> None:
+    # Only the saved cursor a run starts from is taken for an expired one; a cursor the Hub
+    # handed out moments ago and then refuses is a fault to report, not a reason to loop.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(60, seed=21))) as hub:
+
+        def expire_cursor(state: crawl.CrawlState, page: object) -> None:
+            if state.pages == 2:
+                state.next_url = _with_cursor(state.next_url, "expired")
+
+        with pytest.raises(HubRefusedError, match="400"):
+            crawl.refresh(db, client=fast_client(hub), page_size=10, on_page=expire_cursor)
