@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,12 @@ class _ClaimsLoader(yaml.SafeLoader):
         seen: set = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str) and key in seen:
+            if not isinstance(key, str):
+                # Every key of a claims file names a field or a parameter.
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be text (got {key!r})", key_node.start_mark
+                )
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"the key {key!r} appears twice", key_node.start_mark
                 )
@@ -206,7 +212,12 @@ def _load_file(path: Path) -> list[Claim]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise UsageError(f"{path}: YAML syntax error{where}: {problem}") from None
+        kind = (
+            "YAML error"
+            if isinstance(exc, yaml.constructor.ConstructorError)
+            else "YAML syntax error"
+        )
+        raise UsageError(f"{path}: {kind}{where}: {problem}") from None
     if not isinstance(document, dict) or not isinstance(document.get("claims"), list):
         raise UsageError(f"{path}: expected a mapping with a 'claims' list at the top")
     unknown_top = set(document) - {"claims"}
@@ -271,6 +282,8 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
         method = entry.get("method", DEFAULT_METHOD)
         if not isinstance(method, str) or method not in METHODS:
             raise fail(f"method must be one of {', '.join(METHODS)} (got {method!r})")
+        if "method" in entry and "method" not in spec.params:
+            raise fail(f"query {query} classifies no frameworks, so it takes no method")
         return Claim(
             **fields,
             method=method,
@@ -437,6 +450,9 @@ def _parse_summary(value: Any, columns: list[str], fail) -> dict[str, str]:
             raise fail(
                 f"summary.{key}: the query has no column {column!r} (it has {', '.join(columns)})"
             )
+    named = [value["group_by"], value["count"], *([value["of"]] if "of" in value else [])]
+    if len(set(named)) < len(named):
+        raise fail("summary.group_by, summary.count and summary.of must name different columns")
     return dict(value)
 
 
@@ -789,7 +805,7 @@ def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None
     summaries: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
         rows = _run(context, claim, claim.query, method)
-        summaries[method or "none"] = _summarise(rows, group_by, count, of)
+        summaries[method or "none"] = _summarise(claim, rows, group_by, count, of)
         result.readings.append(
             {
                 "denominator": of,
@@ -814,15 +830,15 @@ def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None
 
 
 def _summarise(
-    rows: list[dict[str, Any]], group_by: str, count: str, of: str | None
+    claim: Claim, rows: list[dict[str, Any]], group_by: str, count: str, of: str | None
 ) -> list[dict[str, Any]]:
     """Totals per group over all other columns (years, usually), largest share or count first."""
     totals: dict[Any, dict[str, Any]] = {}
     for row in rows:
         group = totals.setdefault(row[group_by], {group_by: row[group_by], count: 0})
-        group[count] += int(row[count] or 0)
+        group[count] += _summable(claim, row, count, "count")
         if of:
-            group[of] = group.get(of, 0) + int(row[of] or 0)
+            group[of] = group.get(of, 0) + _summable(claim, row, of, "of")
     groups = list(totals.values())
     for group in groups:
         if of:
@@ -831,11 +847,23 @@ def _summarise(
     return sorted(groups, key=lambda group: -(group[key] or 0))
 
 
+def _summable(claim: Claim, row: dict[str, Any], column: str, field: str) -> int | float:
+    value = row[column]
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise UsageError(
+            f"{claim.origin}: claim {claim.id!r}: summary.{field}: column {column!r} of "
+            f"query {claim.query} holds {type(value).__name__} values, not numbers to add up"
+        )
+    return value if isinstance(value, int) else float(value)
+
+
 def _group_text(group: dict[str, Any], group_by: str, count: str, of: str | None) -> str:
     if of is None:
-        return f"{group[group_by]} {group[count]}"
+        return f"{group[group_by]} {_number_text(group[count])}"
     share = "n/a" if group["share"] is None else f"{group['share']:.4f}"
-    return f"{group[group_by]} {share} ({group[count]}/{group[of]})"
+    return f"{group[group_by]} {share} ({_number_text(group[count])}/{_number_text(group[of])})"
 
 
 def _primary_reading(

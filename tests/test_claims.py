@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -381,6 +382,11 @@ claims:
             "reading.denominator must be one of",
         ),
         (("    kind: measured\n", "    kind: measured\n    kind: proxy\n"), "'kind' appears twice"),
+        (("    kind: measured\n", "    kind: measured\n    1: one\n"), "a key must be text"),
+        (
+            ("    kind: measured\n", "    kind: measured\n    ? [a, b]\n    : c\n"),
+            "a key must be text",
+        ),
     ],
     ids=[
         "unknown-query",
@@ -395,6 +401,8 @@ claims:
         "percent-for-share",
         "list-denominator",
         "repeated-key",
+        "number-key",
+        "list-key",
     ],
 )
 def test_malformed_claims_file_gives_one_line_and_exit_2(fixture_db, tmp_path, change, message):
@@ -407,6 +415,54 @@ def test_malformed_claims_file_gives_one_line_and_exit_2(fixture_db, tmp_path, c
     assert message in lines[0] and str(path) in lines[0]
     if "YAML" not in lines[0]:
         assert "claim '" in lines[0]
+
+
+PROXY_CLAIM = """\
+claims:
+  - id: libraries
+    statement: "transformers is the library most models use"
+    source: {publication: a test}
+    kind: proxy
+    as_of: latest
+    query: library_share
+    summary: {group_by: library_name, count: models}
+    indicator: models per library
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("{group_by: library_name, count: models}", "{group_by: models, count: library_name}"),
+            "not numbers to add up",
+        ),
+        (("count: models", "count: models, of: models"), "must name different columns"),
+        (("    kind: proxy\n", "    kind: proxy\n    method: files\n"), "takes no method"),
+    ],
+    ids=["text-count", "count-of-itself", "method-without-frameworks"],
+)
+def test_malformed_proxy_claim_gives_one_line_and_exit_2(fixture_db, tmp_path, change, message):
+    path = write_claims(tmp_path, PROXY_CLAIM.replace(*change))
+    code, out, err = run_check("--db", str(fixture_db), "--claims", str(path), "libraries")
+    assert code == 2, err
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "claim 'libraries'" in lines[0]
+
+
+def test_a_proxy_claim_adds_up_fractional_columns_without_rounding(fixture_db, tmp_path):
+    path = write_claims(tmp_path, PROXY_CLAIM.replace("count: models", "count: share_of_models"))
+    result = check_json(fixture_db, "--claims", str(path), "libraries")["libraries"]
+    with duckdb.connect(str(fixture_db), read_only=True) as connection:
+        per_library = dict(
+            connection.execute("SELECT library_name, count(*) FROM models GROUP BY 1").fetchall()
+        )
+    total = sum(per_library.values())
+    (summary,) = [r["value"] for r in result["readings"]]
+    shares = {group["library_name"]: group["share_of_models"] for group in summary}
+    assert shares == pytest.approx({name: n / total for name, n in per_library.items()})
+    assert 0 < min(shares.values()) < 1
 
 
 def test_valid_user_claims_file_loads_after_the_packaged_claims(tmp_path):
