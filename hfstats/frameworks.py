@@ -339,9 +339,17 @@ def macro_statements(temporary: bool = True, stored_rules_current: bool = True) 
         CASE WHEN NOT is_placeholder_created_at(created_at)
             THEN CAST(extract(year FROM timezone('UTC', CAST(created_at AS TIMESTAMPTZ))) AS INTEGER)
         END""",
+        # A placeholder-range date says only "created by the end of the range": such a model
+        # counts from then, so a cut-off inside or before the range leaves it out.
         f"""CREATE OR REPLACE {kind} created_by(created_at, as_of) AS
         as_of IS NULL
-        OR coalesce(CAST(created_at AS TIMESTAMPTZ) <= CAST(as_of AS TIMESTAMPTZ), false)""",
+        OR coalesce(
+            CASE WHEN is_placeholder_created_at(created_at)
+                THEN TIMESTAMPTZ '{PLACEHOLDER_CREATED_AT_LIMIT}'
+                ELSE CAST(created_at AS TIMESTAMPTZ)
+            END <= CAST(as_of AS TIMESTAMPTZ),
+            false
+        )""",
         f"CREATE OR REPLACE {kind} stored_file_frameworks(stored, files, library_name) AS "
         + ("stored" if stored_rules_current else "file_frameworks(files, library_name)"),
         f"CREATE OR REPLACE {kind} stored_formats(stored, tags, files, library_name) AS "

@@ -124,6 +124,29 @@ def test_created_year(connection, created_at, year):
 
 
 @pytest.mark.parametrize(
+    "created_at, as_of, counted",
+    [
+        ("2023-05-01T12:00:00Z", "2023-05-01T12:00:00Z", True),
+        ("2023-05-01T12:00:00.001Z", "2023-05-01T12:00:00Z", False),
+        # The placeholder range means "created at an unknown time up to 23:29:05": counted only
+        # from the end of the range, whatever the value inside it says.
+        ("2022-03-02T23:29:04Z", "2022-03-02T23:29:04Z", False),
+        ("2022-03-02T23:29:04Z", "2022-03-02T23:29:05Z", True),
+        ("2021-06-01T00:00:00Z", "2021-12-31T23:59:59Z", False),
+        ("2021-06-01T00:00:00Z", "2022-03-03T00:00:00Z", True),
+        (None, "2030-01-01T00:00:00Z", False),
+        (None, None, True),
+    ],
+)
+def test_created_by(connection, created_at, as_of, counted):
+    result = connection.execute(
+        "SELECT created_by(CAST($created_at AS TIMESTAMPTZ), CAST($as_of AS TIMESTAMPTZ))",
+        {"created_at": created_at, "as_of": as_of},
+    ).fetchone()[0]
+    assert result is counted
+
+
+@pytest.mark.parametrize(
     "zone, created_at, year",
     [
         ("America/Los_Angeles", "2023-01-01T02:00:00Z", 2023),  # still 2022 in California
