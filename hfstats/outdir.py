@@ -7,6 +7,7 @@ written to a staging folder beside it and swapped in.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | Non
     if keep is not None and out_dir in keep.resolve().parents:
         raise UsageError(f"{out_dir} holds {keep}, which replacing it would delete")
     if not out_dir.exists():
+        _check_creatable(out_dir)
         return
     if not out_dir.is_dir():
         raise UsageError(f"{out_dir} is a file; name a folder")
@@ -35,6 +37,17 @@ def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | Non
         f"{out_dir} exists and was not written by `{command}`; choose another folder "
         "(hfstats replaces only folders it wrote)"
     )
+
+
+def _check_creatable(out_dir: Path) -> None:
+    """Refuse, before any work, a folder that could not be created where it is named."""
+    ancestor = out_dir.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"cannot create {out_dir}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot create {out_dir}: no permission to write in {ancestor}")
 
 
 @contextmanager

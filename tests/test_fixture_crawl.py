@@ -176,3 +176,11 @@ def test_demo_refuses_a_bad_report_folder_before_building_anything(tmp_path, mon
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
     missing_folder = CliRunner().invoke(cli, ["demo", "--db", "no/such/d.duckdb"])
     assert missing_folder.exit_code == 2 and "does not exist" in missing_folder.stderr
+    (tmp_path / "afile.txt").write_text("mine")
+    under_a_file = CliRunner().invoke(
+        cli, ["demo", "--out", "afile.txt/report", "--db", "d.duckdb"]
+    )
+    assert under_a_file.exit_code == 2
+    assert "afile.txt is a file" in under_a_file.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt", "mine"]
+    assert (tmp_path / "afile.txt").read_text() == "mine"
