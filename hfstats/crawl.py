@@ -241,6 +241,7 @@ def refresh(
     db_path = Path(db_path)
     if page_size < 1:
         raise HfstatsError("--page-size must be at least 1")
+    store.merge_memory_limit()
     with RefreshLock(db_path):
         client = client or HubClient(endpoint, token)
         staging = Staging(db_path)

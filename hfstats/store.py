@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,31 @@ MERGE_THREADS = 1
 # refresh 56-64 s -> 53 s, for 10 MB more peak RSS. A fixed count, not one per core, so that
 # the memory needed does not grow with the machine.
 INSERT_THREADS = 2
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+_SIZE_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+# Below this a merge runs out of memory at any size of listing.
+MIN_MERGE_MEMORY_BYTES = 64 * 10**6
+
+
+def merge_memory_limit() -> str:
+    """The merge's DuckDB memory limit: HFSTATS_MEMORY_LIMIT if set, checked, else the default.
+
+    Checked when a refresh starts, so that a typo does not surface only after hours of crawl.
+    """
+    value = os.environ.get("HFSTATS_MEMORY_LIMIT") or MERGE_MEMORY_LIMIT
+    match = _SIZE_RE.match(value)
+    if not match:
+        raise UsageError(
+            f"HFSTATS_MEMORY_LIMIT={value!r} is not a size; write it as e.g. 500MB or 2GB"
+        )
+    if float(match[1]) * _SIZE_UNITS[match[2].lower()] < MIN_MERGE_MEMORY_BYTES:
+        raise UsageError(
+            f"HFSTATS_MEMORY_LIMIT={value!r} is too small; the merge needs 64MB or more"
+        )
+    return match[1] + match[2]
+
 
 # Keys of a listing element that change without a commit: kept in model_counters, and removed
 # from the stored raw element so that they do not create a new metadata version every day.
@@ -514,9 +540,7 @@ def merge_pages(
     A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With
     ``full``, models of the previous state that the crawl did not see are marked deleted.
     """
-    connection.execute(
-        "SET memory_limit = ?", [os.environ.get("HFSTATS_MEMORY_LIMIT") or MERGE_MEMORY_LIMIT]
-    )
+    connection.execute("SET memory_limit = ?", [merge_memory_limit()])
     connection.execute("SET threads = ?", [MERGE_THREADS])
     connection.execute("SET preserve_insertion_order = false")
     connection.execute("BEGIN")

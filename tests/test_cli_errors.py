@@ -164,6 +164,21 @@ def test_endpoint_answering_html(tmp_path: Path) -> None:
     assert "HTML" in result.stderr
 
 
+@pytest.mark.parametrize(("value", "message"), [("lots", "not a size"), ("1KB", "too small")])
+def test_a_bad_memory_limit_is_refused_before_the_crawl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    # Found only at the merge, a typo here would have cost the whole crawl.
+    monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", value)
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(MODELS) as hub:
+        result = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", hub.url, "--quiet")
+        assert hub.stats.listing_requests == 0
+    assert_one_line_error(result, exit_code=2)
+    assert "HFSTATS_MEMORY_LIMIT" in result.stderr and message in result.stderr
+    assert not db.exists()
+
+
 def test_endpoint_that_refuses_the_connection(tmp_path: Path) -> None:
     with FakeHub(MODELS) as hub:
         closed_port_url = hub.url  # nothing listens there once the hub has stopped
