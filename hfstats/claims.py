@@ -32,7 +32,7 @@ import yaml
 from . import store
 from .errors import UsageError
 from .frameworks import FRAMEWORK_CLASSES
-from .output import markdown_cell, render
+from .output import escape_control, markdown_cell, render
 from .resources import data_path
 
 KINDS = ("measured", "proxy", "not_checkable")
@@ -990,8 +990,9 @@ def render_results(results: Sequence[ClaimResult], fmt: str) -> str:
             lines.append(f"**{markdown_cell(result.id)}**: {markdown_cell(result.statement)}")
             lines += [f"- {markdown_cell(caveat)}" for caveat in result.caveats]
         else:
-            lines.append(f"{result.id}: {result.statement}")
-            lines += [f"  - {caveat}" for caveat in result.caveats]
+            # Statements and caveats quote claims files, which may be anyone's.
+            lines.append(f"{result.id}: {escape_control(result.statement)}")
+            lines += [f"  - {escape_control(caveat)}" for caveat in result.caveats]
         lines.append("")
     return "\n".join(lines).rstrip("\n")
 

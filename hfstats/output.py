@@ -23,7 +23,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
-def _escape_control(text: str) -> str:
+def escape_control(text: str) -> str:
     return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
@@ -73,7 +73,7 @@ def _text(value: Any) -> str:
 
 def markdown_cell(value: Any) -> str:
     """A value safe inside a Markdown table cell: no markup, no HTML, no line breaks."""
-    text = _escape_control(_text(value))
+    text = escape_control(_text(value))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_SPECIAL_RE.sub(r"\\\1", text)
 
@@ -107,7 +107,7 @@ def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> s
         lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
         return "\n".join(lines)
     if fmt == "table":
-        cells = [[_escape_control(_text(v)) for v in row] for row in rows]
+        cells = [[escape_control(_text(v)) for v in row] for row in rows]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
         numeric = [_numeric(rows, i) for i in range(len(columns))]
 

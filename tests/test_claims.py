@@ -465,6 +465,26 @@ def test_a_proxy_claim_adds_up_fractional_columns_without_rounding(fixture_db, t
     assert 0 < min(shares.values()) < 1
 
 
+def test_control_characters_from_a_claims_file_are_shown_escaped(fixture_db, tmp_path):
+    path = write_claims(
+        tmp_path,
+        """\
+        claims:
+          - id: esc
+            kind: not_checkable
+            statement: "red \\e[31mtext\\a and\\na second line"
+            source: x
+            as_of: latest
+            why: "clears \\e[2J the screen"
+        """,
+    )
+    code, out, err = run_check("--db", str(fixture_db), "--claims", str(path), "esc")
+    assert code == 0, err
+    assert not any(ch in out for ch in "\x1b\x07"), out
+    assert "red \\x1b[31mtext\\x07 and\\na second line" in out
+    assert "clears \\x1b[2J the screen" in out
+
+
 def test_valid_user_claims_file_loads_after_the_packaged_claims(tmp_path):
     loaded = claims.load_claims(write_claims(tmp_path, VALID_CLAIM))
     assert loaded[-1].id == "mine"
