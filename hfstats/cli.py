@@ -21,6 +21,18 @@ DEFAULT_DB = "hfstats.duckdb"
 EXIT_INTERRUPTED = 130
 
 
+class DatabasePath(click.Path):
+    """A database file path; an empty one (``--db ""``) would name the current folder."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no file", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def default_db() -> str:
     return os.environ.get("HFSTATS_DB") or DEFAULT_DB
 
@@ -28,7 +40,7 @@ def default_db() -> str:
 db_option = click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DatabasePath(),
     default=default_db,
     show_default="$HFSTATS_DB or ./hfstats.duckdb",
     help="The hfstats DuckDB database file.",
@@ -147,7 +159,7 @@ def _fail(message: str, code: int) -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.option(
     "--log-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DatabasePath(),
     help="Also append log lines (with times) to this file.",
 )
 @click.pass_context
@@ -303,7 +315,7 @@ def snapshots(ctx, db_path, fmt):
 @click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DatabasePath(),
     help="The hfstats DuckDB database file.  [default: the one given to `snapshots`]",
 )
 @click.option("--keep", type=click.IntRange(1), required=True, help="Complete snapshots to keep.")
@@ -437,7 +449,7 @@ def sql_command(sql_text, db_path, fmt):
 @click.option(
     "--claims",
     "claims_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DatabasePath(),
     help="A YAML file of more claims, same schema as the packaged ones (docs/claims.md).",
 )
 @db_option
@@ -533,7 +545,7 @@ def report_command(ctx, db_path, out_dir, formats, as_of, method, snapshot_id, q
 @click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DatabasePath(),
     help="Crawl into this database instead of a throwaway one: a second `record` with the "
     "same --db records an incremental crawl.",
 )
@@ -572,7 +584,7 @@ def record_command(out, endpoint, page_size, max_pages, db_path):
 @click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DatabasePath(),
     default=Path("hfstats-demo.duckdb"),
     show_default=True,
     help="Demo database, replaced on each run (only if an earlier demo made it).",

@@ -81,6 +81,17 @@ def test_bad_command_line_is_a_usage_error(tmp_path: Path, args: list[str]) -> N
     assert not (tmp_path / "hub.duckdb").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["query", "exclusivity"], ["refresh", "--endpoint", "http://127.0.0.1:1"], ["snapshots"]],
+    ids=lambda args: args[0],
+)
+def test_an_empty_db_path_is_a_usage_error(tmp_path: Path, command: list[str]) -> None:
+    result = hfstats(tmp_path, *command, "--db", "")
+    assert_one_line_error(result, exit_code=2)
+    assert "--db" in result.stderr
+
+
 def test_missing_database(tmp_path: Path) -> None:
     result = hfstats(tmp_path, "snapshots", "--db", str(tmp_path / "missing.duckdb"))
     assert_one_line_error(result, exit_code=1)
