@@ -129,10 +129,11 @@ def collect(
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     snapshot_id = store.resolve_snapshot(connection, snapshot_id)
-    finished_at, complete_snapshots = connection.execute(
+    finished_at, complete_snapshots, later_snapshots = connection.execute(
         """
         SELECT (SELECT finished_at FROM snapshots WHERE snapshot_id = $id),
-               (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id <= $id)
+               (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id <= $id),
+               (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id > $id)
         """,
         {"id": snapshot_id},
     ).fetchone()
@@ -142,7 +143,10 @@ def collect(
     if complete_snapshots < 2:
         names.remove("snapshot_trend")
         notes.append(
-            "The trend across snapshots appears once the database holds more than one "
+            f"The trend across snapshots is left out: snapshot {snapshot_id} is the first "
+            "complete one, and the report reads the database as of it."
+            if later_snapshots
+            else "The trend across snapshots appears once the database holds more than one "
             "complete snapshot (run `hfstats refresh` again later)."
         )
     results = {}
@@ -330,15 +334,19 @@ def yearly_additions_title(rows: Sequence[dict]) -> str:
     if not years:
         return "No framework model has a known creation year"
     led: dict[str, int] = defaultdict(int)
+    tied: dict[str, int] = defaultdict(int)
     for counts in years:
         top = max(counts.values())
-        for framework_class, count in counts.items():
-            led[framework_class] += count == top
+        leaders = [c for c, count in counts.items() if count == top]
+        for framework_class in leaders:
+            led[framework_class] += 1
+            tied[framework_class] += len(leaders) > 1
     order = _class_order(led)
     leader = max(led, key=lambda c: (led[c], -order.index(c)))
+    ties = f" ({tied[leader]} of them tied)" if tied[leader] else ""
     return (
         f"{class_label(leader)} models led the framework models added in "
-        f"{led[leader]} of {len(years)} years"
+        f"{led[leader]} of {len(years)} years{ties}"
     )
 
 
@@ -472,6 +480,19 @@ def top_libraries(rows: Sequence[dict], limit: int = TOP_LIBRARIES) -> list[dict
     return top
 
 
+def library_share_caption(rows: Sequence[dict]) -> str:
+    if len(rows) > TOP_LIBRARIES:
+        shown = f"The {TOP_LIBRARIES} libraries with most models; the rest are added up as “other”."
+    else:
+        shown = "Every library the models name."
+    unnamed = (
+        " “(no library)”: models that name none."
+        if any(r["library_name"] is None for r in rows)
+        else ""
+    )
+    return f"{shown}{unnamed} Library as the model declares it (library_name)."
+
+
 def library_share_title(rows: Sequence[dict]) -> str:
     named = [r for r in rows if r["library_name"] is not None]
     if not named:
@@ -539,10 +560,7 @@ def library_share_figure(data: ReportData) -> Figure:
         "Which libraries do models use, by count and by downloads?",
         library_share_title(all_rows),
         alt.hconcat(by_models, by_downloads),
-        caption=(
-            f"The {min(len(all_rows), TOP_LIBRARIES)} libraries with most models; "
-            "the rest are added up as “other”. Library as the model declares it (library_name)."
-        ),
+        caption=library_share_caption(all_rows),
         table=(
             ["library", "models", "downloads", "share_of_models", "share_of_downloads"],
             table_rows,

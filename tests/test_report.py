@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hfstats import crawl, report
+from hfstats import crawl, report, store
 from hfstats.cli import cli
 from hfstats.errors import DatabaseError, UsageError
 from hfstats.testing.fakehub import FakeHub
@@ -349,6 +349,15 @@ def test_one_snapshot_has_no_trend_chart_and_says_why(tmp_path):
     )
 
 
+def test_a_report_of_the_first_snapshot_says_why_the_trend_is_missing(db):
+    with store.read(db) as connection:
+        first = report.collect(connection, snapshot_id=1)
+        latest = report.collect(connection)
+    assert "snapshot_trend" not in first.results and "snapshot_trend" in latest.results
+    (note,) = first.notes
+    assert "snapshot 1 is the first complete one" in note and "run `hfstats refresh`" not in note
+
+
 def test_files_method_and_as_of_show_in_the_captions(db, tmp_path):
     out = report.write_report(
         db, tmp_path / "files", formats=("json",), method="files", as_of="2023-12-31"
@@ -378,8 +387,21 @@ def test_yearly_title_counts_the_years_each_framework_class_led():
         {"year": 2024, "framework_class": "jax_only", "models": 1},  # a tie leads for both
         {"year": 2025, "framework_class": "no_framework", "models": 5},  # no framework model
     ]
-    title = "PyTorch-only models led the framework models added in 2 of 3 years"
+    title = "PyTorch-only models led the framework models added in 2 of 3 years (1 of them tied)"
     assert report.yearly_additions_title(rows) == title
+
+
+def test_library_caption_mentions_other_only_when_there_is_an_other_row():
+    few = [{"library_name": name, "models": 1} for name in ("a", "b", None)]
+    caption = report.library_share_caption(few)
+    assert "other" not in caption and "(no library)" in caption
+    zeros = {"downloads": 0, "share_of_models": 0.0, "share_of_downloads": 0.0}
+    many = [
+        {"library_name": f"lib{i}", "models": 1, **zeros} for i in range(report.TOP_LIBRARIES + 1)
+    ]
+    caption = report.library_share_caption(many)
+    assert "“other”" in caption and "(no library)" not in caption
+    assert len(report.top_libraries(many)) == report.TOP_LIBRARIES + 1  # the "other" row
 
 
 def test_top_libraries_adds_up_the_rest():
