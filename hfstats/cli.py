@@ -74,14 +74,18 @@ def snapshot_option(what: str = "Snapshot to read"):
     )
 
 
-def format_option(choices: tuple[str, ...] = FORMATS, default: str = "table"):
+def format_option(
+    choices: tuple[str, ...] = FORMATS,
+    default: str = "table",
+    help: str = "Output format. json: an array of row objects, NULL as null.",
+):
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(choices),
         default=default,
         show_default=True,
-        help="Output format. json: an array of row objects, NULL as null.",
+        help=help,
     )
 
 
@@ -454,7 +458,11 @@ def sql_command(sql_text, db_path, fmt):
 )
 @db_option
 @snapshot_option("Snapshot to measure on")
-@format_option(("table", "json", "markdown"))
+@format_option(
+    ("table", "json", "markdown"),
+    help="Output format. table and markdown: the summary, then each claim's caveats; json: one "
+    "object per claim with every reading and number.",
+)
 @click.option(
     "--strict",
     is_flag=True,
