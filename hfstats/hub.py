@@ -40,7 +40,6 @@ DEFAULT_MAX_RETRIES = 8
 SUSPICIOUS_PAGE_RETRIES = 3
 
 # Link relations a last page may carry instead of "next".
-_OTHER_PAGE_RELS = {"prev", "previous", "first", "last", "self"}
 _RATELIMIT_RE = re.compile(r"(?:^|;)\s*(r|t)\s*=\s*(\d+)")
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
 # the slow path through Python (see ``Page.body_for_storage``).
@@ -417,22 +416,39 @@ def _lenient_json(body: bytes) -> object | None:
         return None
 
 
-def _next_link(header: str) -> str | None:
-    """The ``rel="next"`` URL of a ``Link`` header; None when it only names other pages.
+# Registered link relations (IANA) a listing response may carry besides "next"; a relation
+# outside them that is not a URI (RFC 8288 extension types) is taken for a damaged header.
+_REGISTERED_RELATIONS = frozenset(
+    "alternate author canonical collection contents describedby dns-prefetch edit first help "
+    "hub icon index item last license manifest modulepreload preconnect prefetch preload prev "
+    "previous profile related search self service-desc service-doc start stylesheet type up "
+    "via".split()
+)
 
-    Relation types are case-insensitive and may be several (RFC 8288). A header with no
-    ``next`` but only ``prev``/``first``/``last``/``self`` marks the last page, as on GitHub; one
-    that names nothing recognisable is a damaged response, retried rather than taken for the
-    end of the listing (which, in a full crawl, would mark every later model deleted).
+
+def _known_relation(rel: str) -> bool:
+    return rel in _REGISTERED_RELATIONS or "://" in rel
+
+
+def _next_link(header: str) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header; None when it only names other links.
+
+    Relation types are case-insensitive and may be several (RFC 8288). A header whose links
+    are well formed but none is ``next`` (``prev``/``first``/``last`` as on GitHub, or a proxy's
+    ``canonical`` or ``preload``) marks the last page. One with no well-formed link, or a
+    ``next`` without a URL, is a damaged response, retried rather than taken for the end of the
+    listing (which, in a full crawl, would mark every later model deleted).
     """
-    rels_seen = False
+    links_seen = False
     for link in requests.utils.parse_header_links(header):
-        rels = link.get("rel", "").lower().split()
-        if "next" in rels and link.get("url"):
-            return link["url"]
-        if rels and set(rels) <= _OTHER_PAGE_RELS:
-            rels_seen = True
-    if not rels_seen:
+        url, rels = link.get("url", ""), link.get("rel", "").lower().split()
+        if "next" in rels:
+            if url:
+                return url
+            raise BadResponse("a Link header with an empty rel=next URL")
+        if url and " " not in url and any(map(_known_relation, rels)):
+            links_seen = True
+    if not links_seen:
         raise BadResponse("a Link header without a usable rel=next URL")
     return None
 
