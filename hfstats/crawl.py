@@ -33,7 +33,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import __version__, store
-from .errors import BusyError, HfstatsError, HubRefusedError
+from .errors import (
+    BusyError,
+    HfstatsError,
+    HubNotFoundError,
+    HubRefusedError,
+    HubUnavailableError,
+)
 from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
 
 log = logging.getLogger("hfstats.crawl")
@@ -253,14 +259,17 @@ def refresh(
                 complete = _crawl(client, staging, state, max_pages, overlap, on_page, resumed)
             except _SavedCursorRefused as refused:
                 # The Hub does not promise how long a cursor stays good; without this a refused
-                # cursor would fail every later refresh until the user deleted the folder.
+                # cursor would fail every later refresh until the user deleted the folder. The
+                # saved pages are dropped only once the listing's first page answers: if the Hub
+                # itself is down, the error stands and the next refresh tries the cursor again.
+                client.get_page(models_url(client.endpoint, page_size))
                 _record_progress(db_path, state)
                 staging.discard()
                 state, resumed, restart_notes = _start_or_resume(
                     db_path, staging, client.endpoint, full, page_size, overlap
                 )
                 notes += [
-                    f"the Hub refused the saved cursor ({refused}); "
+                    f"the Hub did not answer the saved cursor ({refused}); "
                     "started the crawl again from the first page",
                     *restart_notes,
                 ]
@@ -394,7 +403,7 @@ def _crawl(
         requests_before = client.stats.requests
         try:
             page = client.get_page(state.next_url)
-        except HubRefusedError as exc:
+        except (HubRefusedError, HubNotFoundError, HubUnavailableError) as exc:
             if resumed and fetched == 0 and state.next_url != first_url:
                 raise _SavedCursorRefused(str(exc)) from None
             raise

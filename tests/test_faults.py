@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from hfstats import crawl
-from hfstats.errors import HubRefusedError
+from hfstats.errors import HubRefusedError, HubUnavailableError
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FAULTS, FakeHub, faults_at, random_faults
 from hfstats.testing.synthetic import synthetic_models
@@ -133,12 +133,16 @@ def _replace_saved_cursor(db_path: Path, cursor: str) -> None:
     state_file.write_text(json.dumps(state))
 
 
-def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path) -> None:
-    # The Hub does not say how long a cursor stays good. A crawl resumed from one it refuses
-    # (the test Hub answers 400 "Invalid cursor", as for any cursor it cannot read) must start
-    # again from the first page instead of failing every later refresh.
+@pytest.mark.parametrize("answer", ["400", "500"])
+def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path, answer: str) -> None:
+    # The Hub does not say how long a cursor stays good. A crawl resumed from one it no longer
+    # takes (the test Hub answers 400 "Invalid cursor" for any cursor it cannot read; a Hub
+    # keeping cursors server-side might fail with a 5xx) must start again from the first page
+    # instead of failing every later refresh.
     db = tmp_path / "hub.duckdb"
-    with FakeHub(list(synthetic_models(60, seed=21))) as hub:
+    models = list(synthetic_models(60, seed=21))
+    expired = {"400": None, "500": lambda number, path: "500" if "=expired" in path else None}
+    with FakeHub(models, faults=expired[answer]) as hub:
         first = crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=3)
         assert not first.complete
         _replace_saved_cursor(db, "expired")
@@ -146,7 +150,7 @@ def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path) -> No
         second = crawl.refresh(db, client=fast_client(hub), page_size=10)
 
         assert second.complete
-        assert any("refused the saved cursor" in note for note in second.notes)
+        assert any("did not answer the saved cursor" in note for note in second.notes)
         assert_same_models(db, hub)
         assert second.snapshot_id != first.snapshot_id
     with duckdb.connect(str(db), read_only=True) as connection:
@@ -154,6 +158,29 @@ def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path) -> No
             "SELECT snapshot_id, complete FROM snapshots ORDER BY snapshot_id"
         ).fetchall()
     assert snapshots == [(first.snapshot_id, False), (second.snapshot_id, True)]
+
+
+def test_a_resumed_crawl_is_kept_while_the_hub_is_down(tmp_path: Path) -> None:
+    # A 5xx for the saved cursor may be the Hub being down, not the cursor: the saved pages
+    # are dropped only once the first page answers, so the next refresh resumes them.
+    db = tmp_path / "hub.duckdb"
+    staging = db.with_name(db.name + ".crawl")
+    down = False
+    with FakeHub(
+        list(synthetic_models(60, seed=21)), faults=lambda number, path: "503" if down else None
+    ) as hub:
+        first = crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=3)
+        saved = (staging / "state.json").read_text()
+        down = True
+        with pytest.raises(HubUnavailableError):
+            crawl.refresh(db, client=fast_client(hub), page_size=10)
+        assert (staging / "state.json").read_text() == saved
+        assert len(list((staging / "pages").glob("*.json"))) == 3
+
+        down = False
+        resumed = crawl.refresh(db, client=fast_client(hub), page_size=10)
+        assert resumed.resumed and resumed.snapshot_id == first.snapshot_id
+        assert_same_models(db, hub)
 
 
 def test_a_cursor_refused_in_the_middle_of_a_run_is_an_error(tmp_path: Path) -> None:
