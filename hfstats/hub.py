@@ -14,7 +14,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -40,7 +40,7 @@ DEFAULT_MAX_RETRIES = 8
 SUSPICIOUS_PAGE_RETRIES = 3
 
 # Link relations a last page may carry instead of "next".
-_RATELIMIT_RE = re.compile(r"(?:^|;)\s*(r|t)\s*=\s*(\d+)")
+_RATELIMIT_PARAM_RE = re.compile(r"(?:^|[;,])\s*(r|t|w|remaining|reset)\s*=\s*(\d+)")
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
 # the slow path through Python (see ``Page.body_for_storage``).
 _SURROGATE_ESCAPE_RE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -78,19 +78,78 @@ def models_url(endpoint: str, page_size: int) -> str:
 
 @dataclass
 class RateLimit:
-    """The IETF draft ``RateLimit`` header: ``"api";r=492;t=133``."""
+    """What the rate-limit headers say: requests left in the window, seconds until it resets.
+
+    The Hub sends the IETF draft ``RateLimit: "api";r=492;t=133`` with ``RateLimit-Policy:
+    "fixed window";"api";q=500;w=300``. Read tolerantly, since only that form is confirmed:
+    several comma-separated limits (the most constraining one counts), the earlier drafts'
+    ``remaining=``/``reset=`` parameters and ``RateLimit-Remaining``/``RateLimit-Reset`` headers,
+    the common ``X-RateLimit-*`` ones (a reset that is a Unix time is turned into seconds),
+    and a missing reset, then the policy's window ``w`` is the longest the wait can be.
+    """
 
     remaining: int
-    reset_seconds: int
+    reset_seconds: int | None
 
     @classmethod
-    def parse(cls, header: str | None) -> RateLimit | None:
+    def parse(cls, header: str | None, policy: str | None = None) -> RateLimit | None:
+        """The ``RateLimit`` header (and ``RateLimit-Policy`` for a missing reset)."""
         if not header:
             return None
-        values = dict(_RATELIMIT_RE.findall(header))
-        if "r" not in values or "t" not in values:
+        limits = []
+        for item in _split_limits(header):
+            values = dict(_RATELIMIT_PARAM_RE.findall(item))
+            remaining = values.get("r", values.get("remaining"))
+            if remaining is None:
+                continue
+            reset = values.get("t", values.get("reset"))
+            limits.append(cls(int(remaining), _reset_seconds(reset) if reset else None))
+        if not limits:
             return None
-        return cls(remaining=int(values["r"]), reset_seconds=int(values["t"]))
+        tightest = min(limits, key=lambda limit: limit.remaining)
+        if tightest.remaining <= 0:
+            # Of the exhausted limits, the one that resets last decides the wait.
+            exhausted = [limit for limit in limits if limit.remaining <= 0]
+            resets = [limit.reset_seconds for limit in exhausted]
+            reset = None if None in resets else max(resets)
+            tightest = cls(tightest.remaining, reset)
+        if tightest.reset_seconds is None and policy:
+            window = dict(_RATELIMIT_PARAM_RE.findall(policy)).get("w")
+            if window:
+                return cls(tightest.remaining, int(window))
+        return tightest
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit | None:
+        limit = cls.parse(headers.get("RateLimit"), headers.get("RateLimit-Policy"))
+        if limit is not None:
+            return limit
+        for prefix in ("RateLimit-", "X-RateLimit-"):
+            remaining = (headers.get(prefix + "Remaining") or "").strip()
+            if remaining.isdigit():
+                reset = (headers.get(prefix + "Reset") or "").strip()
+                return cls(int(remaining), _reset_seconds(reset) if reset.isdigit() else None)
+        return None
+
+
+def _split_limits(header: str) -> list[str]:
+    # Items are comma-separated; the earlier drafts' "limit=100, remaining=0, reset=4" is one.
+    items = header.split(",")
+    if any("remaining" in item for item in items) and not any('"' in item for item in items):
+        return [";".join(items)]
+    return items
+
+
+def _reset_seconds(value: str) -> int:
+    seconds = int(value)
+    # X-RateLimit-Reset is often the Unix time of the reset, not a number of seconds.
+    return max(0, int(seconds - time.time())) if seconds > 1_000_000_000 else seconds
+
+
+def _window_wait(limit: RateLimit) -> float:
+    # The window resets in t seconds; one more second covers rounding of t. Without any reset
+    # time, a second, then the retry backoff.
+    return float(limit.reset_seconds) + 1.0 if limit.reset_seconds else 1.0
 
 
 def retry_after_seconds(header: str | None) -> float | None:
@@ -291,9 +350,9 @@ class HubClient:
             if wait is None:
                 # Waiting for the window to reset only makes sense when the window is used up;
                 # a 429 that still reports requests left is a burst limit: back off instead.
-                limit = RateLimit.parse(response.headers.get("RateLimit"))
+                limit = RateLimit.from_headers(response.headers)
                 if limit is not None and limit.remaining <= 0:
-                    wait = float(limit.reset_seconds) + 1.0
+                    wait = _window_wait(limit)
             raise BadResponse("429 Too Many Requests", wait=wait)
         if status >= 500 or status == 408:
             raise BadResponse(f"HTTP {status}")
@@ -349,10 +408,9 @@ class HubClient:
         return urlunsplit((*self._origin, parts.path, parts.query, ""))
 
     def _note_rate_limit(self, response: requests.Response) -> None:
-        limit = RateLimit.parse(response.headers.get("RateLimit"))
+        limit = RateLimit.from_headers(response.headers)
         if limit is not None and limit.remaining <= 0:
-            # The window resets in t seconds; one more second covers rounding of t.
-            self._rate_limit_wait = float(limit.reset_seconds) + 1.0 if limit.reset_seconds else 1.0
+            self._rate_limit_wait = _window_wait(limit)
         else:
             self._rate_limit_wait = 0.0
 

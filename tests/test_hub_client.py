@@ -59,7 +59,14 @@ def first_page_ids(client: HubClient, hub: FakeHub) -> list[str]:
         ('"api";r=492;t=133', RateLimit(remaining=492, reset_seconds=133)),
         ('"api";t=5;r=0', RateLimit(remaining=0, reset_seconds=5)),
         ('"api"; r=7; t=9', RateLimit(remaining=7, reset_seconds=9)),
-        ('"api";r=492', None),
+        ('"api";r=492', RateLimit(remaining=492, reset_seconds=None)),
+        # Several limits: the exhausted one decides, and of several, the one resetting last.
+        ('"api";r=0;t=4, "burst";r=50;t=1', RateLimit(remaining=0, reset_seconds=4)),
+        ('"burst";r=50;t=1, "api";r=0;t=4', RateLimit(remaining=0, reset_seconds=4)),
+        ('"a";r=0;t=4, "b";r=0;t=9', RateLimit(remaining=0, reset_seconds=9)),
+        ('"a";r=5;t=4, "b";r=2;t=9', RateLimit(remaining=2, reset_seconds=9)),
+        # The earlier drafts' form.
+        ("limit=100, remaining=0, reset=4", RateLimit(remaining=0, reset_seconds=4)),
         ("garbage", None),
         ("", None),
         (None, None),
@@ -67,6 +74,35 @@ def first_page_ids(client: HubClient, hub: FakeHub) -> list[str]:
 )
 def test_ratelimit_header_parsing(header: str | None, expected: RateLimit | None) -> None:
     assert RateLimit.parse(header) == expected
+
+
+def test_a_ratelimit_without_reset_waits_for_the_policy_window() -> None:
+    policy = '"fixed window";"api";q=500;w=300'
+    assert RateLimit.parse('"api";r=0', policy) == RateLimit(remaining=0, reset_seconds=300)
+    assert RateLimit.parse('"api";r=0;t=12', policy) == RateLimit(remaining=0, reset_seconds=12)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"RateLimit": '"api";r=3;t=9', "X-RateLimit-Remaining": "0"}, RateLimit(3, 9)),
+        ({"RateLimit-Remaining": "0", "RateLimit-Reset": "7"}, RateLimit(0, 7)),
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30"}, RateLimit(0, 30)),
+        ({"X-RateLimit-Remaining": "4"}, RateLimit(4, None)),
+        ({"X-RateLimit-Remaining": "many"}, None),
+        ({}, None),
+    ],
+)
+def test_other_rate_limit_headers(headers: dict, expected: RateLimit | None) -> None:
+    assert RateLimit.from_headers(headers) == expected
+
+
+def test_a_reset_given_as_a_unix_time_becomes_seconds() -> None:
+    reset_at = int(time.time()) + 60
+    limit = RateLimit.from_headers(
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_at)}
+    )
+    assert limit is not None and 55 <= limit.reset_seconds <= 60
 
 
 def test_retry_after_as_seconds_or_date() -> None:
@@ -90,6 +126,23 @@ def test_waits_for_the_window_when_ratelimit_says_none_left() -> None:
         # The fault's header says r=0;t=1: wait t plus a second for rounding, before asking.
         assert sleeps == [2.0]
         assert client.stats.rate_limit_waits == 1
+
+
+def test_waits_for_the_policy_window_when_ratelimit_gives_no_reset() -> None:
+    first = "https://hub.test/api/models?limit=2"
+    second = "https://hub.test/api/models?limit=2&cursor=x"
+    exhausted = {
+        "RateLimit": '"api";r=0',
+        "RateLimit-Policy": '"fixed window";"api";q=500;w=30',
+        "Link": f'<{second}>; rel="next"',
+    }
+    sleeps = Sleeps()
+    with responses.RequestsMock() as mock:
+        mock.get(first, json=[{"_id": "a"}, {"_id": "b"}], headers=exhausted)
+        mock.get(second, json=[{"_id": "c"}])
+        client = HubClient("https://hub.test", sleep=sleeps)
+        client.get_page(client.get_page(first).next_url)
+    assert sleeps == [31.0]  # the window, plus a second for rounding
 
 
 def test_pacing_from_ratelimit_avoids_429_on_a_real_quota() -> None:
