@@ -79,6 +79,7 @@ class CrawlState:
     previous_pass_started_at: str | None = None  # when the pass before it began
     pass_first_newest: str | None = None  # the newest lastModified on the current pass's first page
     next_catchup_until: str | None = None  # where the next catch-up pass would stop
+    unsorted: bool = False  # a page came out of lastModified order: read to the end
     format: int = STATE_FORMAT
 
 
@@ -214,14 +215,17 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _page_times(page: Page) -> tuple[datetime | None, datetime | None]:
-    """Oldest and newest ``lastModified`` on a page."""
+def _page_times(page: Page) -> tuple[datetime | None, datetime | None, bool]:
+    """Oldest and newest ``lastModified`` on a page, and whether they come newest first."""
     times = [
         t
         for t in (_parse_time(m.get("lastModified")) for m in page.models if isinstance(m, dict))
         if t is not None
     ]
-    return (min(times), max(times)) if times else (None, None)
+    if not times:
+        return None, None, True
+    newest_first = all(a >= b for a, b in zip(times, times[1:], strict=False))
+    return min(times), max(times), newest_first
 
 
 ProgressCallback = Callable[[CrawlState, Page | None], None]
@@ -308,6 +312,11 @@ def refresh(
                 models_seen=state.models_seen,
             )
         staging.discard()
+        if state.unsorted:
+            result.notes.append(
+                "the listing did not come sorted by lastModified, newest first, so this "
+                "incremental refresh read all of it instead of stopping at the last snapshot"
+            )
         if state.altered:
             result.notes.append(
                 f"{state.altered} model(s) had characters that are not valid Unicode; "
@@ -412,7 +421,12 @@ def _crawl(
         number = state.pages + 1
         staging.write_page(number, body)
 
-        oldest, newest = _page_times(page)
+        oldest, newest, newest_first = _page_times(page)
+        if not newest_first and state.stop_before is not None:
+            # Stopping early relies on the listing being sorted by lastModified, newest first;
+            # a Hub that ignores sort= would make an incremental refresh miss changes quietly.
+            state.stop_before = None
+            state.unsorted = True
         if state.mode == "full" and state.pass_pages == 0 and newest:
             # Models changed from now on sort above this page: the next pass reads down to it.
             # (An incremental refresh makes no catch-up pass: what it misses, the next one reads.)

@@ -190,3 +190,31 @@ def test_a_refresh_of_another_endpoint_is_a_full_crawl(tmp_path: Path) -> None:
         result = crawl.refresh(db, client=fast_client(second), page_size=PAGE_SIZE)
         assert result.mode == "full"
         assert stored(db) == expected(second)
+
+
+class UnsortedHub(FakeHub):
+    """A Hub that ignores sort=lastModified: its pages come in _id order."""
+
+    def _order(self) -> list[tuple[str, str]]:
+        if self._sorted is None:
+            self._sorted = sorted((object_id, object_id) for object_id in self._models)
+        return self._sorted
+
+
+def test_an_incremental_refresh_of_an_unsorted_listing_reads_all_of_it(tmp_path: Path) -> None:
+    # Stopping at the last snapshot's high-water mark is only sound on a listing sorted newest
+    # first; on any other order it would miss changes without a word.
+    models = list(synthetic_models(60, seed=8))
+    db = tmp_path / "hub.duckdb"
+    with UnsortedHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        now = datetime.now(UTC)
+        current = {m["_id"]: m for m in hub.models()}
+        for object_id in sorted(current)[::20]:  # the 1st, 21st and 41st in the listing
+            hub.upsert(touch(current[object_id], now))
+
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10)
+
+        assert result.mode == "incremental"
+        assert any("did not come sorted" in note for note in result.notes)
+        assert stored(db) == expected(hub)
