@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from . import __version__, store
 from .errors import (
@@ -54,6 +55,9 @@ DEFAULT_OVERLAP = timedelta(minutes=10)
 # which fits one page; a listing busier than that ends the crawl after this many passes, with
 # a note.
 MAX_CATCHUP_PASSES = 5
+# The Hub's Date header has whole seconds: a difference with the local clock beyond this is
+# skew (or a slow first response), not rounding.
+CLOCK_TOLERANCE = timedelta(seconds=2)
 
 
 @dataclass
@@ -215,17 +219,28 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _page_times(page: Page) -> tuple[datetime | None, datetime | None, bool]:
-    """Oldest and newest ``lastModified`` on a page, and whether they come newest first."""
+class PageTimes(NamedTuple):
+    oldest: datetime | None
+    newest: datetime | None
+    newest_first: bool  # the page's times come sorted, newest first
+    newest_past: datetime | None  # the newest not later than when the Hub served the page
+
+
+def _page_times(page: Page) -> PageTimes:
+    """The ``lastModified`` times of a page that matter to where a crawl stops."""
     times = [
         t
         for t in (_parse_time(m.get("lastModified")) for m in page.models if isinstance(m, dict))
         if t is not None
     ]
     if not times:
-        return None, None, True
+        return PageTimes(None, None, True, None)
     newest_first = all(a >= b for a, b in zip(times, times[1:], strict=False))
-    return min(times), max(times), newest_first
+    # A lastModified later than the Hub's own clock is bad data, not a change made just now.
+    # The Date header has whole seconds: a commit in the second it was served is kept.
+    cutoff = page.served_at + timedelta(seconds=1) if page.served_at else None
+    past = [t for t in times if cutoff is None or t < cutoff]
+    return PageTimes(min(times), max(times), newest_first, max(past) if past else None)
 
 
 ProgressCallback = Callable[[CrawlState, Page | None], None]
@@ -421,7 +436,15 @@ def _crawl(
         number = state.pages + 1
         staging.write_page(number, body)
 
-        oldest, newest, newest_first = _page_times(page)
+        oldest, newest, newest_first, newest_past = _page_times(page)
+        if state.pass_pages == 0 and page.served_at is not None:
+            # Pass starts are compared with the Hub's lastModified times. The local clock,
+            # read before the request, is finer than the Date header's whole seconds; when the
+            # two disagree by more than that, trust the Hub's, so that a local clock running
+            # ahead cannot settle catch-up passes too soon.
+            local_start = datetime.fromisoformat(state.pass_started_at or state.started_at)
+            if abs(page.served_at - local_start) > CLOCK_TOLERANCE:
+                state.pass_started_at = page.served_at.isoformat()
         if not newest_first and state.stop_before is not None:
             # Stopping early relies on the listing being sorted by lastModified, newest first;
             # a Hub that ignores sort= would make an incremental refresh miss changes quietly.
@@ -432,8 +455,9 @@ def _crawl(
             # (An incremental refresh makes no catch-up pass: what it misses, the next one reads.)
             # Capped at the pass's start for the same reason as the incremental high-water mark.
             began = datetime.fromisoformat(state.pass_started_at or state.started_at)
-            state.next_catchup_until = (min(newest, began) - overlap).isoformat()
-            state.pass_first_newest = newest.isoformat()
+            anchor = min(newest_past, began) if newest_past else began
+            state.next_catchup_until = (anchor - overlap).isoformat()
+            state.pass_first_newest = (newest_past or newest).isoformat()
         state.pass_pages += 1
         state.pages = number
         state.requests += client.stats.requests - requests_before

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -152,6 +153,16 @@ def _window_wait(limit: RateLimit) -> float:
     return float(limit.reset_seconds) + 1.0 if limit.reset_seconds else 1.0
 
 
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def retry_after_seconds(header: str | None) -> float | None:
     """``Retry-After`` as seconds: either a number or an HTTP date."""
     if not header:
@@ -174,6 +185,7 @@ class Page:
     models: list
     body: bytes
     next_url: str | None
+    served_at: datetime | None = None  # the Hub's clock (the Date header), to the second
 
     def body_for_storage(self) -> tuple[bytes, int]:
         """The page as a JSON array DuckDB can read, and how many elements had to be altered.
@@ -394,6 +406,7 @@ class HubClient:
             models=models,
             body=body,
             next_url=next_url,
+            served_at=_http_date(response.headers.get("Date")),
         )
 
     def _same_origin(self, url: str) -> str:

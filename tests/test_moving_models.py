@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from hfstats import crawl
 from hfstats.hub import HubClient
@@ -50,10 +51,25 @@ def first_page_requests(path: str) -> bool:
     return "cursor=" not in path
 
 
-def test_a_model_changed_twice_is_neither_missed_nor_marked_deleted(tmp_path: Path) -> None:
+class ClockAnHourAhead(datetime):
+    """The crawl's clock on a machine whose clock runs an hour ahead of the Hub's."""
+
+    @classmethod
+    def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime.now's own signature
+        return datetime.now(tz) + timedelta(hours=1)
+
+
+@pytest.mark.parametrize("local_clock", ["right", "an hour ahead"])
+def test_a_model_changed_twice_is_neither_missed_nor_marked_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_clock: str
+) -> None:
     # The oldest model X changes while the listing pass has not reached it (it jumps to the top,
     # already read), then again while the catch-up pass has not reached it (it jumps above that
-    # pass too). Six other changes keep X off the catch-up pass's first page.
+    # pass too). Six other changes keep X off the catch-up pass's first page. A local clock
+    # ahead of the Hub's must not make the catch-up pass look settled: the crawl goes by the
+    # Hub's Date header when the two disagree.
+    if local_clock != "right":
+        monkeypatch.setattr(crawl, "datetime", ClockAnHourAhead)
     models = list(synthetic_models(40, seed=5))
     order = oldest_first(models)
     x, others = order[0], order[1:7]
@@ -90,9 +106,13 @@ def test_a_model_changed_twice_is_neither_missed_nor_marked_deleted(tmp_path: Pa
         )
         assert result.merge.deleted == 0
         assert stored(db) == expected(hub)
-        # Listing, the catch-up pass that X jumped over, one more pass that found it.
-        assert first_pages == 3
-        assert result.notes == []
+        if local_clock == "right":
+            # Listing, the catch-up pass that X jumped over, one more pass that found it.
+            assert first_pages == 3
+            assert result.notes == []
+        # With the skewed clock, pass starts come from the Date header's whole seconds: passes
+        # milliseconds apart cannot show that nothing changed, so they run to the limit (more
+        # requests and a note, never a model missed).
 
 
 def test_a_model_that_moved_down_keeps_its_latest_state(tmp_path: Path) -> None:
@@ -218,3 +238,35 @@ def test_an_incremental_refresh_of_an_unsorted_listing_reads_all_of_it(tmp_path:
         assert result.mode == "incremental"
         assert any("did not come sorted" in note for note in result.notes)
         assert stored(db) == expected(hub)
+
+
+def test_models_dated_in_the_future_do_not_keep_the_catch_up_passes_going(tmp_path: Path) -> None:
+    # Three models carry a lastModified a day ahead of the Hub's clock (bad data): they sort
+    # first for ever. They must not read as "changed since the last pass" on every catch-up
+    # pass, which would repeat the passes to the limit and end with a false warning.
+    models = list(synthetic_models(60, seed=9))
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    future = [touch(m, tomorrow) for m in models[:3]]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(future + models[3:]) as hub:
+        first_pages = listing_pages = 0
+
+        def plan(number: int, path: str) -> None:
+            nonlocal first_pages, listing_pages
+            if first_page_requests(path):
+                first_pages += 1
+            elif first_pages == 1:
+                listing_pages += 1
+                if listing_pages == 2:
+                    # Twelve commits while the listing runs: more than the catch-up's first page.
+                    current = {m["_id"]: m for m in hub.models()}
+                    for object_id in oldest_first(list(current.values()))[:12]:
+                        hub.upsert(touch(current[object_id], datetime.now(UTC)))
+
+        hub.faults = plan
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        assert stored(db) == expected(hub)
+        assert result.merge.deleted == 0
+        # The listing, a catch-up pass of two pages, and one that shows nothing changed since.
+        assert first_pages == 3
+        assert result.notes == []
