@@ -379,8 +379,11 @@ class HubClient:
                 "check --endpoint or HF_ENDPOINT"
             )
         if status >= 400:
+            message = _error_message(response)
+            # The largest page size is not documented; a Hub may refuse one rather than cap it.
+            hint = "; try a smaller --page-size" if "limit" in message.lower() else ""
             raise HubRefusedError(
-                f"the Hub answered {status} {_error_message(response)} for {self._redact(url)}"
+                f"the Hub answered {status} {message} for {self._redact(url)}{hint}"
             )
 
         try:

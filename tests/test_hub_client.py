@@ -17,6 +17,7 @@ import responses
 from hfstats.errors import (
     HubAuthError,
     HubNotFoundError,
+    HubRefusedError,
     HubUnavailableError,
     UsageError,
 )
@@ -381,3 +382,11 @@ def test_next_link_to_another_host_stays_on_the_endpoint() -> None:
         page = client.get_page(f"{elsewhere.url}/api/models?limit=5")
         assert page.url.startswith(hub.url)
         assert elsewhere.stats.requests == 0
+
+
+def test_a_refused_page_size_suggests_a_smaller_one() -> None:
+    url = "https://hub.test/api/models?limit=1000"
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=400, json={"error": "limit must be <= 500"})
+        with pytest.raises(HubRefusedError, match=r"limit must be <= 500 .*smaller --page-size"):
+            HubClient("https://hub.test", sleep=Sleeps()).get_page(url)
