@@ -147,12 +147,6 @@ def _reset_seconds(value: str) -> int:
     return max(0, int(seconds - time.time())) if seconds > 1_000_000_000 else seconds
 
 
-def _window_wait(limit: RateLimit) -> float:
-    # The window resets in t seconds; one more second covers rounding of t. Without any reset
-    # time, a second, then the retry backoff.
-    return float(limit.reset_seconds) + 1.0 if limit.reset_seconds else 1.0
-
-
 def _http_date(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -272,6 +266,8 @@ class HubClient:
         self._give_up_hint = give_up_hint
         self.stats = RequestStats()
         self._rate_limit_wait = 0.0
+        self._after_window_wait = False  # the request in flight followed a wait for the reset
+        self._resets_run_late = False  # such a request met a 429: t is rounded down
         # The smallest non-empty page that had a next link: a page without one that is at least
         # this long is probably cut short, even when the Hub caps pages below our ``limit``.
         self._full_page_size = 0
@@ -358,13 +354,15 @@ class HubClient:
         self._note_rate_limit(response)
 
         if status == 429:
+            if self._after_window_wait:
+                self._resets_run_late = True
             wait = retry_after_seconds(response.headers.get("Retry-After"))
             if wait is None:
                 # Waiting for the window to reset only makes sense when the window is used up;
                 # a 429 that still reports requests left is a burst limit: back off instead.
                 limit = RateLimit.from_headers(response.headers)
                 if limit is not None and limit.remaining <= 0:
-                    wait = _window_wait(limit)
+                    wait = self._window_wait(limit)
             raise BadResponse("429 Too Many Requests", wait=wait)
         if status >= 500 or status == 408:
             raise BadResponse(f"HTTP {status}")
@@ -426,12 +424,27 @@ class HubClient:
     def _note_rate_limit(self, response: requests.Response) -> None:
         limit = RateLimit.from_headers(response.headers)
         if limit is not None and limit.remaining <= 0:
-            self._rate_limit_wait = _window_wait(limit)
+            self._rate_limit_wait = self._window_wait(limit)
         else:
             self._rate_limit_wait = 0.0
 
+    def _window_wait(self, limit: RateLimit) -> float:
+        """Seconds until the window has surely reset: ``t`` plus a margin for its rounding.
+
+        ``t`` is whole seconds, rounded in a way the notes do not say. The margin starts at 5%
+        of ``t`` (0.1 to 1 s: a fixed second would cost 10% on a 10-second window) and becomes
+        a full second once a wait for the reset has run into a 429 anyway. Without any reset
+        time, a second, then the retry backoff.
+        """
+        if not limit.reset_seconds:
+            return 1.0
+        margin = 1.0 if self._resets_run_late else min(1.0, max(0.1, 0.05 * limit.reset_seconds))
+        return limit.reset_seconds + margin
+
     def _pace(self) -> None:
+        self._after_window_wait = False
         if self._rate_limit_wait > 0:
+            self._after_window_wait = True
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += self._rate_limit_wait
             log.info(

@@ -124,8 +124,9 @@ def test_waits_for_the_window_when_ratelimit_says_none_left() -> None:
         page = client.get_page(models_url(hub.url, PAGE_SIZE))
         assert sleeps == []  # the page itself is fine: nothing to wait for yet
         client.get_page(page.next_url)
-        # The fault's header says r=0;t=1: wait t plus a second for rounding, before asking.
-        assert sleeps == [2.0]
+        # The fault's header says r=0;t=1: wait t plus a margin for its rounding (5% of t, at
+        # least 0.1 s), before asking.
+        assert sleeps == [pytest.approx(1.1)]
         assert client.stats.rate_limit_waits == 1
 
 
@@ -144,6 +145,26 @@ def test_waits_for_the_policy_window_when_ratelimit_gives_no_reset() -> None:
         client = HubClient("https://hub.test", sleep=sleeps)
         client.get_page(client.get_page(first).next_url)
     assert sleeps == [31.0]  # the window, plus a second for rounding
+
+
+def test_a_429_after_waiting_for_the_reset_widens_the_margin_to_a_second() -> None:
+    # A Hub rounding t down answers the request after the wait with a 429: from then on the
+    # margin is a whole second.
+    first = "https://hub.test/api/models?limit=2"
+    second = "https://hub.test/api/models?limit=2&cursor=x"
+    exhausted = {"RateLimit": '"api";r=0;t=10'}
+    sleeps = Sleeps()
+    with responses.RequestsMock() as mock:
+        mock.get(
+            first,
+            json=[{"_id": "a"}, {"_id": "b"}],
+            headers={**exhausted, "Link": f'<{second}>; rel="next"'},
+        )
+        mock.get(second, status=429, json={"error": "Too Many Requests"}, headers=exhausted)
+        mock.get(second, json=[{"_id": "c"}], headers=exhausted)
+        client = HubClient("https://hub.test", sleep=sleeps)
+        client.get_page(client.get_page(first).next_url)
+    assert sleeps == [pytest.approx(10.5), pytest.approx(11.0)]
 
 
 def test_pacing_from_ratelimit_avoids_429_on_a_real_quota() -> None:
