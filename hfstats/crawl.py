@@ -36,20 +36,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import __version__, store
-from .errors import (
-    BusyError,
-    HfstatsError,
-    HubNotFoundError,
-    HubRefusedError,
-    HubUnavailableError,
-)
+from .errors import BusyError, HfstatsError, HubNotFoundError, HubRefusedError
 from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
 
 log = logging.getLogger("hfstats.crawl")
 
-STATE_FORMAT = 2
-# Format 1 (before repeated catch-up passes) lacks only fields that have defaults.
-READABLE_STATE_FORMATS = (1, 2)
+STATE_FORMAT = 3
+# Formats 1 (before repeated catch-up passes) and 2 (before the order checks) lack only
+# fields that have defaults.
+READABLE_STATE_FORMATS = (1, 2, 3)
 # Models modified within this margin before the high-water mark are read again: protects
 # against clock skew and listings that lag behind a commit by a little.
 DEFAULT_OVERLAP = timedelta(minutes=10)
@@ -86,6 +81,7 @@ class CrawlState:
     pass_first_newest: str | None = None  # the newest lastModified on the current pass's first page
     next_catchup_until: str | None = None  # where the next catch-up pass would stop
     unsorted: bool = False  # a page came out of lastModified order: read to the end
+    last_oldest: str | None = None  # the oldest lastModified on the pass's previous page
     format: int = STATE_FORMAT
 
 
@@ -281,20 +277,32 @@ def refresh(
             except _SavedCursorRefused as refused:
                 # The Hub does not promise how long a cursor stays good; without this a refused
                 # cursor would fail every later refresh until the user deleted the folder. The
-                # saved pages are dropped only once the listing's first page answers: if the Hub
-                # itself is down, the error stands and the next refresh tries the cursor again.
+                # saved pages are dropped only once the listing's first page answers.
                 client.get_page(models_url(client.endpoint, page_size))
-                _record_progress(db_path, state)
-                staging.discard()
-                state, resumed, restart_notes = _start_or_resume(
-                    db_path, staging, client.endpoint, full, page_size, overlap
-                )
-                notes += [
-                    f"the Hub did not answer the saved cursor ({refused}); "
-                    "started the crawl again from the first page",
-                    *restart_notes,
-                ]
-                complete = _crawl(client, staging, state, max_pages, overlap, on_page, resumed)
+                refused_note = f"the Hub did not take the saved cursor ({refused})"
+                if state.phase == "catchup":
+                    # The listing is complete: only the catch-up pass starts over.
+                    _restart_pass(state, models_url(state.endpoint, state.page_size))
+                    staging.save(state)
+                    notes.append(f"{refused_note}; the catch-up pass started again")
+                else:
+                    _record_progress(db_path, state)
+                    staging.discard()
+                    state, resumed, restart_notes = _start_or_resume(
+                        db_path,
+                        staging,
+                        client.endpoint,
+                        full or state.mode == "full",
+                        page_size,
+                        overlap,
+                    )
+                    notes = [f"{refused_note}; the crawl started again", *restart_notes]
+                if max_pages is not None:
+                    notes.append(
+                        "runs with --max-pages further apart than the Hub keeps its cursors "
+                        "start over each time and never finish: run without --max-pages"
+                    )
+                complete = _crawl(client, staging, state, max_pages, overlap, on_page, False)
         except (HfstatsError, KeyboardInterrupt):
             _record_progress(db_path, state)
             raise
@@ -429,7 +437,9 @@ def _crawl(
         requests_before = client.stats.requests
         try:
             page = client.get_page(state.next_url)
-        except (HubRefusedError, HubNotFoundError, HubUnavailableError) as exc:
+        except (HubRefusedError, HubNotFoundError) as exc:
+            # A 5xx is not taken for a stale cursor: it may be a page the Hub cannot serve for
+            # now, and starting over would throw away the saved pages on every run.
             if resumed and fetched == 0 and state.next_url != first_url:
                 raise _SavedCursorRefused(str(exc)) from None
             raise
@@ -440,13 +450,19 @@ def _crawl(
 
         oldest, newest, newest_first, newest_past = _page_times(page)
         if state.pass_pages == 0 and page.served_at is not None:
-            # Pass starts are compared with the Hub's lastModified times. The local clock,
-            # read before the request, is finer than the Date header's whole seconds; when the
-            # two disagree by more than that, trust the Hub's, so that a local clock running
-            # ahead cannot settle catch-up passes too soon.
+            # A pass's start must not be later than its first page: a model changed after it
+            # may have jumped over the pass, and it is compared with the Hub's lastModified
+            # times. The local clock, read before the request, is finer than the Date header's
+            # whole seconds; when they disagree by more than that, one of them is off, and the
+            # earlier is the safe one (a start too late would settle catch-up passes too soon).
             local_start = datetime.fromisoformat(state.pass_started_at or state.started_at)
             if abs(page.served_at - local_start) > CLOCK_TOLERANCE:
-                state.pass_started_at = page.served_at.isoformat()
+                state.pass_started_at = min(page.served_at, local_start).isoformat()
+        previous_oldest = state.last_oldest and datetime.fromisoformat(state.last_oldest)
+        if oldest is not None:
+            state.last_oldest = oldest.isoformat()
+        if previous_oldest and newest and newest > previous_oldest:
+            newest_first = False  # this page holds newer models than the page before it
         if not newest_first and state.stop_before is not None:
             # Stopping early relies on the listing being sorted by lastModified, newest first;
             # a Hub that ignores sort= would make an incremental refresh miss changes quietly.
@@ -485,12 +501,17 @@ def _finish_phase(state: CrawlState, first_url: str) -> None:
         state.phase = "catchup"
         state.catchup_passes += 1
         state.catchup_until, state.next_catchup_until = state.next_catchup_until, None
-        state.pass_pages = 0
         state.previous_pass_started_at = state.pass_started_at or state.started_at
-        state.pass_started_at = datetime.now(UTC).isoformat()
-        state.next_url = first_url
+        _restart_pass(state, first_url)
     else:
         state.phase = "merge"
+
+
+def _restart_pass(state: CrawlState, first_url: str) -> None:
+    state.pass_pages = 0
+    state.pass_started_at = datetime.now(UTC).isoformat()
+    state.last_oldest = None
+    state.next_url = first_url
 
 
 def _catchup_settled(state: CrawlState) -> bool:

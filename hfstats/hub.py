@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -154,7 +154,8 @@ def _http_date(value: str | None) -> datetime | None:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # A zone it cannot read (CET, -0000) comes back naive: better no time than a wrong one.
+    return moment if moment.tzinfo else None
 
 
 def retry_after_seconds(header: str | None) -> float | None:

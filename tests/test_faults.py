@@ -133,31 +133,71 @@ def _replace_saved_cursor(db_path: Path, cursor: str) -> None:
     state_file.write_text(json.dumps(state))
 
 
-@pytest.mark.parametrize("answer", ["400", "500"])
-def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path, answer: str) -> None:
+def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path) -> None:
     # The Hub does not say how long a cursor stays good. A crawl resumed from one it no longer
-    # takes (the test Hub answers 400 "Invalid cursor" for any cursor it cannot read; a Hub
-    # keeping cursors server-side might fail with a 5xx) must start again from the first page
-    # instead of failing every later refresh.
+    # takes (the test Hub answers 400 "Invalid cursor" for any cursor it cannot read) must start
+    # again from the first page instead of failing every later refresh, as the full crawl it
+    # was: a model deleted meanwhile is marked deleted.
     db = tmp_path / "hub.duckdb"
     models = list(synthetic_models(60, seed=21))
-    expired = {"400": None, "500": lambda number, path: "500" if "=expired" in path else None}
-    with FakeHub(models, faults=expired[answer]) as hub:
-        first = crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=3)
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10)
+        first = crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=3, full=True)
         assert not first.complete
         _replace_saved_cursor(db, "expired")
+        hub.delete(models[-1]["_id"])
 
         second = crawl.refresh(db, client=fast_client(hub), page_size=10)
 
-        assert second.complete
-        assert any("did not answer the saved cursor" in note for note in second.notes)
+        assert second.complete and second.mode == "full" and not second.resumed
+        assert second.merge.deleted == 1
+        assert any("did not take the saved cursor" in note for note in second.notes)
+        assert not any("resumed" in note for note in second.notes)
         assert_same_models(db, hub)
         assert second.snapshot_id != first.snapshot_id
     with duckdb.connect(str(db), read_only=True) as connection:
         snapshots = connection.execute(
             "SELECT snapshot_id, complete FROM snapshots ORDER BY snapshot_id"
         ).fetchall()
-    assert snapshots == [(first.snapshot_id, False), (second.snapshot_id, True)]
+    assert snapshots == [(1, True), (first.snapshot_id, False), (second.snapshot_id, True)]
+
+
+def test_a_refused_cursor_in_a_catch_up_pass_restarts_only_that_pass(tmp_path: Path) -> None:
+    db = tmp_path / "hub.duckdb"
+    staging = db.with_name(db.name + ".crawl")
+    with FakeHub(list(synthetic_models(60, seed=21))) as hub:
+        # Six listing pages, then the switch to the catch-up pass: saved with its first URL.
+        first = crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=6)
+        state = json.loads((staging / "state.json").read_text())
+        assert state["phase"] == "catchup" and state["pages"] == 6
+        state["next_url"] += "&cursor=expired"
+        state["pass_pages"] = 1
+        (staging / "state.json").write_text(json.dumps(state))
+
+        second = crawl.refresh(db, client=fast_client(hub), page_size=10)
+
+        assert second.complete and second.resumed and second.snapshot_id == first.snapshot_id
+        assert any("the catch-up pass started again" in note for note in second.notes)
+        assert second.pages == 7  # the listing's six pages were kept
+        assert_same_models(db, hub)
+
+
+def test_a_5xx_on_the_saved_cursor_keeps_the_saved_pages(tmp_path: Path) -> None:
+    # A page the Hub cannot serve for now is not a stale cursor: starting over on every run
+    # would throw away the saved pages each time.
+    db = tmp_path / "hub.duckdb"
+    staging = db.with_name(db.name + ".crawl")
+    failing = False
+    with FakeHub(
+        list(synthetic_models(60, seed=21)),
+        faults=lambda number, path: "503" if failing and "cursor=" in path else None,
+    ) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=3)
+        saved = (staging / "state.json").read_text()
+        failing = True
+        with pytest.raises(HubUnavailableError):
+            crawl.refresh(db, client=fast_client(hub), page_size=10)
+        assert (staging / "state.json").read_text() == saved
 
 
 def test_a_resumed_crawl_is_kept_while_the_hub_is_down(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from hfstats.errors import (
     HubUnavailableError,
     UsageError,
 )
-from hfstats.hub import HubClient, RateLimit, models_url, retry_after_seconds
+from hfstats.hub import HubClient, RateLimit, _http_date, models_url, retry_after_seconds
 from hfstats.testing.fakehub import FakeHub, Quota, faults_at
 from hfstats.testing.synthetic import synthetic_models
 
@@ -411,3 +411,18 @@ def test_a_refused_page_size_suggests_a_smaller_one() -> None:
         mock.get(url, status=400, json={"error": "limit must be <= 500"})
         with pytest.raises(HubRefusedError, match=r"limit must be <= 500 .*smaller --page-size"):
             HubClient("https://hub.test", sleep=Sleeps()).get_page(url)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Tue, 01 Dec 2026 14:00:00 GMT", "2026-12-01T14:00:00+00:00"),
+        ("Tue, 01 Dec 2026 15:00:00 +0100", "2026-12-01T15:00:00+01:00"),
+        ("Tue, 01 Dec 2026 15:00:00 CET", None),  # a zone it cannot read: no time, not UTC
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_the_date_header_is_read_only_with_a_known_zone(header, expected) -> None:
+    moment = _http_date(header)
+    assert (moment.isoformat() if moment else None) == expected

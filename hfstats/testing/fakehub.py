@@ -96,6 +96,7 @@ class FakeHub:
         faults: Callable[[int, str], str | None] | None = None,
         max_requests: int = 1_000_000,
         link_base: str | None = None,
+        clock_offset: float = 0.0,
     ) -> None:
         self._lock = threading.RLock()
         self._models: dict[str, dict] = {}
@@ -111,6 +112,8 @@ class FakeHub:
         # Next links name this base URL instead of the host asked (a mirror, or a hostile
         # listing sending the crawler elsewhere).
         self.link_base = link_base
+        # Seconds the Date header runs ahead of the clock the models' times come from.
+        self.clock_offset = clock_offset
         self.stats = FakeHubStats()
         self.requests_seen: list[dict] = []
         self._window_start = time.monotonic()
@@ -279,6 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet server
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is None:
+            timestamp = time.time() + self.fake_hub.clock_offset
+        return super().date_time_string(timestamp)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         hub = self.fake_hub
