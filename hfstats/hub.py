@@ -11,6 +11,7 @@ import email.utils
 import gc
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -41,7 +42,10 @@ DEFAULT_MAX_RETRIES = 8
 SUSPICIOUS_PAGE_RETRIES = 3
 
 # Link relations a last page may carry instead of "next".
-_RATELIMIT_PARAM_RE = re.compile(r"(?:^|[;,])\s*(r|t|w|remaining|reset)\s*=\s*(\d+)")
+_RATELIMIT_PARAM_RE = re.compile(r"(?:^|[;,])\s*(r|t|w|remaining|reset)\s*=\s*(\d+(?:\.\d+)?)")
+# An hour at most (the Hub's window is 5 minutes): a garbled reset must not stall a crawl for
+# days, or overflow time.sleep.
+_MAX_RESET_SECONDS = 3600
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
 # the slow path through Python (see ``Page.body_for_storage``).
 _SURROGATE_ESCAPE_RE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -104,7 +108,7 @@ class RateLimit:
             if remaining is None:
                 continue
             reset = values.get("t", values.get("reset"))
-            limits.append(cls(int(remaining), _reset_seconds(reset) if reset else None))
+            limits.append(cls(int(float(remaining)), _reset_seconds(reset) if reset else None))
         if not limits:
             return None
         tightest = min(limits, key=lambda limit: limit.remaining)
@@ -115,9 +119,12 @@ class RateLimit:
             reset = None if None in resets else max(resets)
             tightest = cls(tightest.remaining, reset)
         if tightest.reset_seconds is None and policy:
-            window = dict(_RATELIMIT_PARAM_RE.findall(policy)).get("w")
-            if window:
-                return cls(tightest.remaining, int(window))
+            # Which policy the exhausted limit belongs to is not sure: the longest window is.
+            windows = [
+                _reset_seconds(v) for k, v in _RATELIMIT_PARAM_RE.findall(policy) if k == "w"
+            ]
+            if windows:
+                return cls(tightest.remaining, max(windows))
         return tightest
 
     @classmethod
@@ -129,7 +136,8 @@ class RateLimit:
             remaining = (headers.get(prefix + "Remaining") or "").strip()
             if remaining.isdigit():
                 reset = (headers.get(prefix + "Reset") or "").strip()
-                return cls(int(remaining), _reset_seconds(reset) if reset.isdigit() else None)
+                known = _NUMBER_RE.fullmatch(reset)
+                return cls(int(remaining), _reset_seconds(reset) if known else None)
         return None
 
 
@@ -141,10 +149,18 @@ def _split_limits(header: str) -> list[str]:
     return items
 
 
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+
+
 def _reset_seconds(value: str) -> int:
-    seconds = int(value)
-    # X-RateLimit-Reset is often the Unix time of the reset, not a number of seconds.
-    return max(0, int(seconds - time.time())) if seconds > 1_000_000_000 else seconds
+    """Whole seconds until a reset, rounded up; from a Unix time in seconds or milliseconds
+    too (X-RateLimit-Reset is often one)."""
+    seconds = float(value)
+    if seconds > 1e12:
+        seconds = seconds / 1000 - time.time()
+    elif seconds > 1e9:
+        seconds -= time.time()
+    return min(_MAX_RESET_SECONDS, max(0, math.ceil(seconds)))
 
 
 def _http_date(value: str | None) -> datetime | None:
@@ -527,16 +543,24 @@ def _next_link(header: str) -> str | None:
     ``next`` without a URL, is a damaged response, retried rather than taken for the end of the
     listing (which, in a full crawl, would mark every later model deleted).
     """
-    links_seen = False
-    for link in requests.utils.parse_header_links(header):
+    links = requests.utils.parse_header_links(header)
+    for link in links:
         url, rels = link.get("url", ""), link.get("rel", "").lower().split()
         if "next" in rels:
             if url:
                 return url
             raise BadResponse("a Link header with an empty rel=next URL")
-        if url and " " not in url and any(map(_known_relation, rels)):
-            links_seen = True
-    if not links_seen:
+    # No next link: the end, but only if every link is whole. One damaged link beside good
+    # ones (a cut "rel=n") may have been the next one.
+    whole = [
+        link
+        for link in links
+        if link.get("url")
+        and " " not in link["url"]
+        and link.get("rel")
+        and all(map(_known_relation, link["rel"].lower().split()))
+    ]
+    if not links or len(whole) < len(links):
         raise BadResponse("a Link header without a usable rel=next URL")
     return None
 

@@ -291,7 +291,18 @@ def test_link_header_forms(link: str, expected_next: str | None) -> None:
     assert [m["_id"] for m in page.models] == ["a", "b"]
 
 
-@pytest.mark.parametrize("link", [f"<{NEXT}; rel=nxet", "garbage", f"<{NEXT}>", '<>; rel="next"'])
+@pytest.mark.parametrize(
+    "link",
+    [
+        f"<{NEXT}; rel=nxet",
+        "garbage",
+        f"<{NEXT}>",
+        '<>; rel="next"',
+        # A damaged link beside a whole one may have been the next one.
+        f'<https://hub.test/api/models>; rel="canonical", <{NEXT}>; rel="n',
+        f'</static/app.css>; rel=preload, <{NEXT}>; rel="nxt"',
+    ],
+)
 def test_link_header_naming_no_page_is_retried_not_taken_for_the_end(link: str) -> None:
     url = "https://hub.test/api/models?limit=10"
     with responses.RequestsMock() as mock:
@@ -426,3 +437,24 @@ def test_a_refused_page_size_suggests_a_smaller_one() -> None:
 def test_the_date_header_is_read_only_with_a_known_zone(header, expected) -> None:
     moment = _http_date(header)
     assert (moment.isoformat() if moment else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        # Which policy an exhausted limit without t belongs to is not sure: the longest window.
+        ({"RateLimit": '"api";r=0', "RateLimit-Policy": '"api";q=500;w=300, "b";q=5;w=1'}, 300),
+        ({"RateLimit": '"api";r=0;t=1.5'}, 2),  # rounded up
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9" * 20}, 3600),  # garbled
+    ],
+)
+def test_reset_times_are_rounded_up_and_bounded(headers: dict, expected: int) -> None:
+    assert RateLimit.from_headers(headers).reset_seconds == expected
+
+
+def test_a_reset_given_in_unix_milliseconds_becomes_seconds() -> None:
+    reset_at = int(time.time() * 1000) + 60_000
+    limit = RateLimit.from_headers(
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_at)}
+    )
+    assert limit is not None and 55 <= limit.reset_seconds <= 61
