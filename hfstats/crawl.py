@@ -15,8 +15,9 @@ Modes:
   that pass's cursor too, so passes repeat, each down to what was newest when the previous
   one started, until one pass is a single page (one response cannot be overtaken) or its
   first page shows nothing newer than the previous pass's start, at most
-  ``MAX_CATCHUP_PASSES`` times. Pass starts come from the Hub's ``Date`` header when the local
-  clock disagrees with it, and lastModified times later than the Hub's clock are ignored.
+  ``MAX_CATCHUP_PASSES`` times. A pass starts at the earlier of the local clock and the Hub's
+  ``Date`` header when they disagree, and lastModified times later than the Hub's clock are
+  ignored.
 - incremental (default once a complete snapshot exists): stop at the first page that reaches
   models older than the last complete snapshot's high-water mark minus a safety margin (or
   read to the end, if the listing turns out not to be sorted newest first).

@@ -41,11 +41,11 @@ DEFAULT_MAX_RETRIES = 8
 # models of a page (an empty page's next link leads past them).
 SUSPICIOUS_PAGE_RETRIES = 3
 
-# Link relations a last page may carry instead of "next".
 _RATELIMIT_PARAM_RE = re.compile(r"(?:^|[;,])\s*(r|t|w|remaining|reset)\s*=\s*(\d+(?:\.\d+)?)")
 # An hour at most (the Hub's window is 5 minutes): a garbled reset must not stall a crawl for
 # days, or overflow time.sleep.
 _MAX_RESET_SECONDS = 3600
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
 # the slow path through Python (see ``Page.body_for_storage``).
 _SURROGATE_ESCAPE_RE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -147,9 +147,6 @@ def _split_limits(header: str) -> list[str]:
     if any("remaining" in item for item in items) and not any('"' in item for item in items):
         return [";".join(items)]
     return items
-
-
-_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 
 
 def _reset_seconds(value: str) -> int:
@@ -538,8 +535,8 @@ def _next_link(header: str) -> str | None:
     """The ``rel="next"`` URL of a ``Link`` header; None when it only names other links.
 
     Relation types are case-insensitive and may be several (RFC 8288). A header whose links
-    are well formed but none is ``next`` (``prev``/``first``/``last`` as on GitHub, or a proxy's
-    ``canonical`` or ``preload``) marks the last page. One with no well-formed link, or a
+    are all well formed but none is ``next`` (``prev``/``first``/``last`` as on GitHub, or a
+    proxy's ``canonical`` or ``preload``) marks the last page. One with any damaged link, or a
     ``next`` without a URL, is a damaged response, retried rather than taken for the end of the
     listing (which, in a full crawl, would mark every later model deleted).
     """
