@@ -53,8 +53,10 @@ MERGE_THREADS = 1
 INSERT_THREADS = 2
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
-_SIZE_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+_SIZE_UNITS = {
+    **{"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12},
+    **{"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40},
+}
 # Below this a merge runs out of memory at any size of listing.
 MIN_MERGE_MEMORY_BYTES = 64 * 10**6
 
