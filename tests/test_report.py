@@ -8,6 +8,7 @@ another report write only the cheap formats.
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -62,20 +63,28 @@ def element(
 
 
 FIRST_SNAPSHOT = [
-    element(0, "2023-01-10T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"], downloads=100),
+    element(
+        0,
+        "2023-01-10T00:00:00.000Z",
+        ["pytorch", "arxiv:2301.00001"],
+        ["pytorch_model.bin"],
+        downloads=100,
+    ),
     element(1, "2023-06-01T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"], downloads=50),
     element(2, "2024-02-02T00:00:00.000Z", ["pytorch", "arxiv:2101.00001"], downloads=30),
     element(3, "2022-05-05T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"], downloads=20),
     element(4, PLACEHOLDER, ["pytorch"], ["pytorch_model.bin"], downloads=10),
     element(5, "2024-07-07T00:00:00.000Z", ["pytorch", "onnx"], ["model.onnx"], downloads=5),
-    element(6, "2022-08-08T00:00:00.000Z", ["tf"], ["tf_model.h5"], downloads=40),
+    element(
+        6, "2022-08-08T00:00:00.000Z", ["tf", "arxiv:1910.00001"], ["tf_model.h5"], downloads=40
+    ),
     element(7, PLACEHOLDER, ["tf"], ["tf_model.h5"], downloads=8),
     element(
         8, "2023-03-03T00:00:00.000Z", ["jax"], ["flax_model.msgpack"], HOSTILE_TAG, downloads=2
     ),
-    element(9, "2024-09-09T00:00:00.000Z", ["pytorch", "tf"], downloads=7),
+    element(9, "2024-09-09T00:00:00.000Z", ["pytorch", "tf", "arxiv:2409.00001"], downloads=7),
     element(10, "2025-01-01T00:00:00.000Z", [HOSTILE_TAG], library=HOSTILE_LIBRARY, downloads=1),
-    element(11, "2025-02-02T00:00:00.000Z", [], library=None),
+    element(11, "2025-02-02T00:00:00.000Z", [], ["model-q4.gguf"], library=None, downloads=25),
 ]
 # The second snapshot adds one PyTorch-only model.
 SECOND_SNAPSHOT = [
@@ -208,6 +217,138 @@ def test_trend_chart_spans_both_snapshots(full_report):
     assert shares == pytest.approx(
         {1: pytorch_only_share(FIRST_SNAPSHOT), 2: pytorch_only_share(SECOND_SNAPSHOT)}
     )
+
+
+# The class a set of frameworks gives, by the chart's label.
+CLASS_OF_FRAMEWORKS = {
+    frozenset(): "No framework",
+    frozenset({"pytorch"}): "PyTorch-only",
+    frozenset({"tf"}): "TensorFlow-only",
+    frozenset({"jax"}): "JAX-only",
+}
+# The files method's rules (docs/queries.md) for the weight files these elements ship; the
+# other files they ship (README.md, model.onnx, model-q4.gguf) name no framework.
+FILE_FRAMEWORKS = {"pytorch_model.bin": "pytorch", "tf_model.h5": "tf", "flax_model.msgpack": "jax"}
+
+
+def class_of(frameworks: set[str]) -> str:
+    return CLASS_OF_FRAMEWORKS.get(frozenset(frameworks), "Multi-framework")
+
+
+def file_frameworks_of(model: dict) -> set[str]:
+    names = {sibling["rfilename"] for sibling in model["siblings"]}
+    assert names <= {*FILE_FRAMEWORKS, "README.md", "model.onnx", "model-q4.gguf"}
+    return {FILE_FRAMEWORKS[name] for name in names if name in FILE_FRAMEWORKS}
+
+
+def year_of(model: dict) -> str:
+    moment = datetime.fromisoformat(model["createdAt"].replace("Z", "+00:00"))
+    return report.PLACEHOLDER_LABEL if moment <= PLACEHOLDER_LIMIT else str(moment.year)
+
+
+def test_downloads_chart_sums_each_class_downloads(full_report):
+    downloads: dict[str, int] = defaultdict(int)
+    for model in SECOND_SNAPSHOT:
+        downloads[class_of(frameworks_of(model))] += model["downloads"]
+    chart_spec = spec(full_report, "framework_by_downloads")
+    assert {row["class_label"]: row["value"] for row in inline_values(chart_spec)} == downloads
+    # 218 of the 275 downloads of framework models (301 with the others): the title's share
+    # is of framework-model downloads, as it says.
+    of_frameworks = sum(n for label, n in downloads.items() if label != "No framework")
+    assert (downloads["PyTorch-only"], of_frameworks, sum(downloads.values())) == (218, 275, 301)
+    expected = "PyTorch-only models: 79% of framework-model downloads"
+    assert f"{218 / 275:.0%}" == "79%" != f"{218 / 301:.0%}"
+    assert title_text(chart_spec) == expected
+
+
+def test_library_chart_counts_models_and_downloads_per_library(full_report):
+    per_library: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for model in SECOND_SNAPSHOT:
+        counts = per_library[model.get("library_name", "(no library)")]
+        counts[0] += 1
+        counts[1] += model["downloads"]
+    models, downloads = len(SECOND_SNAPSHOT), sum(m["downloads"] for m in SECOND_SNAPSHOT)
+    chart_spec = spec(full_report, "library_share")
+    charted = {
+        row["library_label"]: (
+            row["models"],
+            row["downloads"],
+            row["share_of_models"],
+            row["share_of_downloads"],
+        )
+        for row in inline_values(chart_spec)
+    }
+    assert charted == {
+        library: (n, d, pytest.approx(n / models), pytest.approx(d / downloads))
+        for library, (n, d) in per_library.items()
+    }
+    assert per_library["transformers"] == [10, 273] and (models, downloads) == (13, 301)
+    assert title_text(chart_spec) == "transformers: 77% of models, 91% of downloads"
+
+
+def test_formats_chart_shares_each_year_models(full_report):
+    created = Counter(year_of(model) for model in SECOND_SNAPSHOT)
+    shipped: Counter = Counter()
+    for model in SECOND_SNAPSHOT:
+        names = [sibling["rfilename"] for sibling in model["siblings"]]
+        for tag, label in (("onnx", "ONNX"), ("gguf", "GGUF")):
+            if tag in model["tags"] or any(name.endswith(f".{tag}") for name in names):
+                shipped[year_of(model), label] += 1
+    values = inline_values(spec(full_report, "deployment_formats"))
+    # Formats no model ships are left out; the others have a row for every year.
+    assert {row["format_label"] for row in values} == {"ONNX", "GGUF"}
+    charted = {
+        (row["year_label"], row["format_label"]): (row["models"], row["share_of_year"])
+        for row in values
+        if row["models"]
+    }
+    # One ONNX model of three created in 2024, one GGUF model of three in 2025.
+    assert (
+        charted
+        == {key: (n, pytest.approx(n / created[key[0]])) for key, n in shipped.items()}
+        == {
+            ("2024", "ONNX"): (1, pytest.approx(1 / 3)),
+            ("2025", "GGUF"): (1, pytest.approx(1 / 3)),
+        }
+    )
+    assert title_text(spec(full_report, "deployment_formats")) == (
+        "GGUF: the most shipped format among models created in 2025 (1)"
+    )
+
+
+def test_research_chart_counts_models_citing_arxiv(full_report):
+    citing = Counter(
+        (year_of(model), class_of(frameworks_of(model)))
+        for model in SECOND_SNAPSHOT
+        if any(tag.startswith("arxiv:") for tag in model["tags"])
+    )
+    chart_spec = spec(full_report, "research_models")
+    charted: Counter = Counter()
+    for row in inline_values(chart_spec):
+        charted[row["year_label"], row["class_label"]] += row["models"]
+    assert +charted == citing  # zero rows dropped
+    # Four framework models cite a paper, two of them PyTorch-only.
+    assert sum(n for (_, label), n in citing.items() if label == "PyTorch-only") == 2
+    assert sum(citing.values()) == 4
+    assert title_text(chart_spec) == "PyTorch-only models: 50% of arXiv-citing framework models"
+
+
+def test_method_chart_pairs_the_tags_and_files_classes(full_report):
+    pairs = Counter(
+        (class_of(frameworks_of(model)), class_of(file_frameworks_of(model)))
+        for model in SECOND_SNAPSHOT
+    )
+    chart_spec = spec(full_report, "method_comparison")
+    charted = {
+        (row["tags_label"], row["files_label"]): row["models"]
+        for row in inline_values(chart_spec)
+        if row["models"]
+    }
+    assert charted == pairs
+    # Three models tagged with a framework ship no weight file of it: 10 of 13 agree.
+    agree = sum(n for (by_tags, by_files), n in pairs.items() if by_tags == by_files)
+    assert (agree, len(SECOND_SNAPSHOT)) == (10, 13)
+    assert title_text(chart_spec) == "The tags and files methods agree on 77% of models"
 
 
 def test_claims_table_is_in_both_documents(full_report):
