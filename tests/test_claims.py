@@ -238,18 +238,18 @@ def test_additions_2022_interval_on_the_seed_claim(fixture_db):
     assert any("5 pytorch_only models carry" in c for c in result["caveats"])
 
 
-def write_interval_claim(tmp_path: Path, expected: int) -> Path:
+def write_interval_claim(tmp_path: Path, expected: int, year: int = 2022) -> Path:
     return write_claims(
         tmp_path,
         f"""\
         claims:
           - id: my-additions
-            statement: "over {expected} PyTorch-exclusive models added in 2022"
+            statement: "over {expected} PyTorch-exclusive models added in {year}"
             source: {{publication: a test}}
             kind: measured
-            as_of: 2022-12-31
+            as_of: {year}-12-31
             query: yearly_additions
-            select: {{framework_class: pytorch_only, year: 2022}}
+            select: {{framework_class: pytorch_only, year: {year}}}
             expected: {{comparison: ">=", value: {expected}}}
         """,
     )
@@ -272,6 +272,18 @@ def test_additions_interval_rule(fixture_db, tmp_path, expected, verdict, bound_
     for method in ("tags", "files"):
         found = reading(result, None, method)
         assert (found["lower"], found["upper"]) == (10, 15)
+
+
+def test_placeholder_models_cannot_be_additions_of_a_year_after_the_placeholder(
+    fixture_db, tmp_path
+):
+    # The 7 pytorch_only models dated February 2024 are that year's only additions; the 5
+    # placeholder-dated ones were created by 2022-03-02, so they cannot widen a 2024 count.
+    path = write_interval_claim(tmp_path, 10, year=2024)
+    result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
+    assert result["measured"] == "7"
+    assert (result["numbers"]["lower"], result["numbers"]["upper"]) == (7, 7)
+    assert result["verdict"] == "does not hold"
 
 
 def test_proxy_and_not_checkable_claims(fixture_db):
