@@ -123,7 +123,6 @@ def test_history_grows_with_change_not_with_the_hub(tmp_path):
             before = connection.execute(
                 "SELECT (SELECT count(*) FROM model_versions), (SELECT count(*) FROM model_counters)"
             ).fetchall()[0]
-        size_before = db.stat().st_size
         models = sorted(hub.models(), key=lambda m: m["_id"])
         changed = models[:20]  # 1% of the Hub gets a commit
         for m in changed:
@@ -138,8 +137,6 @@ def test_history_grows_with_change_not_with_the_hub(tmp_path):
             ).fetchall()[0]
     assert after[0] - before[0] == len(changed)
     assert after[1] - before[1] == len(counters_moved)
-    growth = db.stat().st_size - size_before
-    print(f"db grew {growth} bytes for a 1% change of 2000 models ({size_before} before)")
 
 
 def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
@@ -266,10 +263,9 @@ def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_pat
                 )
                 time.sleep(0.05)
 
-            started = time.monotonic()
             second = _hfstats("refresh", "--db", str(db), "--endpoint", hub.url)
             assert second.returncode == 75, second.stderr
-            assert time.monotonic() - started < 15
+            assert running.poll() is None, "the second refresh must be refused while one runs"
             assert second.stderr.count("\n") == 1 and "another refresh" in second.stderr
 
             listed = _hfstats("snapshots", "--db", str(db), "--format", "json")
