@@ -187,25 +187,46 @@ def test_export_after_prune_keeps_every_model_of_the_kept_snapshots(tmp_path):
 
 def test_export_is_readable_and_rebuilds_every_snapshot(tmp_path):
     db = tmp_path / "e.duckdb"
+    states = {}
     with FakeHub(synthetic_models(150, seed=9)) as hub:
         run_refresh(db, hub)
+        states[1] = expected_state(hub)
         models = commit_to_first(hub, 12, NOW)
         hub.delete(models[12]["_id"])
+        for m in models[20:30]:  # counters move without a commit
+            hub.upsert({**m, "likes": m["likes"] + 3, "downloads": m["downloads"] + 100})
         run_refresh(db, hub)
+        states[2] = expected_state(hub)
+        # A third refresh stops after a page: its snapshot is unfinished and not exported.
+        hub.upsert({**models[40], "likes": models[40]["likes"] + 1})
+        crawl.refresh(db, client=HubClient(hub.url, None), full=True, page_size=10, max_pages=1)
+    with store.read(db) as connection:
+        assert store.snapshot_is_complete(connection, 3) is False
     out = tmp_path / "export"
     counts = export(db, out)
     assert counts["snapshots"] == 2
+    exported = duckdb.sql(
+        "SELECT snapshot_id FROM read_parquet($path) ORDER BY 1",
+        params={"path": str(out / "snapshots" / "*" / "*.parquet")},
+    )
+    assert exported.fetchall() == [(1,), (2,)]
     partitions = sorted(p.name for p in (out / "model_versions").iterdir())
     assert partitions and all(p.startswith("snapshot_date=") for p in partitions)
-    versions = str(out / "model_versions" / "*" / "*.parquet")
-    for snapshot_id in (1, 2):
-        rebuilt = duckdb.sql(
-            "SELECT object_id, id FROM read_parquet($path, hive_partitioning = true) "
-            "WHERE valid_from <= $s AND (valid_to IS NULL OR valid_to > $s)",
-            params={"path": versions, "s": snapshot_id},
+    state_at = "WHERE valid_from <= $s AND (valid_to IS NULL OR valid_to > $s)"
+    for snapshot_id, expected in states.items():
+        versions = duckdb.sql(
+            "SELECT object_id, id FROM read_parquet($path, hive_partitioning = true) " + state_at,
+            params={"path": str(out / "model_versions" / "*" / "*.parquet"), "s": snapshot_id},
         ).fetchall()
-        assert {r[0]: r[1] for r in rebuilt} == {
-            k: v[0] for k, v in stored_state(db, snapshot_id).items()
+        assert dict(versions) == {k: v[0] for k, v in expected.items()}
+        # The deleted model's counters end with it; moved counters begin a new interval.
+        counters = duckdb.sql(
+            "SELECT object_id, downloads, likes FROM read_parquet($path, hive_partitioning = true) "
+            + state_at,
+            params={"path": str(out / "model_counters" / "*" / "*.parquet"), "s": snapshot_id},
+        ).fetchall()
+        assert {r[0]: (r[1], r[2]) for r in counters} == {
+            k: (v[4], v[5]) for k, v in expected.items()
         }
     export(db, out)  # a second export replaces the first cleanly
     assert sorted(p.name for p in (out / "model_versions").iterdir()) == partitions
