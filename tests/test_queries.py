@@ -375,7 +375,9 @@ def test_unknown_query_names_the_known_ones():
     "as_of",
     [
         None,
-        "2022-03-02T23:29:05Z",  # both placeholders, not the model one second later
+        # Placeholder dates count from the end of their range: neither one is in yet...
+        "2022-03-02T23:29:04Z",
+        "2022-03-02T23:29:05Z",  # ...both are, but not the model one second later
         "2024-12-31",  # the end of that day: includes 23:59:59.999
         "2025-01-01T00:00:00+00:00",
     ],
