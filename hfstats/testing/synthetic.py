@@ -79,7 +79,9 @@ def synthetic_model(index: int, seed: int = 0, rng: random.Random | None = None)
     weights = [p[0] for p in _PROFILES]
     _, framework_tags, library, weight_files = rng.choices(_PROFILES, weights=weights)[0]
     if rng.random() < 0.12:
-        created_seconds = _PLACEHOLDER_SECONDS - rng.randrange(0, 86400 * 700)
+        # The Hub gave these repositories their object ids when it began storing creation
+        # dates: the id's time is the placeholder instant too (gpt2, bert-base-uncased).
+        created_seconds = _PLACEHOLDER_SECONDS
         created_at = PLACEHOLDER_CREATED_AT
     else:
         created_seconds = (
@@ -88,7 +90,7 @@ def synthetic_model(index: int, seed: int = 0, rng: random.Random | None = None)
             + rng.randrange(0, int(_EPOCH_END.timestamp() - _PLACEHOLDER_SECONDS))
         )
         created_at = iso(datetime.fromtimestamp(created_seconds, UTC))
-    created = datetime.fromtimestamp(max(created_seconds, _PLACEHOLDER_SECONDS), UTC)
+    created = datetime.fromtimestamp(created_seconds, UTC)
     modified = created + timedelta(
         seconds=rng.randrange(0, max(1, int((_EPOCH_END - created).total_seconds())))
     )
