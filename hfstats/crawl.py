@@ -338,6 +338,11 @@ def refresh(
                 models_seen=state.models_seen,
             )
         staging.discard()
+        if result.merge.memory_limits_tried > 1:
+            result.notes.append(
+                f"the merge ran out of memory at smaller limits and needed "
+                f"{result.merge.memory_limit} (large listing elements)"
+            )
         if state.unsorted:
             result.notes.append(
                 "the listing did not come sorted by lastModified, newest first, so this "

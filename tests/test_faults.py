@@ -235,3 +235,69 @@ def test_a_cursor_refused_in_the_middle_of_a_run_is_an_error(tmp_path: Path) -> 
 
         with pytest.raises(HubRefusedError, match="400"):
             crawl.refresh(db, client=fast_client(hub), page_size=10, on_page=expire_cursor)
+
+
+# -- pages of repositories with many files ----------------------------------------------------
+
+
+def many_files_hub(models: int, files: int) -> FakeHub:
+    """A Hub whose every model lists ``files`` files: with full=true a page of 1,000 such
+    models is about 11 MB (300 files each), which typing needs several hundred MB for."""
+    elements = list(synthetic_models(models, seed=21))
+    for model in elements:
+        model["siblings"] = [
+            {"rfilename": f"shards/part-{n:05d}.safetensors"} for n in range(files)
+        ]
+    return FakeHub(elements)
+
+
+def stored_files(db_path: Path) -> dict[str, int]:
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        return dict(connection.execute("SELECT object_id, len(files) FROM models").fetchall())
+
+
+def test_pages_of_repositories_with_many_files_merge_without_a_limit_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HFSTATS_MEMORY_LIMIT", raising=False)
+    db_path = tmp_path / "hub.duckdb"
+    with many_files_hub(1000, 300) as hub:
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=1000)
+        assert result.complete
+        assert_same_models(db_path, hub)
+        assert stored_files(db_path) == {m["_id"]: 300 for m in hub.models()}
+        assert len(hub.models()) == 1000
+
+
+def test_a_merge_out_of_memory_is_tried_again_with_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hfstats import store
+
+    monkeypatch.delenv("HFSTATS_MEMORY_LIMIT", raising=False)
+    # Not raised for the page's size: the first limit (128 MB) is too small for 11 MB pages.
+    monkeypatch.setattr(store, "MERGE_MEMORY_PER_PAGE_BYTE", 0)
+    db_path = tmp_path / "hub.duckdb"
+    with many_files_hub(1000, 300) as hub:
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=1000)
+        assert result.merge.memory_limits_tried > 1
+        assert any("ran out of memory" in note for note in result.notes)
+        assert_same_models(db_path, hub)
+
+
+def test_a_merge_out_of_memory_at_the_set_limit_keeps_the_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hfstats.errors import HfstatsError
+
+    monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", "64MB")
+    db_path = tmp_path / "hub.duckdb"
+    with many_files_hub(1000, 300) as hub:
+        with pytest.raises(HfstatsError, match="ran out of memory at a limit of 64MB") as error:
+            crawl.refresh(db_path, client=fast_client(hub), page_size=1000)
+        assert "\n" not in str(error.value)
+        requests = len(hub.requests_seen)
+        monkeypatch.delenv("HFSTATS_MEMORY_LIMIT")
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=1000)
+        assert result.resumed and len(hub.requests_seen) == requests  # merged from the kept pages
+        assert_same_models(db_path, hub)
