@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import math
+import platform
 import random
 import re
 import time
@@ -67,12 +68,22 @@ def default_token() -> str | None:
 
 
 def default_headers(token: str | None) -> dict[str, str]:
-    """Headers in huggingface_hub's conventions: its user agent plus ours, and the token."""
-    from huggingface_hub.utils import build_hf_headers
+    """Headers in huggingface_hub's conventions: its user agent with our name first, and the
+    token as a bearer.
 
-    return build_hf_headers(
-        token=token or False, library_name="hfstats", library_version=__version__
-    )
+    Not ``build_hf_headers``: in huggingface_hub 2.x it fetches ``{HF_ENDPOINT}/api/agent-harnesses``
+    to name the AI agent running it, a request outside the crawl's endpoint and its pacing.
+    """
+    from huggingface_hub import __version__ as hub_version
+    from huggingface_hub import constants
+
+    agent = f"hfstats/{__version__}; hf_hub/{hub_version}; python/{platform.python_version()}"
+    if constants.HF_HUB_USER_AGENT_ORIGIN:
+        agent += f"; origin/{constants.HF_HUB_USER_AGENT_ORIGIN}"
+    headers = {"user-agent": agent}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return headers
 
 
 def models_url(endpoint: str, page_size: int) -> str:

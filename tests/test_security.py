@@ -8,14 +8,17 @@ log file) and everything it printed.
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import duckdb
+import huggingface_hub
 import pytest
 
+from hfstats import __version__ as hfstats_version
 from hfstats import crawl
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FakeHub
@@ -83,6 +86,30 @@ def test_token_is_sent_as_bearer_and_stored_nowhere(tmp_path: Path) -> None:
     assert files_containing(tmp_path, token) == []
     for result in (paused, finished, listed):
         assert token.encode() not in result.stdout + result.stderr
+
+
+def test_hf_endpoint_is_the_only_place_asked_with_our_user_agent(tmp_path: Path) -> None:
+    # HF_ENDPOINT instead of --endpoint, and a fresh HF_HOME: huggingface_hub's own header
+    # builder would ask {HF_ENDPOINT}/api/agent-harnesses before the first page.
+    token = new_token()
+    with FakeHub(MODELS) as hub:
+        env = {**os.environ, "HF_TOKEN": token, "HF_HOME": str(tmp_path / "hf-home")}
+        env["HF_ENDPOINT"] = hub.url
+        env.pop("HF_HUB_USER_AGENT_ORIGIN", None)
+        done = subprocess.run(
+            [sys.executable, "-m", "hfstats.cli", "refresh", "--db", str(tmp_path / "h.duckdb")],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        seen = hub.requests_seen
+    assert seen and all(request["path"].startswith("/api/models?") for request in seen), seen
+    expected = (
+        f"hfstats/{hfstats_version}; hf_hub/{huggingface_hub.__version__}; "
+        f"python/{platform.python_version()}"
+    )
+    assert {request["user_agent"] for request in seen} == {expected}
 
 
 def test_refused_token_fails_in_one_line_and_leaks_nowhere(tmp_path: Path) -> None:

@@ -294,7 +294,11 @@ class _Handler(BaseHTTPRequestHandler):
             hub.stats.requests += 1
             number = hub.stats.requests
             hub.requests_seen.append(
-                {"path": self.path, "authorization": self.headers.get("Authorization")}
+                {
+                    "path": self.path,
+                    "authorization": self.headers.get("Authorization"),
+                    "user_agent": self.headers.get("User-Agent"),
+                }
             )
         if number > hub.max_requests:
             self._send(503, b"request budget of the test hub exhausted", {}, "text/plain")
