@@ -217,9 +217,17 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
     show_default=True,
     help="Retries per page on 429, 5xx, timeouts and broken bodies.",
 )
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Record a full crawl that lists fewer than half the models of the last snapshot "
+    "(refused by default: usually an outage, not deletions).",
+)
 @quiet_option
 @click.pass_context
-def refresh(ctx, db_path, endpoint, full, page_size, max_pages, timeout, max_retries, quiet):
+def refresh(
+    ctx, db_path, endpoint, full, page_size, max_pages, timeout, max_retries, allow_shrink, quiet
+):
     """Crawl the Hub's model metadata into the database as a new snapshot.
 
     Incremental once a complete snapshot exists (only models modified since); --full re-reads
@@ -246,6 +254,7 @@ def refresh(ctx, db_path, endpoint, full, page_size, max_pages, timeout, max_ret
             max_pages=max_pages,
             client=client,
             on_page=progress.on_page,
+            allow_shrink=allow_shrink,
         )
     finally:
         progress.close()

@@ -36,8 +36,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
+import duckdb
+
 from . import __version__, store
-from .errors import BusyError, HfstatsError, HubNotFoundError, HubRefusedError
+from .errors import BusyError, HfstatsError, HubError, HubNotFoundError, HubRefusedError
 from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
 
 log = logging.getLogger("hfstats.crawl")
@@ -53,6 +55,10 @@ DEFAULT_OVERLAP = timedelta(minutes=10)
 # which fits one page; a listing busier than that ends the crawl after this many passes, with
 # a note.
 MAX_CATCHUP_PASSES = 5
+# A full crawl marks every model it did not see deleted. One that lists fewer than this share
+# of the previous snapshot's models is refused: an outage (an empty page taken for the end of
+# the listing) is far likelier than the Hub losing half its models in a day.
+SHRINK_REFUSED_BELOW = 0.5
 # The Hub's Date header has whole seconds: a difference with the local clock beyond this is
 # skew (or a slow first response), not rounding.
 CLOCK_TOLERANCE = timedelta(seconds=2)
@@ -256,11 +262,14 @@ def refresh(
     overlap: timedelta = DEFAULT_OVERLAP,
     client: HubClient | None = None,
     on_page: ProgressCallback | None = None,
+    allow_shrink: bool = False,
 ) -> RefreshResult:
     """Crawl the Hub's model listing into the database at ``db_path``.
 
     Resumes an interrupted crawl if one is saved. With ``max_pages``, stops after that many
-    pages in this run and leaves the crawl saved for the next one.
+    pages in this run and leaves the crawl saved for the next one. A full crawl listing fewer
+    than half the models of the previous snapshot is dropped with an error, unless
+    ``allow_shrink``.
     """
     db_path = Path(db_path)
     if page_size < 1:
@@ -327,6 +336,8 @@ def refresh(
                 "counted as deleted) until the next refresh"
             )
         with store.write(db_path) as connection:
+            if state.mode == "full" and not allow_shrink:
+                _refuse_a_shrunken_listing(connection, staging, state)
             result.merge = store.merge_pages(
                 connection,
                 snapshot_id=state.snapshot_id,
@@ -419,6 +430,24 @@ def _start_or_resume(
     )
     staging.start(state)
     return state, False, notes
+
+
+def _refuse_a_shrunken_listing(
+    connection: duckdb.DuckDBPyConnection, staging: Staging, state: CrawlState
+) -> None:
+    latest = store.latest_complete(connection)
+    if latest is None or latest["endpoint"] != state.endpoint or not latest["models"]:
+        return
+    if state.models_seen >= SHRINK_REFUSED_BELOW * latest["models"]:
+        return
+    # Dropped rather than kept: resuming would only reach this point again, while a new crawl
+    # after the outage succeeds.
+    staging.discard()
+    raise HubError(
+        f"the Hub listed {state.models_seen:,} models where snapshot {latest['snapshot_id']} "
+        f"had {latest['models']:,}: not marking the others deleted, as an outage is likelier; "
+        "the crawl was dropped and the next refresh starts over (--allow-shrink records it)"
+    )
 
 
 def _crawl(

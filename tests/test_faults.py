@@ -301,3 +301,46 @@ def test_a_merge_out_of_memory_at_the_set_limit_keeps_the_pages(
         result = crawl.refresh(db_path, client=fast_client(hub), page_size=1000)
         assert result.resumed and len(hub.requests_seen) == requests  # merged from the kept pages
         assert_same_models(db_path, hub)
+
+
+# -- a listing that comes back far shorter ------------------------------------------------------
+
+
+def test_a_full_crawl_of_an_emptied_listing_is_refused_then_the_next_one_works(
+    tmp_path: Path,
+) -> None:
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(200, seed=23))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        for model in models:  # an outage: the listing answers [] for a while
+            hub.delete(model["_id"])
+        with pytest.raises(HubError, match="listed 0 models where snapshot 1 had 200") as error:
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert "\n" not in str(error.value)
+        assert len(models_view(db_path)) == 200  # nothing marked deleted
+        assert not (tmp_path / "hub.duckdb.crawl").exists()  # the next refresh starts over
+        for model in models:
+            hub.upsert(model)
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert (result.mode, result.resumed, result.merge.deleted) == ("full", False, 0)
+        assert_same_models(db_path, hub)
+
+
+@pytest.mark.parametrize(("deleted", "allow_shrink"), [(100, False), (150, True)])
+def test_half_the_listing_or_an_allowed_shrink_is_recorded(
+    tmp_path: Path, deleted: int, allow_shrink: bool
+) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(200, seed=23))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        for model in models[:deleted]:
+            hub.delete(model["_id"])
+        result = crawl.refresh(
+            db_path, client=fast_client(hub), page_size=50, full=True, allow_shrink=allow_shrink
+        )
+        assert result.merge.deleted == deleted
+        assert_same_models(db_path, hub)
