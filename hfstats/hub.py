@@ -22,6 +22,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 from . import __version__
 from .errors import (
@@ -46,6 +47,8 @@ _RATELIMIT_PARAM_RE = re.compile(r"(?:^|[;,])\s*(r|t|w|remaining|reset)\s*=\s*(\
 # An hour at most (the Hub's window is 5 minutes): a garbled reset must not stall a crawl for
 # days, or overflow time.sleep.
 _MAX_RESET_SECONDS = 3600
+# Bytes asked of the socket per read of a body; a read returns what has arrived.
+_READ_SIZE = 1 << 20
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
 # the slow path through Python (see ``Page.body_for_storage``).
@@ -183,17 +186,18 @@ def _http_date(value: str | None) -> datetime | None:
 
 
 def retry_after_seconds(header: str | None) -> float | None:
-    """``Retry-After`` as seconds: either a number or an HTTP date."""
+    """``Retry-After`` as seconds: a number (whole, as HTTP says, or with decimals) or an HTTP
+    date; at most an hour, like a rate-limit reset."""
     if not header:
         return None
     header = header.strip()
-    if header.isdigit():
-        return float(header)
+    if _NUMBER_RE.fullmatch(header):
+        return min(float(header), _MAX_RESET_SECONDS)
     try:
         when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, when.timestamp() - time.time()), _MAX_RESET_SECONDS)
 
 
 @dataclass
@@ -280,6 +284,7 @@ class HubClient:
                 "pass e.g. --endpoint https://huggingface.co"
             )
         self._origin = (parts.scheme, parts.netloc)
+        self._prefix = parts.path.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_base = backoff_base
@@ -364,14 +369,20 @@ class HubClient:
         return len(page.models) >= min(limit, self._full_page_size)
 
     def _fetch(self, url: str) -> Page:
+        deadline = time.monotonic() + self.timeout
         try:
-            response = self.session.get(url, timeout=self.timeout, allow_redirects=True)
-            body = response.content  # reads the whole body; a short read raises here
-        except requests.Timeout:
+            response = self.session.get(
+                url, timeout=self.timeout, allow_redirects=True, stream=True
+            )
+            try:
+                body = self._read_body(response, deadline)
+            finally:
+                response.close()
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise BadResponse(f"no answer within {self.timeout:g}s") from None
         except requests.ConnectionError as exc:
             raise BadResponse(f"connection failed ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise BadResponse(f"broken response ({type(exc).__name__})") from None
         self.stats.requests += 1
         status = response.status_code
@@ -390,10 +401,12 @@ class HubClient:
                     wait = self._window_wait(limit)
             raise BadResponse("429 Too Many Requests", wait=wait)
         if status >= 500 or status == 408:
-            raise BadResponse(f"HTTP {status}")
+            raise BadResponse(
+                f"HTTP {status}", wait=retry_after_seconds(response.headers.get("Retry-After"))
+            )
         if status in (401, 403):
             raise HubAuthError(
-                f"the Hub refused the request ({status} {_error_message(response)}); "
+                f"the Hub refused the request ({status} {_error_message(response, body)}); "
                 "check HF_TOKEN or log in again with `hf auth login`"
             )
         if status == 404:
@@ -402,7 +415,7 @@ class HubClient:
                 "check --endpoint or HF_ENDPOINT"
             )
         if status >= 400:
-            message = _error_message(response)
+            message = _error_message(response, body)
             # The largest page size is not documented; a Hub may refuse one rather than cap it.
             hint = "; try a smaller --page-size" if "limit" in message.lower() else ""
             raise HubRefusedError(
@@ -411,6 +424,8 @@ class HubClient:
 
         try:
             models = _parse_json(body)
+        except RecursionError:
+            raise BadResponse("JSON nested too deeply to read") from None
         except (UnicodeDecodeError, ValueError):
             models = _lenient_json(body)
             if models is None:
@@ -435,6 +450,19 @@ class HubClient:
             served_at=_http_date(response.headers.get("Date")),
         )
 
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        """The whole body, read as it arrives, so that ``timeout`` bounds the page and not only
+        each read: a server sending a byte at a time would otherwise hold the crawl for ever.
+        A body shorter than its Content-Length raises (urllib3's ``ProtocolError``)."""
+        if response._content_consumed:  # read already, as responses' recorder does
+            return response.content
+        chunks = []
+        while chunk := response.raw.read1(_READ_SIZE, decode_content=True):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise BadResponse(f"the page took longer than {self.timeout:g}s to arrive")
+        return b"".join(chunks)
+
     def _same_origin(self, url: str) -> str:
         """Keep every request on the configured endpoint, so the token goes nowhere else.
 
@@ -444,7 +472,11 @@ class HubClient:
         parts = urlsplit(url)
         if (parts.scheme, parts.netloc) == self._origin:
             return url
-        return urlunsplit((*self._origin, parts.path, parts.query, ""))
+        # A mirror under a path (https://host/mirror) that hands out the upstream's links.
+        path = parts.path
+        if self._prefix and not path.startswith(self._prefix + "/"):
+            path = self._prefix + path
+        return urlunsplit((*self._origin, path, parts.query, ""))
 
     def _note_rate_limit(self, response: requests.Response) -> None:
         limit = RateLimit.from_headers(response.headers)
@@ -524,7 +556,7 @@ def _lenient_json(body: bytes) -> object | None:
     """Parse a body that is JSON apart from invalid UTF-8 bytes; None if it is not JSON."""
     try:
         return json.loads(body.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -573,13 +605,17 @@ def _next_link(header: str) -> str | None:
     return None
 
 
-def _error_message(response: requests.Response) -> str:
+def _error_message(response: requests.Response, body: bytes) -> str:
     message = response.headers.get("X-Error-Message")
     if not message:
         try:
-            payload = response.json()
-            message = payload.get("error") if isinstance(payload, dict) else None
-        except ValueError:
-            message = None
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            payload = None
+        if isinstance(payload, dict):
+            # The Hub says {"error": ...}; a proxy or framework in front of it may say
+            # {"detail": ...} (a string, or a list of problems).
+            found = payload.get("error") or payload.get("detail")
+            message = found if isinstance(found, str) or found is None else json.dumps(found)
     message = (message or response.reason or "").strip().replace("\n", " ")
     return message[:200]

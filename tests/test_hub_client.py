@@ -112,6 +112,13 @@ def test_retry_after_as_seconds_or_date() -> None:
     assert retry_after_seconds("soon") is None
     in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
     assert 55 <= retry_after_seconds(in_a_minute) <= 60
+    assert retry_after_seconds("7.5") == 7.5
+    # At most an hour, like a reset: a garbled value must not stall a crawl for years (or
+    # overflow time.sleep).
+    assert retry_after_seconds("999999999") == 3600
+    assert retry_after_seconds("100000000000000000000") == 3600
+    in_ten_years = email.utils.formatdate(time.time() + 10 * 365 * 86400, usegmt=True)
+    assert retry_after_seconds(in_ten_years) == 3600
 
 
 # -- pacing ------------------------------------------------------------------------------------
@@ -230,7 +237,7 @@ def test_retry_after_as_an_http_date() -> None:
 
 
 @pytest.mark.parametrize(
-    "fault", ["500", "502", "503", "504", "html-200", "truncated", "reset", "stall"]
+    "fault", ["500", "502", "503", "504", "html-200", "truncated", "reset", "stall", "trickle"]
 )
 def test_transient_fault_is_retried_with_backoff(fault: str) -> None:
     sleeps = Sleeps()
@@ -241,6 +248,46 @@ def test_transient_fault_is_retried_with_backoff(fault: str) -> None:
         # Full-jitter backoff: attempt n waits between half and all of base * 2**(n-1).
         assert 0.05 <= sleeps[0] <= 0.1
         assert 0.1 <= sleeps[1] <= 0.2
+
+
+def test_a_page_trickling_in_is_cut_off_at_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    # A byte every 20 ms for 5 s: every read is quick, the page is not. --timeout bounds the
+    # page, so the client gives up on it after 0.3 s, not when the server stops.
+    caplog.set_level("INFO", logger="hfstats.hub")
+    with FakeHub(MODELS, stall_seconds=5, faults=faults_at({1: "trickle"})) as hub:
+        client = client_for(hub, Sleeps())
+        assert first_page_ids(client, hub) == NEWEST_FIRST[:PAGE_SIZE]
+    assert "the page took longer than 0.3s to arrive" in caplog.text
+
+
+def test_503_with_retry_after_waits_that_long() -> None:
+    sleeps = Sleeps()
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=503, headers={"Retry-After": "7"}, body="<html>busy</html>")
+        mock.get(url, json=[{"_id": "a"}])
+        HubClient("https://hub.test", sleep=sleeps, backoff_base=0.01).get_page(url)
+    assert sleeps == [7.0]
+
+
+def test_json_nested_too_deeply_is_a_broken_body_not_a_crash() -> None:
+    url = "https://hub.test/api/models?limit=10"
+    deep = "[" * 100_000 + "]" * 100_000
+    with responses.RequestsMock() as mock:
+        mock.get(url, body=f'[{{"_id": "a", "cardData": {deep}}}]')
+        client = HubClient("https://hub.test", sleep=Sleeps(), max_retries=1)
+        with pytest.raises(HubUnavailableError, match="nested too deeply"):
+            client.get_page(url)
+
+
+def test_a_refusal_in_a_detail_field_is_quoted_with_the_page_size_hint() -> None:
+    url = "https://hub.test/api/models?limit=1000"
+    detail = [{"loc": ["query", "limit"], "msg": "ensure this value is less than or equal to 500"}]
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=422, json={"detail": detail})
+        with pytest.raises(HubRefusedError, match="less than or equal to 500") as error:
+            HubClient("https://hub.test", sleep=Sleeps()).get_page(url)
+    assert str(error.value).endswith("try a smaller --page-size")
 
 
 def test_5xx_html_body_is_not_taken_for_json() -> None:
@@ -458,3 +505,25 @@ def test_a_reset_given_in_unix_milliseconds_becomes_seconds() -> None:
         {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_at)}
     )
     assert limit is not None and 55 <= limit.reset_seconds <= 61
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        # The upstream's own link: the mirror's path is put back in front.
+        (
+            "https://huggingface.co/api/models?limit=2&cursor=abc",
+            "/hf/api/models?limit=2&cursor=abc",
+        ),
+        # Another host that already names the mirror's path: kept once.
+        ("https://cdn.test/hf/api/models?limit=2&cursor=abc", "/hf/api/models?limit=2&cursor=abc"),
+        # Relative to the page: resolved under the mirror's path as it is.
+        ("/hf/api/models?limit=2&cursor=abc", "/hf/api/models?limit=2&cursor=abc"),
+    ],
+)
+def test_a_mirror_under_a_path_keeps_it_in_next_links(link: str, expected: str) -> None:
+    url = "https://mirror.test/hf/api/models?limit=2"
+    with responses.RequestsMock() as mock:
+        mock.get(url, json=[{"_id": "a"}, {"_id": "b"}], headers={"Link": f'<{link}>; rel="next"'})
+        page = HubClient("https://mirror.test/hf/", sleep=Sleeps()).get_page(url)
+    assert page.next_url == "https://mirror.test" + expected

@@ -38,6 +38,7 @@ FAULTS = (
     "truncated",  # Content-Length promises more than is sent
     "reset",  # the connection is closed with a TCP reset, no response
     "stall",  # no answer for longer than the client's timeout
+    "trickle",  # the page a byte at a time, for longer than the client's timeout, then a reset
     "empty",  # 200 with [] (and the page's usual Link header)
     "repeat-previous",  # the page also carries the models of the previous page
     "missing-link",  # the page without its Link header
@@ -379,6 +380,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "truncated":
             self._send(200, body, headers, truncate=True)
             return
+        if fault == "trickle":
+            self._send(200, body, headers, trickle_seconds=hub.stall_seconds)
+            return
         self._send(200, body, headers)
 
     def _send(
@@ -388,6 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str],
         content_type: str = "application/json; charset=utf-8",
         truncate: bool = False,
+        trickle_seconds: float = 0.0,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -401,6 +406,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: max(1, len(body) // 2)])
             self.wfile.flush()
             self.close_connection = True
+            self._reset()
+            return
+        if trickle_seconds:
+            # Every read returns within the client's timeout, the whole page never does.
+            until = time.monotonic() + trickle_seconds
+            for byte in body:
+                if time.monotonic() > until:
+                    break
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.02)
             self._reset()
             return
         self.wfile.write(body)
