@@ -462,6 +462,7 @@ def _crawl(
     """Fetch pages until the listing is done (True) or ``max_pages`` is reached (False)."""
     fetched = 0
     first_url = models_url(state.endpoint, state.page_size)
+    asked_in_pass: set[str] = set()
     while state.phase != "merge":
         if state.next_url is None:
             _finish_phase(state, first_url)
@@ -469,6 +470,16 @@ def _crawl(
             continue
         if max_pages is not None and fetched >= max_pages:
             return False
+        if state.pass_pages == 0:
+            asked_in_pass.clear()
+        if state.next_url in asked_in_pass:
+            # A keyset cursor never comes back within a pass: followed, the links would lead
+            # round the same pages for ever, staging each again.
+            raise HubError(
+                f"the Hub's next link after page {state.pass_pages} of this pass leads back to a "
+                "page already read: its pagination loops; run `hfstats refresh` again later"
+            )
+        asked_in_pass.add(state.next_url)
         requests_before = client.stats.requests
         try:
             page = client.get_page(state.next_url)

@@ -344,3 +344,37 @@ def test_half_the_listing_or_an_allowed_shrink_is_recorded(
         )
         assert result.merge.deleted == deleted
         assert_same_models(db_path, hub)
+
+
+def test_next_links_that_loop_back_are_an_error_not_an_endless_crawl(tmp_path: Path) -> None:
+    import responses
+
+    from hfstats.errors import HubError
+    from hfstats.hub import models_url
+
+    def element(n: int) -> dict:
+        return {
+            "_id": f"{n:024x}",
+            "id": f"org/m{n}",
+            "lastModified": f"2026-01-{30 - n:02d}T00:00:00.000Z",
+        }
+
+    first = models_url("https://hub.test", 2)
+    second, third = first + "&cursor=two", first + "&cursor=three"
+    with responses.RequestsMock() as mock:
+        # Pages 1 -> 2 -> 3 -> 2 -> 3 ...
+        mock.get(first, json=[element(1), element(2)], headers={"Link": f'<{second}>; rel="next"'})
+        mock.get(second, json=[element(3), element(4)], headers={"Link": f'<{third}>; rel="next"'})
+        answers = iter([200, 200, 200])  # then 404: without the check, the test ends anyway
+
+        def looping_page(request):
+            status = next(answers, 404)
+            body = json.dumps([element(5), element(6)])
+            return status, {"Link": f'<{second}>; rel="next"'}, body
+
+        mock.add_callback(responses.GET, third, callback=looping_page)
+        client = HubClient("https://hub.test", sleep=lambda seconds: None)
+        with pytest.raises(HubError, match="after page 3 of this pass leads back") as error:
+            crawl.refresh(tmp_path / "hub.duckdb", client=client, page_size=2)
+        assert "\n" not in str(error.value)
+        assert [call.request.url for call in mock.calls] == [first, second, third]
