@@ -124,10 +124,7 @@ class HfstatsGroup(click.Group):
         except HfstatsError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            _fail(
-                "interrupted; what was saved is kept (a refresh resumes where it stopped)",
-                EXIT_INTERRUPTED,
-            )
+            _interrupted(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except OSError as exc:  # a path the user gave that can't be written or read
@@ -136,12 +133,26 @@ class HfstatsGroup(click.Group):
             where = f" ({exc.filename})" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}: check the paths you passed", EXIT_ERROR)
         except Exception as exc:  # an unexpected bug: still one line unless --debug
+            if _is_duckdb_interrupt(exc):
+                _interrupted(ctx)
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             _fail(
                 f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
                 EXIT_ERROR,
             )
+
+
+def _is_duckdb_interrupt(exc: Exception) -> bool:
+    # Ctrl-C while DuckDB runs a query: it cancels the query and raises this instead of
+    # KeyboardInterrupt.
+    return isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+
+
+def _interrupted(ctx: click.Context) -> None:
+    if ctx.invoked_subcommand == "refresh":
+        _fail("interrupted; the next refresh resumes where this one stopped", EXIT_INTERRUPTED)
+    _fail("interrupted", EXIT_INTERRUPTED)
 
 
 def _fail(message: str, code: int) -> None:

@@ -423,3 +423,23 @@ def test_quiet_commands_print_nothing_on_success(
     result = hfstats(tmp_path, *args, *out, "--quiet", "--db", str(database))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
+
+
+def test_ctrl_c_during_a_query_exits_130_in_one_line(tmp_path: Path, hfstats_db: bytes) -> None:
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(hfstats_db)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home")}
+    endless = "SELECT sum(i) FROM range(100000000000) t(i)"
+    running = subprocess.Popen(
+        [sys.executable, "-m", "hfstats.cli", "sql", "--db", str(db), endless],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)  # started, and summing (DuckDB turns Ctrl-C into RuntimeError there)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=60)
+    result = subprocess.CompletedProcess(running.args, running.returncode, out, err)
+    assert_one_line_error(result, 130)
+    assert err.strip() == "hfstats: error: interrupted"
