@@ -57,8 +57,8 @@ _SIZE_UNITS = {
     **{"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12},
     **{"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40},
 }
-# Below this a merge runs out of memory at any size of listing.
-MIN_MERGE_MEMORY_BYTES = 64 * 10**6
+# Below the default the merge ran out of memory on a 3,000-model listing (64-110 MB all did).
+MIN_MERGE_MEMORY_BYTES = 128 * 10**6
 
 
 # DuckDB's JSON functions parse a whole chunk of elements (up to 2,048 rows, a page) at a
@@ -67,6 +67,7 @@ MIN_MERGE_MEMORY_BYTES = 64 * 10**6
 # repositories with many files are that large, so without HFSTATS_MEMORY_LIMIT the limit
 # starts from the largest page and, if that is not enough, doubles up to a ceiling.
 MERGE_MEMORY_PER_PAGE_BYTE = 64
+MERGE_MEMORY_BASE = 64 * 10**6
 MERGE_MEMORY_CEILING = 4 * 10**9
 
 
@@ -89,7 +90,7 @@ def merge_memory_limit() -> str:
         )
     if _size_bytes(value) < MIN_MERGE_MEMORY_BYTES:
         raise UsageError(
-            f"HFSTATS_MEMORY_LIMIT={value!r} is too small; the merge needs 64MB or more"
+            f"HFSTATS_MEMORY_LIMIT={value!r} is too small; the merge needs 128MB or more"
         )
     return match[1] + match[2]
 
@@ -100,7 +101,7 @@ def merge_memory_limits(page_files: list[Path]) -> list[str]:
     if os.environ.get("HFSTATS_MEMORY_LIMIT"):
         return [merge_memory_limit()]
     largest = max((path.stat().st_size for path in page_files), default=0)
-    needed = MIN_MERGE_MEMORY_BYTES + MERGE_MEMORY_PER_PAGE_BYTE * largest
+    needed = MERGE_MEMORY_BASE + MERGE_MEMORY_PER_PAGE_BYTE * largest
     limit = max(_size_bytes(MERGE_MEMORY_LIMIT), min(needed, MERGE_MEMORY_CEILING))
     limits = [limit]
     while limits[-1] * 2 <= MERGE_MEMORY_CEILING:

@@ -175,7 +175,9 @@ def test_endpoint_answering_html(tmp_path: Path) -> None:
     assert "HTML" in result.stderr
 
 
-@pytest.mark.parametrize(("value", "message"), [("lots", "not a size"), ("1KB", "too small")])
+@pytest.mark.parametrize(
+    ("value", "message"), [("lots", "not a size"), ("1KB", "too small"), ("100MB", "too small")]
+)
 def test_a_bad_memory_limit_is_refused_before_the_crawl(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str
 ) -> None:

@@ -290,10 +290,10 @@ def test_a_merge_out_of_memory_at_the_set_limit_keeps_the_pages(
 ) -> None:
     from hfstats.errors import HfstatsError
 
-    monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", "64MB")
+    monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", "128MB")
     db_path = tmp_path / "hub.duckdb"
     with many_files_hub(1000, 300) as hub:
-        with pytest.raises(HfstatsError, match="ran out of memory at a limit of 64MB") as error:
+        with pytest.raises(HfstatsError, match="ran out of memory at a limit of 128MB") as error:
             crawl.refresh(db_path, client=fast_client(hub), page_size=1000)
         assert "\n" not in str(error.value)
         requests = len(hub.requests_seen)
