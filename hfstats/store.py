@@ -293,22 +293,33 @@ class MergeResult:
 # -- connections -------------------------------------------------------------------------------
 
 
+_LOCK_HOLDER_RE = re.compile(r"lock is held in (?:.*/)?([^/]+?) \(PID (\d+)\)")
+
+
 def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + lock_wait
     delay = 0.05
+    waiting = False
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" in message.lower():
+                # DuckDB names the process holding the file: a refresh finishing its merge,
+                # or any program with the file open (a notebook, the duckdb shell).
+                holder = _LOCK_HOLDER_RE.search(message)
+                by = f"{holder[1]}, PID {holder[2]}" if holder else "another process"
                 if time.monotonic() < deadline:
+                    if not waiting:
+                        log.info("%s is in use (%s); waiting up to %gs", path, by, lock_wait)
+                        waiting = True
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
                     continue
                 raise BusyError(
-                    f"{path} is held by another hfstats process (a refresh finishing?); "
-                    "try again in a minute"
+                    f"{path} is in use ({by}): a refresh finishing, or a program that has it "
+                    "open; try again later"
                 ) from None
             raise DatabaseError(
                 f"cannot open {path}: {_first_line(message)}; it was left untouched: "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -352,3 +353,35 @@ def test_query_of_the_first_snapshot_after_the_hub_changed(tmp_path):
         measured = {r["framework_class"]: r["models"] for r in json.loads(result.stdout)}
         assert measured == {k: counted.get(k, 0) for k in measured}
         assert sum(measured.values()) == len(state)
+
+
+def test_a_database_another_program_holds_names_it_while_waiting_and_when_giving_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hfstats.errors import BusyError
+
+    db = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print(flush=True); "
+            "time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        holder.stdout.readline()  # the file is open
+        caplog.set_level("INFO", logger="hfstats.store")
+        with pytest.raises(BusyError) as error:
+            with store.read(db, lock_wait=0.5):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    # DuckDB names the holder's executable (python3.x, resolved) and its PID.
+    by = re.escape(f"{db} is in use (") + r"python[\w.]*" + re.escape(f", PID {holder.pid})")
+    assert re.match(by + ": a refresh finishing, or a program that has it open", str(error.value))
+    assert re.search(by + "; waiting up to 0.5s", caplog.text)
