@@ -460,10 +460,9 @@ def library_name_label(name: str | None) -> str:
 
 
 def top_libraries(rows: Sequence[dict], limit: int = TOP_LIBRARIES) -> list[dict]:
-    """The ``limit`` libraries with most models, then one row adding up all the others."""
-    ranked = sorted(
-        rows, key=lambda r: (-(r["models"] or 0), library_name_label(r["library_name"]))
-    )
+    """The ``limit`` libraries with most models (ties: most downloads first, as the title
+    picks its leader), then one row adding up all the others."""
+    ranked = sorted(rows, key=_library_rank)
     top = [dict(r, library_label=library_name_label(r["library_name"])) for r in ranked[:limit]]
     rest = ranked[limit:]
     if rest:
@@ -493,11 +492,19 @@ def library_share_caption(rows: Sequence[dict]) -> str:
     return f"{shown}{unnamed} Library as the model declares it (library_name)."
 
 
+def _library_rank(row: dict) -> tuple:
+    return (
+        -(row["models"] or 0),
+        -(row["downloads"] or 0),
+        library_name_label(row["library_name"]),
+    )
+
+
 def library_share_title(rows: Sequence[dict]) -> str:
     named = [r for r in rows if r["library_name"] is not None]
     if not named:
         return "No model names its library"
-    leader = max(named, key=lambda r: r["models"] or 0)
+    leader = min(named, key=_library_rank)
     return (
         f"{short_name(leader['library_name'])}: {percent(leader['share_of_models'])} of models, "
         f"{percent(leader['share_of_downloads'])} of downloads"

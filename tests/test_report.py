@@ -563,6 +563,24 @@ def test_top_libraries_adds_up_the_rest():
     assert len(top) == 16
 
 
+def test_the_library_the_title_names_is_in_the_chart_when_libraries_tie():
+    # 20 libraries of 10 models each: the title names the most downloaded, which must not be
+    # added up into "other".
+    rows = [
+        {
+            "library_name": f"lib{i:02d}",
+            "models": 10,
+            "downloads": 1000 if i == 17 else i,
+            "share_of_models": 0.05,
+            "share_of_downloads": 0.05,
+        }
+        for i in range(20)
+    ]
+    assert report.library_share_title(rows).startswith("lib17: ")
+    shown = [r["library_label"] for r in report.top_libraries(rows)]
+    assert shown[0] == "lib17" and shown[-1] == "other (5 libraries)"
+
+
 def test_year_order_puts_the_placeholder_first():
     assert report.year_order([2024, None, 2022, 2024]) == [report.PLACEHOLDER_LABEL, "2022", "2024"]
 
