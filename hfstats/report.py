@@ -88,6 +88,8 @@ class SnapshotInfo:
     snapshot_id: int
     finished_at: datetime | None
     complete_snapshots: int
+    # The latest complete full crawl up to this snapshot (itself when it is one), or None.
+    last_full: int | None = None
 
 
 @dataclass
@@ -129,15 +131,17 @@ def collect(
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     snapshot_id = store.resolve_snapshot(connection, snapshot_id)
-    finished_at, complete_snapshots, later_snapshots = connection.execute(
+    finished_at, complete_snapshots, later_snapshots, last_full = connection.execute(
         """
         SELECT (SELECT finished_at FROM snapshots WHERE snapshot_id = $id),
                (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id <= $id),
-               (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id > $id)
+               (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id > $id),
+               (SELECT max(snapshot_id) FROM snapshots
+                WHERE complete AND mode = 'full' AND snapshot_id <= $id)
         """,
         {"id": snapshot_id},
     ).fetchone()
-    snapshot = SnapshotInfo(snapshot_id, finished_at, complete_snapshots)
+    snapshot = SnapshotInfo(snapshot_id, finished_at, complete_snapshots, last_full)
     names = list(FIGURE_BUILDERS)
     notes = []
     if complete_snapshots < 2:
@@ -450,8 +454,31 @@ def framework_by_downloads_figure(data: ReportData) -> Figure:
         "Which frameworks do the downloaded models use?",
         framework_by_downloads_title(rows),
         _share_bars(rows, "downloads", "Downloads (30 days before the snapshot)", label),
-        caption="Downloads are the Hub's counts for the 30 days before the snapshot.",
+        caption=downloads_caption(data.snapshot),
         table=_table(data.results["framework_by_downloads"], class_column="framework_class"),
+    )
+
+
+def downloads_caption(snapshot: SnapshotInfo) -> str:
+    return stale_downloads_note(snapshot) or (
+        "Downloads are the Hub's counts for the 30 days before the snapshot."
+    )
+
+
+def stale_downloads_note(snapshot: SnapshotInfo) -> str:
+    """Empty for a full crawl's snapshot; for an incremental one, that it re-read only the
+    models that changed, so the others' downloads were counted earlier."""
+    if snapshot.last_full == snapshot.snapshot_id:
+        return ""
+    since = (
+        f"the last full crawl (snapshot {snapshot.last_full})"
+        if snapshot.last_full is not None
+        else "the refresh that last read them"
+    )
+    return (
+        "Downloads are the Hub's 30-day counts as last read: this snapshot's refresh was "
+        "incremental and re-read only changed models; the others keep the counts read by "
+        f"{since} or a later refresh that read them; a full refresh reads them all."
     )
 
 
@@ -567,7 +594,9 @@ def library_share_figure(data: ReportData) -> Figure:
         "Which libraries do models use, by count and by downloads?",
         library_share_title(all_rows),
         alt.hconcat(by_models, by_downloads),
-        caption=library_share_caption(all_rows),
+        caption=" ".join(
+            filter(None, [library_share_caption(all_rows), stale_downloads_note(data.snapshot)])
+        ),
         table=(
             ["library", "models", "downloads", "share_of_models", "share_of_downloads"],
             table_rows,

@@ -581,6 +581,26 @@ def test_the_library_the_title_names_is_in_the_chart_when_libraries_tie():
     assert shown[0] == "lib17" and shown[-1] == "other (5 libraries)"
 
 
+def test_an_incremental_snapshot_says_its_downloads_were_not_all_counted_then(tmp_path):
+    db = tmp_path / "incremental.duckdb"
+    with FakeHub(FIRST_SNAPSHOT) as hub:
+        crawl.refresh(db, endpoint=hub.url, full=True)
+        hub.upsert(SECOND_SNAPSHOT[-1])
+        assert crawl.refresh(db, endpoint=hub.url).mode == "incremental"
+    folder = report.write_report(db, tmp_path / "r", formats=("md",))
+    markdown = (folder / "report.md").read_text()
+    assert "this snapshot's refresh was incremental" in markdown
+    assert "the last full crawl \\(snapshot 1\\)" in markdown  # Markdown-escaped
+    assert "counts for the 30 days before the snapshot" not in markdown
+    # After a full crawl the counts are all of that snapshot.
+    full = report.write_report(
+        crawl_into(tmp_path / "full.duckdb", [FIRST_SNAPSHOT]), tmp_path / "f", formats=("md",)
+    )
+    full_markdown = (full / "report.md").read_text()
+    assert "counts for the 30 days before the snapshot" in full_markdown
+    assert "incremental" not in full_markdown
+
+
 def test_year_order_puts_the_placeholder_first():
     assert report.year_order([2024, None, 2022, 2024]) == [report.PLACEHOLDER_LABEL, "2022", "2024"]
 
