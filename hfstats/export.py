@@ -17,6 +17,8 @@ import json
 import logging
 from pathlib import Path
 
+import duckdb
+
 from . import __version__, outdir, store
 from .errors import UsageError
 
@@ -37,7 +39,12 @@ _BEGAN_IN = (
 )
 _TABLES = {
     "snapshots": f"SELECT s.*, {_SNAPSHOT_DATE} FROM snapshots s WHERE s.complete",
-    "model_versions": f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_versions t {_BEGAN_IN}",
+    # Types every engine reads: Trino, Athena and older Spark have no unsigned 64-bit integer
+    # (the hash becomes 16 hex digits) and may not know Parquet's JSON type (raw becomes text).
+    "model_versions": (
+        "SELECT t.* REPLACE (lpad(hex(t.content_hash), 16, '0') AS content_hash, "
+        f"t.raw::VARCHAR AS raw), {_SNAPSHOT_DATE} FROM model_versions t {_BEGAN_IN}"
+    ),
     "model_counters": f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_counters t {_BEGAN_IN}",
 }
 
@@ -55,16 +62,22 @@ def export(db_path: str | Path, out_dir: str | Path, fmt: str = "parquet") -> di
         raise UsageError(f"folder {target.parent} does not exist")
     outdir.check_replaceable(target, MARKER_FILE, "hfstats export", keep=Path(db_path))
     counts: dict[str, int] = {}
-    with store.read(db_path) as connection, outdir.replacing(target) as staging:
-        for table, sql in _TABLES.items():
-            relation = connection.sql(sql)
-            counts[table] = relation.count("*").fetchall()[0][0]
-            log.info("export: %s, %d rows", table, counts[table])
-            table_dir = staging / table
-            table_dir.mkdir()
-            if counts[table]:
-                relation.write_parquet(
-                    str(table_dir), partition_by=["snapshot_date"], overwrite=True
-                )
-        (staging / MARKER_FILE).write_text(json.dumps({"hfstats_version": __version__}) + "\n")
+    with store.read(db_path) as connection:
+        store.resolve_snapshot(connection, None)  # refuses a database with no complete snapshot
+        with outdir.replacing(target) as staging:
+            _write_tables(connection, staging, counts)
     return counts
+
+
+def _write_tables(
+    connection: duckdb.DuckDBPyConnection, staging: Path, counts: dict[str, int]
+) -> None:
+    for table, sql in _TABLES.items():
+        relation = connection.sql(sql)
+        counts[table] = relation.count("*").fetchall()[0][0]
+        log.info("export: %s, %d rows", table, counts[table])
+        table_dir = staging / table
+        table_dir.mkdir()
+        if counts[table]:
+            relation.write_parquet(str(table_dir), partition_by=["snapshot_date"], overwrite=True)
+    (staging / MARKER_FILE).write_text(json.dumps({"hfstats_version": __version__}) + "\n")

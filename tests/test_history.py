@@ -229,6 +229,23 @@ def test_export_is_readable_and_rebuilds_every_snapshot(tmp_path):
         assert {r[0]: (r[1], r[2]) for r in counters} == {
             k: (v[4], v[5]) for k, v in expected.items()
         }
+    # Types that Trino, Athena and older Spark read: no unsigned integers, no JSON type.
+    schema = duckdb.sql(
+        "SELECT name, converted_type, logical_type FROM parquet_schema($path)",
+        params={"path": str(out / "*" / "*" / "*.parquet")},
+    ).fetchall()
+    assert [row for row in schema if "UINT" in str(row[1:]) or "JSON" in str(row[1:])] == []
+    with store.read(db) as connection:
+        stored = dict(
+            connection.execute(
+                "SELECT object_id, content_hash FROM model_versions WHERE valid_to IS NULL"
+            ).fetchall()
+        )
+    exported = duckdb.sql(
+        "SELECT object_id, content_hash FROM read_parquet($path) WHERE valid_to IS NULL",
+        params={"path": str(out / "model_versions" / "*" / "*.parquet")},
+    ).fetchall()
+    assert dict(exported) == {k: f"{v:016X}" for k, v in stored.items()}
     export(db, out)  # a second export replaces the first cleanly
     assert sorted(p.name for p in (out / "model_versions").iterdir()) == partitions
 
@@ -385,3 +402,15 @@ def test_a_database_another_program_holds_names_it_while_waiting_and_when_giving
     by = re.escape(f"{db} is in use (") + r"python[\w.]*" + re.escape(f", PID {holder.pid})")
     assert re.match(by + ": a refresh finishing, or a program that has it open", str(error.value))
     assert re.search(by + "; waiting up to 0.5s", caplog.text)
+
+
+def test_export_of_a_database_without_a_complete_snapshot_is_refused(tmp_path):
+    from hfstats.errors import DatabaseError
+
+    db = tmp_path / "unfinished.duckdb"
+    with FakeHub(synthetic_models(30, seed=4)) as hub:
+        client = HubClient(hub.url, None)
+        assert not crawl.refresh(db, client=client, page_size=10, max_pages=1).complete
+    with pytest.raises(DatabaseError, match="no complete snapshot yet"):
+        export(db, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
