@@ -340,7 +340,9 @@ def _parse_as_of(value: Any, fail) -> tuple[datetime | None, str]:
     try:
         moment = queries.parse_as_of(value)
     except UsageError:
-        raise fail(f"bad date in as_of: {value!r} (use YYYY-MM-DD, an ISO time or 'latest')") from None
+        raise fail(
+            f"bad date in as_of: {value!r} (use YYYY-MM-DD, an ISO time or 'latest')"
+        ) from None
     text = value.isoformat() if isinstance(value, date) else value.strip()
     return moment.astimezone(UTC), text
 
