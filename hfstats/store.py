@@ -402,14 +402,20 @@ def write(
 
 
 def _schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> int | None:
-    exists = connection.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'hfstats_meta'"
-    ).fetchall()[0][0]
+    try:
+        exists = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'hfstats_meta'"
+        ).fetchall()[0][0]
+        row = exists and _first_row(
+            connection.execute("SELECT value FROM hfstats_meta WHERE key = 'schema_version'")
+        )
+    except duckdb.IOException as exc:  # a file cut short opens, then fails at the first read
+        raise DatabaseError(
+            f"cannot read {path}: {_first_line(str(exc))}; it was left untouched: "
+            "pass another --db path (or restore the file from a backup)"
+        ) from None
     if not exists:
         return None
-    row = _first_row(
-        connection.execute("SELECT value FROM hfstats_meta WHERE key = 'schema_version'")
-    )
     if row is None:
         return None
     try:

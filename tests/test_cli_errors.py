@@ -107,10 +107,14 @@ def unusable_files(hfstats_db: bytes) -> dict[str, bytes]:
         "text": b"id,downloads\ngpt2,1000\n",
         "empty-looking": b"\0" * 4096,
         "truncated": hfstats_db[: len(hfstats_db) // 3],
+        # Whole header, data cut: it opens, then fails at the first read.
+        "cut-after-the-header": hfstats_db[:300_000],
     }
 
 
-@pytest.mark.parametrize("kind", ["text", "empty-looking", "truncated", "newer-schema"])
+@pytest.mark.parametrize(
+    "kind", ["text", "empty-looking", "truncated", "cut-after-the-header", "newer-schema"]
+)
 @pytest.mark.parametrize("command", ["snapshots", "refresh"])
 def test_unusable_database_is_an_error_and_left_untouched(
     tmp_path: Path, hfstats_db: bytes, kind: str, command: str
@@ -130,6 +134,7 @@ def test_unusable_database_is_an_error_and_left_untouched(
             args += ["--endpoint", hub.url, "--quiet"]
         result = hfstats(tmp_path, command, *args)
     assert_one_line_error(result)
+    assert "unexpected error" not in result.stderr
     if kind == "newer-schema":
         assert "newer hfstats" in result.stderr
     assert db_path.read_bytes() == original
