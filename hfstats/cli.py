@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_USAGE, HfstatsError
+from .errors import EXIT_ERROR, EXIT_USAGE, DatabaseError, HfstatsError
 from .output import FORMATS, render
 
 DEFAULT_DB = "hfstats.duckdb"
@@ -361,6 +361,30 @@ def snapshots_prune(ctx, db_path, keep, quiet):
         f"dropped {dropped['snapshots_dropped']} snapshot(s), {dropped['versions_dropped']} "
         f"model version(s), {dropped['counters_dropped']} counter interval(s)"
     )
+
+
+@cli.command("upgrade")
+@db_option
+@quiet_option
+@click.pass_context
+def upgrade_command(ctx, db_path, quiet):
+    """Upgrade a database written by an earlier hfstats to this version's schema, in place.
+
+    Readers refuse an older schema; a refresh upgrades it too. Nothing is lost.
+    """
+    from . import crawl, store
+
+    _logging_from(ctx, quiet)
+    if not Path(db_path).exists():  # before the lock, which would leave a file beside it
+        raise DatabaseError(f"no database at {db_path}")
+    with crawl.RefreshLock(db_path):
+        before = store.upgrade(db_path)
+    if quiet:
+        return
+    if before == store.SCHEMA_VERSION:
+        click.echo(f"{db_path} already has schema version {before}")
+    else:
+        click.echo(f"upgraded {db_path} from schema version {before} to {store.SCHEMA_VERSION}")
 
 
 @cli.command("export")

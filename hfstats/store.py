@@ -366,7 +366,8 @@ def read(
         if version != SCHEMA_VERSION:
             _check_version(version, path)
             raise DatabaseError(
-                f"{path} has schema version {version}; run `hfstats refresh` once to upgrade it"
+                f"{path} has schema version {version}; run `hfstats upgrade` (or a refresh) "
+                "once to upgrade it"
             )
         yield connection
     finally:
@@ -399,6 +400,25 @@ def write(
         yield connection
     finally:
         connection.close()
+
+
+def upgrade(path: str | Path) -> int:
+    """Bring the database at ``path`` to ``SCHEMA_VERSION`` in place; return the version it had."""
+    path = Path(path)
+    if not path.exists():
+        raise DatabaseError(f"no database at {path}")
+    connection = _open(path, read_only=True, lock_wait=DEFAULT_LOCK_WAIT)
+    try:
+        version = _schema_version(connection, path)
+    finally:
+        connection.close()
+    if version is None:
+        raise DatabaseError(f"{path} is a DuckDB file but not an hfstats database")
+    _check_version(version, path)
+    if version != SCHEMA_VERSION:
+        with write(path):  # migrates
+            pass
+    return version
 
 
 def _schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> int | None:

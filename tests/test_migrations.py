@@ -71,7 +71,23 @@ def test_reading_a_schema_1_database_asks_for_a_refresh_and_changes_nothing(sche
     result = hfstats("query", "exclusivity", "--db", str(db_path))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "schema version 1" in result.stderr
+    assert "run `hfstats upgrade`" in result.stderr
     assert db_path.read_bytes() == before
+
+
+def test_upgrade_command_upgrades_schema_1_and_every_answer_stays_the_same(schema_1_database):
+    db_path, answers = schema_1_database
+    result = hfstats("upgrade", "--db", str(db_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"upgraded {db_path} from schema version 1 to 2\n"
+    for (name, method), expected in answers.items():
+        result = hfstats(
+            "query", name, "--db", str(db_path), "--method", method, "--format", "json"
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == expected
+    again = hfstats("upgrade", "--db", str(db_path))
+    assert again.stdout == f"{db_path} already has schema version 2\n"
 
 
 def test_a_writer_upgrades_schema_1_and_every_answer_stays_the_same(schema_1_database):
