@@ -17,6 +17,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from .errors import UsageError
+
 FORMATS = ("table", "csv", "json", "markdown")
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -81,6 +83,13 @@ def markdown_cell(value: Any) -> str:
 def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> str:
     """Render ``rows`` (tuples in ``columns`` order) in one of ``FORMATS``."""
     if fmt == "json":
+        repeated = sorted({c for c in columns if list(columns).count(c) > 1})
+        if repeated:
+            # A JSON object keeps one value per name: the other column would vanish.
+            raise UsageError(
+                f"column {repeated[0]!r} appears more than once, which JSON objects cannot "
+                "hold: name the columns apart (AS ...) or use --format csv"
+            )
         objects = [dict(zip(columns, (json_value(v) for v in row), strict=True)) for row in rows]
         return json.dumps(objects, ensure_ascii=False, indent=2)
     if fmt == "csv":

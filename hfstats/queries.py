@@ -269,6 +269,10 @@ def run_sql(connection: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
     except duckdb.Error:
         latest = None
     try:
+        # DuckDB runs every statement but returns only the last result: refuse rather than
+        # drop the others' results silently.
+        if len(connection.extract_statements(sql)) > 1:
+            raise UsageError("hfstats sql runs one statement at a time; run them one by one")
         cursor = connection.execute(sql)
         description = cursor.description if cursor is not None else None
         rows = cursor.fetchall() if description else []

@@ -406,6 +406,27 @@ def test_empty_sql_is_bad_input(tmp_path: Path, database: Path) -> None:
     assert_one_line_error(hfstats(tmp_path, "sql", "  ", "--db", str(database)), exit_code=2)
 
 
+@pytest.mark.parametrize(
+    ("sql", "fmt", "message"),
+    [
+        # DuckDB would run both and print only the second result.
+        ("SELECT 1 AS a; SELECT 2 AS b", "table", "one statement at a time"),
+        # A JSON object holds one value per name: the first column would vanish.
+        ("SELECT 1 AS a, 2 AS a", "json", "'a' appears more than once"),
+    ],
+)
+def test_sql_whose_results_a_format_would_lose_is_bad_input(
+    tmp_path: Path, database: Path, sql: str, fmt: str, message: str
+) -> None:
+    result = hfstats(tmp_path, "sql", sql, "--db", str(database), "--format", fmt)
+    assert_one_line_error(result, exit_code=2)
+    assert message in result.stderr
+    both = hfstats(
+        tmp_path, "sql", "SELECT 1 AS a, 2 AS a", "--db", str(database), "--format", "csv"
+    )
+    assert both.returncode == 0 and both.stdout.splitlines() == ["a,a", "1,2"]
+
+
 def test_log_file_records_the_failure_of_any_command(tmp_path: Path) -> None:
     log = tmp_path / "hfstats.log"
     missing = tmp_path / "missing.duckdb"
