@@ -823,7 +823,7 @@ def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None
         _group_text(group, group_by, count, of) for group in groups[:PROXY_GROUPS_SHOWN]
     )
     if len(groups) > PROXY_GROUPS_SHOWN:
-        result.measured += f"; +{len(groups) - PROXY_GROUPS_SHOWN} more in numbers"
+        result.measured += f"; +{len(groups) - PROXY_GROUPS_SHOWN} more with --format json"
     result.reading = f"{count}{' of ' + of if of else ''} by {group_by}" + (
         f", {method}" if method else ""
     )

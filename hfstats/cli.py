@@ -274,7 +274,8 @@ def refresh(
         log.info("%s", note)
     if not result.complete:
         log.info(
-            "paused after %d page(s) (snapshot %d, %s); run `hfstats refresh` again to continue",
+            "paused with %d page(s) saved (snapshot %d, %s); run `hfstats refresh` again to "
+            "continue",
             result.pages,
             result.snapshot_id,
             result.mode,
@@ -457,6 +458,8 @@ def query(name, db_path, param_items, method, as_of, snapshot_id, list_queries, 
     from .errors import UsageError
 
     if list_queries:
+        if name is not None:
+            raise UsageError(f"--list lists every query; run `hfstats query {name}` without it")
         specs = queries.list_queries()
         echo_data(render([(s.name, s.description) for s in specs], ["name", "description"], fmt))
         return

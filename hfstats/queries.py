@@ -99,7 +99,7 @@ def _parse_default(literal: str | None, type_: str, source: str) -> object:
     try:
         return _convert(literal, type_, "default")
     except UsageError:
-        raise UsageError(f"{source}: the default {literal!r} is not a {type_}") from None
+        raise UsageError(f"{source}: the default {literal!r} is not a valid {type_}") from None
 
 
 def list_queries() -> list[QuerySpec]:
@@ -148,7 +148,7 @@ def _convert(value: object, type_: str, name: str) -> object:
     """``value`` (a Python value, or text from ``--param``) as a value of SQL type ``type_``."""
     if value is None or (isinstance(value, str) and value.strip().upper() == "NULL"):
         return None
-    bad = UsageError(f"parameter {name}: {value!r} is not a {type_}")
+    bad = UsageError(f"parameter {name}: {value!r} is not a valid {type_}")
     if type_ in ("INTEGER", "BIGINT"):
         if isinstance(value, bool):
             raise bad

@@ -402,6 +402,12 @@ def test_prune_of_a_missing_database_creates_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "hf-home") == []
 
 
+def test_query_list_with_a_query_name_is_bad_input(tmp_path: Path, database: Path) -> None:
+    result = hfstats(tmp_path, "query", "exclusivity", "--list", "--db", str(database))
+    assert_one_line_error(result, exit_code=2)
+    assert "hfstats query exclusivity` without it" in result.stderr
+
+
 def test_empty_sql_is_bad_input(tmp_path: Path, database: Path) -> None:
     assert_one_line_error(hfstats(tmp_path, "sql", "  ", "--db", str(database)), exit_code=2)
 

@@ -571,7 +571,7 @@ def test_param_strings_are_converted_and_params_win(db):
     [
         ({"nope": "1"}, {}, "no parameter 'nope'"),
         ({"method": "weights"}, {}, "unknown method"),
-        ({"snapshot_id": "one"}, {}, "not a INTEGER"),
+        ({"snapshot_id": "one"}, {}, "not a valid INTEGER"),
         ({"as_of": "yesterday"}, {}, "bad date"),
         ({}, {"snapshot_id": 99}, "no snapshot 99"),
     ],
