@@ -135,6 +135,8 @@ def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> s
 def _csv(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):  # as JSON and DuckDB's own CSV write them, not Python's True
+        return "true" if value else "false"
     if isinstance(value, datetime | date | time | timedelta | bytes | bytearray | memoryview):
         return json_value(value)
     return value

@@ -723,6 +723,12 @@ def test_sql_prints_every_column_type(db, fmt):
         assert "P3DT90S" in result.stdout and "ab01" in result.stdout
 
 
+def test_csv_writes_booleans_as_json_does(db):
+    result = invoke("sql", "SELECT true AS yes, false AS no", "--db", str(db), "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["yes,no", "true,false"]
+
+
 def test_a_query_cache_answers_the_same_question_once(db):
     cache: dict = {}
     with store.read(db) as connection:
