@@ -370,10 +370,13 @@ class HubClient:
 
     def _fetch(self, url: str) -> Page:
         deadline = time.monotonic() + self.timeout
+        # Counted when sent: a request whose answer breaks off has still spent quota.
+        self.stats.requests += 1
         try:
             response = self.session.get(
                 url, timeout=self.timeout, allow_redirects=True, stream=True
             )
+            self.stats.requests += len(response.history)  # each redirect followed is one more
             try:
                 body = self._read_body(response, deadline)
             finally:
@@ -384,7 +387,6 @@ class HubClient:
             raise BadResponse(f"connection failed ({type(exc).__name__})") from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise BadResponse(f"broken response ({type(exc).__name__})") from None
-        self.stats.requests += 1
         status = response.status_code
         self.stats.status_counts[status] = self.stats.status_counts.get(status, 0) + 1
         self._note_rate_limit(response)

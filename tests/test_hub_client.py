@@ -527,3 +527,19 @@ def test_a_mirror_under_a_path_keeps_it_in_next_links(link: str, expected: str) 
         mock.get(url, json=[{"_id": "a"}, {"_id": "b"}], headers={"Link": f'<{link}>; rel="next"'})
         page = HubClient("https://mirror.test/hf/", sleep=Sleeps()).get_page(url)
     assert page.next_url == "https://mirror.test" + expected
+
+
+def test_every_request_sent_is_counted_redirects_and_broken_answers_too() -> None:
+    with FakeHub(MODELS, faults=faults_at({1: "truncated", 2: "reset"})) as hub:
+        client = client_for(hub, Sleeps())
+        first_page_ids(client, hub)
+        assert client.stats.requests == hub.stats.requests == 3
+    url = "https://hub.test/api/models?limit=10"
+    moved = "https://hub.test/api/v2/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=307, headers={"Location": moved})
+        link = f'<{moved}&cursor=a>; rel="next"'
+        mock.get(moved, json=[{"_id": "a"}], headers={"Link": link})
+        client = HubClient("https://hub.test", sleep=Sleeps())
+        client.get_page(url)
+        assert client.stats.requests == len(mock.calls) == 2
