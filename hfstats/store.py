@@ -675,14 +675,18 @@ def _merge(
     )
     # Filtered after typing: a filter on the extracted keys made DuckDB hold more of each page
     # in memory (a 1.6 MB page needed 143 MB instead of 127 MB).
-    connection.execute("DELETE FROM incoming WHERE object_id IS NULL")
+    typed, with_id = connection.execute(
+        "SELECT count(*), count(object_id) FROM incoming"
+    ).fetchall()[0]
+    if with_id < typed:
+        connection.execute("DELETE FROM incoming WHERE object_id IS NULL")
     if models_seen is None:
         models_seen = (
             connection.execute(f"SELECT count(*) FROM {source}", {"files": files}).fetchall()[0][0]
             if files
             else 0
         )
-    rejected = models_seen - connection.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
+    rejected = models_seen - with_id
     # A model listed twice (pages shift while a crawl runs) keeps its copy from the page fetched
     # last (pages are numbered in fetch order, across passes and resumes): the latest state
     # even when a change moved it down the listing. Duplicates are few: find them first
