@@ -373,9 +373,15 @@ def test_query_of_the_first_snapshot_after_the_hub_changed(tmp_path):
 
 
 def test_a_database_another_program_holds_names_it_while_waiting_and_when_giving_up(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import logging
+
     from hfstats.errors import BusyError
+
+    # The CLI's logging set-up (run in-process by other tests) stops propagation to the root,
+    # where caplog listens.
+    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
 
     db = tmp_path / "held.duckdb"
     holder = subprocess.Popen(

@@ -250,9 +250,15 @@ def test_transient_fault_is_retried_with_backoff(fault: str) -> None:
         assert 0.1 <= sleeps[1] <= 0.2
 
 
-def test_a_page_trickling_in_is_cut_off_at_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_page_trickling_in_is_cut_off_at_the_timeout(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A byte every 20 ms for 5 s: every read is quick, the page is not. --timeout bounds the
     # page, so the client gives up on it after 0.3 s, not when the server stops.
+    import logging
+
+    # The CLI's logging set-up (run in-process by other tests) stops propagation to the root.
+    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
     caplog.set_level("INFO", logger="hfstats.hub")
     with FakeHub(MODELS, stall_seconds=5, faults=faults_at({1: "trickle"})) as hub:
         client = client_for(hub, Sleeps())
