@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -19,6 +21,8 @@ from .output import FORMATS, render
 
 DEFAULT_DB = "hfstats.duckdb"
 EXIT_INTERRUPTED = 130
+# Seconds a Ctrl-C has to end the command the usual way before the process ends regardless.
+INTERRUPT_GRACE_SECONDS = 3.0
 
 
 class DatabasePath(click.Path):
@@ -660,8 +664,26 @@ def demo_command(out_dir, db_path):
     click.echo(f"report: {result.report_dir / 'index.html'} (and report.md, charts/)")
 
 
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    # DuckDB checks for Ctrl-C while it runs a statement and sometimes takes the
+    # KeyboardInterrupt for its own and carries on (a short statement it just finished, before
+    # a long one): one Ctrl-C must still be enough. Ending the process here is no worse than
+    # the kill -9 the crawl and the merge are built to survive.
+    watchdog = threading.Timer(INTERRUPT_GRACE_SECONDS, _exit_interrupted)
+    watchdog.daemon = True
+    watchdog.start()
+    raise KeyboardInterrupt
+
+
+def _exit_interrupted() -> None:
+    sys.stderr.write("hfstats: error: interrupted\n")
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
 def main() -> None:
     """Console-script entry point: click's errors become one line and exit code 2."""
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         cli(standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -477,3 +477,23 @@ def test_ctrl_c_during_a_query_exits_130_in_one_line(tmp_path: Path, hfstats_db:
     result = subprocess.CompletedProcess(running.args, running.returncode, out, err)
     assert_one_line_error(result, 130)
     assert err.strip() == "hfstats: error: interrupted"
+
+
+def test_a_ctrl_c_that_duckdb_swallows_still_ends_the_command(tmp_path: Path) -> None:
+    # What DuckDB sometimes does: the KeyboardInterrupt is caught inside a statement and the
+    # next, long one runs on. The CLI's handler ends the process after a grace period anyway.
+    swallowing = (
+        "import os, signal, time\n"
+        "from hfstats import cli\n"
+        "signal.signal(signal.SIGINT, cli._on_ctrl_c)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(1)\n"
+        "except KeyboardInterrupt:\n"
+        "    pass  # swallowed\n"
+        "time.sleep(60)  # the long statement\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", swallowing], capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
