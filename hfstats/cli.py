@@ -223,7 +223,8 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
     type=click.FloatRange(0.1),
     default=60.0,
     show_default=True,
-    help="Seconds to wait for a page before retrying.",
+    help="Seconds to wait for each answer of the Hub before retrying; past it, a page still "
+    "arriving slower than 1 KB/s is cut off and retried.",
 )
 @click.option(
     "--max-retries",

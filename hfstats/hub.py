@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -49,6 +49,9 @@ _RATELIMIT_PARAM_RE = re.compile(r"(?:^|[;,])\s*(r|t|w|remaining|reset)\s*=\s*(\
 _MAX_RESET_SECONDS = 3600
 # Bytes asked of the socket per read of a body; a read returns what has arrived.
 _READ_SIZE = 1 << 20
+# Once --timeout has passed, a page still arriving slower than this on average is cut off:
+# far below any working link, far above a server dribbling a byte at a time.
+_MIN_BYTES_PER_SECOND = 1024
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
 # the slow path through Python (see ``Page.body_for_storage``).
@@ -192,12 +195,14 @@ def retry_after_seconds(header: str | None) -> float | None:
         return None
     header = header.strip()
     if _NUMBER_RE.fullmatch(header):
-        return min(float(header), _MAX_RESET_SECONDS)
+        return min(float(header), float(_MAX_RESET_SECONDS))
     try:
         when = email.utils.parsedate_to_datetime(header)
     except (TypeError, ValueError, OverflowError):
         return None
-    return min(max(0.0, when.timestamp() - time.time()), _MAX_RESET_SECONDS)
+    if when.tzinfo is None:  # "-0000": UTC with no zone said, never the local time
+        when = when.replace(tzinfo=UTC)
+    return min(max(0.0, when.timestamp() - time.time()), float(_MAX_RESET_SECONDS))
 
 
 @dataclass
@@ -242,9 +247,12 @@ def _is_utf8(body: bytes) -> bool:
 class BadResponse(Exception):
     """A response worth retrying: 429, 5xx, HTML instead of JSON, a truncated body..."""
 
-    def __init__(self, reason: str, wait: float | None = None) -> None:
+    def __init__(
+        self, reason: str, wait: float | None = None, at_least: float | None = None
+    ) -> None:
         super().__init__(reason)
-        self.wait = wait
+        self.wait = wait  # exactly this long (a 429's Retry-After or window), not the backoff
+        self.at_least = at_least  # the backoff, but not shorter (capped like the backoff)
 
 
 @dataclass
@@ -321,6 +329,8 @@ class HubClient:
                         f"{problem}; {self._give_up_hint}"
                     ) from None
                 delay = problem.wait if problem.wait is not None else self._backoff(attempt)
+                if problem.at_least is not None:
+                    delay = max(delay, min(problem.at_least, self.backoff_cap))
                 self.stats.retries += 1
                 log.info("retry %d/%d in %.1fs: %s", attempt, self.max_retries, delay, problem)
                 self._wait("retry", delay)
@@ -369,7 +379,7 @@ class HubClient:
         return len(page.models) >= min(limit, self._full_page_size)
 
     def _fetch(self, url: str) -> Page:
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
         # Counted when sent: a request whose answer breaks off has still spent quota.
         self.stats.requests += 1
         try:
@@ -378,7 +388,7 @@ class HubClient:
             )
             self.stats.requests += len(response.history)  # each redirect followed is one more
             try:
-                body = self._read_body(response, deadline)
+                body = self._read_body(response, started)
             finally:
                 response.close()
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
@@ -403,9 +413,10 @@ class HubClient:
                     wait = self._window_wait(limit)
             raise BadResponse("429 Too Many Requests", wait=wait)
         if status >= 500 or status == 408:
-            raise BadResponse(
-                f"HTTP {status}", wait=retry_after_seconds(response.headers.get("Retry-After"))
-            )
+            # A server in trouble may ask for a pause (Retry-After); it lengthens the backoff
+            # up to its cap, but a 0 must not make the retries come all at once.
+            asked = retry_after_seconds(response.headers.get("Retry-After"))
+            raise BadResponse(f"HTTP {status}", at_least=asked)
         if status in (401, 403):
             raise HubAuthError(
                 f"the Hub refused the request ({status} {_error_message(response, body)}); "
@@ -452,17 +463,25 @@ class HubClient:
             served_at=_http_date(response.headers.get("Date")),
         )
 
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """The whole body, read as it arrives, so that ``timeout`` bounds the page and not only
-        each read: a server sending a byte at a time would otherwise hold the crawl for ever.
-        A body shorter than its Content-Length raises (urllib3's ``ProtocolError``)."""
+    def _read_body(self, response: requests.Response, started: float) -> bytes:
+        """The whole body, read as it arrives. Each read is bounded by ``timeout``; so is the
+        page, once ``timeout`` has passed, unless it arrives at a useful rate: a server sending
+        a byte at a time would otherwise hold the crawl for ever, while a slow but steady link
+        must still get its pages through. A body shorter than its Content-Length raises
+        (urllib3's ``ProtocolError``)."""
         if response._content_consumed:  # read already, as responses' recorder does
             return response.content
         chunks = []
+        received = 0
         while chunk := response.raw.read1(_READ_SIZE, decode_content=True):
             chunks.append(chunk)
-            if time.monotonic() > deadline:
-                raise BadResponse(f"the page took longer than {self.timeout:g}s to arrive")
+            received += len(chunk)
+            elapsed = time.monotonic() - started
+            if elapsed > self.timeout and received < _MIN_BYTES_PER_SECOND * elapsed:
+                raise BadResponse(
+                    f"the page arrives at {received / elapsed:,.0f} bytes/s, too slowly to "
+                    f"finish (after {elapsed:.0f}s)"
+                )
         return b"".join(chunks)
 
     def _same_origin(self, url: str) -> str:
@@ -476,7 +495,7 @@ class HubClient:
             return url
         # A mirror under a path (https://host/mirror) that hands out the upstream's links.
         path = parts.path
-        if self._prefix and not path.startswith(self._prefix + "/"):
+        if self._prefix and not path.startswith(self._prefix + "/api/"):
             path = self._prefix + path
         return urlunsplit((*self._origin, path, parts.query, ""))
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import email.utils
 import gc
+import http.server
+import json
+import threading
 import time
 
 import pytest
@@ -263,7 +266,35 @@ def test_a_page_trickling_in_is_cut_off_at_the_timeout(
     with FakeHub(MODELS, stall_seconds=5, faults=faults_at({1: "trickle"})) as hub:
         client = client_for(hub, Sleeps())
         assert first_page_ids(client, hub) == NEWEST_FIRST[:PAGE_SIZE]
-    assert "the page took longer than 0.3s to arrive" in caplog.text
+    assert "too slowly to finish" in caplog.text
+
+
+def test_a_page_arriving_slowly_but_steadily_is_read_however_long_it_takes() -> None:
+    # 25 pieces 60 ms apart: 1.5 s in all against a timeout of 0.5 s, at about 110 KB/s.
+    body = json.dumps([{"_id": f"{i:024x}", "pad": "x" * 800} for i in range(200)]).encode()
+    piece = len(body) // 25 + 1
+
+    class Steady(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Link", f'<{self.path}&cursor=x>; rel="next"')
+            self.end_headers()
+            for start in range(0, len(body), piece):
+                self.wfile.write(body[start : start + piece])
+                self.wfile.flush()
+                time.sleep(0.06)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Steady) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        client = HubClient(endpoint, timeout=0.5, sleep=Sleeps())
+        page = client.get_page(models_url(endpoint, 200))
+        server.shutdown()
+    assert len(page.models) == 200 and client.stats.retries == 0
 
 
 def test_503_with_retry_after_waits_that_long() -> None:
@@ -274,6 +305,32 @@ def test_503_with_retry_after_waits_that_long() -> None:
         mock.get(url, json=[{"_id": "a"}])
         HubClient("https://hub.test", sleep=sleeps, backoff_base=0.01).get_page(url)
     assert sleeps == [7.0]
+
+
+@pytest.mark.parametrize(("retry_after", "low", "high"), [("0", 0.25, 0.5), ("3600", 60, 60)])
+def test_a_5xx_retry_after_lengthens_the_backoff_within_its_cap(
+    retry_after: str, low: float, high: float
+) -> None:
+    # 0 must not make every retry come at once; an hour must not stall each retry for an hour.
+    sleeps = Sleeps()
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=503, headers={"Retry-After": retry_after}, body="busy")
+        mock.get(url, json=[{"_id": "a"}])
+        HubClient("https://hub.test", sleep=sleeps, backoff_base=0.5, backoff_cap=60).get_page(url)
+    assert len(sleeps) == 1 and low <= sleeps[0] <= high
+
+
+def test_a_retry_after_date_without_a_zone_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        in_two_minutes = email.utils.formatdate(time.time() + 120)  # ends in "-0000"
+        assert in_two_minutes.endswith("-0000")
+        assert 115 <= retry_after_seconds(in_two_minutes) <= 120
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_json_nested_too_deeply_is_a_broken_body_not_a_crash() -> None:
@@ -549,3 +606,12 @@ def test_every_request_sent_is_counted_redirects_and_broken_answers_too() -> Non
         client = HubClient("https://hub.test", sleep=Sleeps())
         client.get_page(url)
         assert client.stats.requests == len(mock.calls) == 2
+
+
+def test_a_mirror_whose_path_is_api_still_gets_its_prefix() -> None:
+    url = "https://proxy.test/api/api/models?limit=2"
+    upstream = "https://huggingface.co/api/models?limit=2&cursor=abc"
+    with responses.RequestsMock() as mock:
+        mock.get(url, json=[{"_id": "a"}], headers={"Link": f'<{upstream}>; rel="next"'})
+        page = HubClient("https://proxy.test/api", sleep=Sleeps()).get_page(url)
+    assert page.next_url == "https://proxy.test/api/api/models?limit=2&cursor=abc"
