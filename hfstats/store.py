@@ -102,11 +102,21 @@ def merge_memory_limits(page_files: list[Path]) -> list[str]:
         return [merge_memory_limit()]
     largest = max((path.stat().st_size for path in page_files), default=0)
     needed = MERGE_MEMORY_BASE + MERGE_MEMORY_PER_PAGE_BYTE * largest
-    limit = max(_size_bytes(MERGE_MEMORY_LIMIT), min(needed, MERGE_MEMORY_CEILING))
-    limits = [limit]
-    while limits[-1] * 2 <= MERGE_MEMORY_CEILING:
-        limits.append(limits[-1] * 2)
+    # Never more than half the machine: past that the system would kill the refresh instead
+    # of DuckDB saying it ran out.
+    ceiling = max(_size_bytes(MERGE_MEMORY_LIMIT), min(MERGE_MEMORY_CEILING, _memory() / 2))
+    limits = [max(_size_bytes(MERGE_MEMORY_LIMIT), min(needed, ceiling))]
+    while limits[-1] < ceiling:
+        limits.append(min(limits[-1] * 2, ceiling))
     return [f"{-(-limit // 10**6):.0f}MB" for limit in limits]
+
+
+def _memory() -> float:
+    """Bytes of physical memory, or infinity where the system does not say."""
+    try:
+        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
 
 
 # Keys of a listing element that change without a commit: kept in model_counters, and removed

@@ -378,3 +378,22 @@ def test_next_links_that_loop_back_are_an_error_not_an_endless_crawl(tmp_path: P
             crawl.refresh(tmp_path / "hub.duckdb", client=client, page_size=2)
         assert "\n" not in str(error.value)
         assert [call.request.url for call in mock.calls] == [first, second, third]
+
+
+def test_merge_memory_limits_start_from_the_largest_page_and_end_at_the_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hfstats import store
+
+    monkeypatch.delenv("HFSTATS_MEMORY_LIMIT", raising=False)
+    monkeypatch.setattr(store, "_memory", lambda: 64e9)
+    page = tmp_path / "0000001.json"
+    page.write_bytes(b" " * 11_000_000)
+    # 64 MB + 64 bytes per byte of an 11 MB page, doubled up to the 4 GB ceiling itself.
+    assert store.merge_memory_limits([page]) == ["768MB", "1536MB", "3072MB", "4000MB"]
+    assert store.merge_memory_limits([])[:2] == ["128MB", "256MB"]
+    # Never past half the machine's memory.
+    monkeypatch.setattr(store, "_memory", lambda: 3e9)
+    assert store.merge_memory_limits([])[-1] == "1500MB"
+    monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", "2GB")
+    assert store.merge_memory_limits([page]) == ["2GB"]
