@@ -442,11 +442,19 @@ def _refuse_a_shrunken_listing(
         return
     # Dropped rather than kept: resuming would only reach this point again, while a new crawl
     # after the outage succeeds.
+    store.update_snapshot_progress(
+        connection,
+        state.snapshot_id,
+        pages=state.pages,
+        requests=state.requests,
+        models_seen=state.models_seen,
+    )
     staging.discard()
     raise HubError(
         f"the Hub listed {state.models_seen:,} models where snapshot {latest['snapshot_id']} "
         f"had {latest['models']:,}: not marking the others deleted, as an outage is likelier; "
-        "the crawl was dropped and the next refresh starts over (--allow-shrink records it)"
+        "this crawl was dropped, so the next refresh crawls again (with --allow-shrink it "
+        "records a listing that really shrank)"
     )
 
 
@@ -489,6 +497,9 @@ def _crawl(
             if resumed and fetched == 0 and state.next_url != first_url:
                 raise _SavedCursorRefused(str(exc)) from None
             raise
+        finally:
+            # Every request sent counts, also those of a page that was given up on.
+            state.requests += client.stats.requests - requests_before
         fetched += 1
         body, altered = page.body_for_storage()
         number = state.pages + 1
@@ -524,7 +535,6 @@ def _crawl(
             state.pass_first_newest = (newest_past or newest).isoformat()
         state.pass_pages += 1
         state.pages = number
-        state.requests += client.stats.requests - requests_before
         state.models_seen += len(page.models)
         state.altered += altered
         state.next_url = page.next_url

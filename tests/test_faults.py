@@ -317,11 +317,17 @@ def test_a_full_crawl_of_an_emptied_listing_is_refused_then_the_next_one_works(
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
         for model in models:  # an outage: the listing answers [] for a while
             hub.delete(model["_id"])
+        before = len(hub.requests_seen)
         with pytest.raises(HubError, match="listed 0 models where snapshot 1 had 200") as error:
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         assert "\n" not in str(error.value)
         assert len(models_view(db_path)) == 200  # nothing marked deleted
         assert not (tmp_path / "hub.duckdb.crawl").exists()  # the next refresh starts over
+        with duckdb.connect(str(db_path), read_only=True) as connection:
+            dropped = connection.execute(
+                "SELECT complete, requests FROM snapshots WHERE snapshot_id = 2"
+            ).fetchall()
+        assert dropped == [(False, len(hub.requests_seen) - before)]  # its progress is kept
         for model in models:
             hub.upsert(model)
         result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
@@ -397,3 +403,15 @@ def test_merge_memory_limits_start_from_the_largest_page_and_end_at_the_ceiling(
     assert store.merge_memory_limits([])[-1] == "1500MB"
     monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", "2GB")
     assert store.merge_memory_limits([page]) == ["2GB"]
+
+
+def test_the_requests_of_a_page_given_up_on_are_counted_in_its_snapshot(tmp_path: Path) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(30, seed=5)), faults=lambda number, path: "503") as hub:
+        client = HubClient(hub.url, backoff_base=0.001, max_retries=2, sleep=lambda s: None)
+        with pytest.raises(HubUnavailableError):
+            crawl.refresh(db_path, client=client, page_size=10)
+        sent = hub.stats.requests
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        recorded = connection.execute("SELECT requests FROM snapshots").fetchall()
+    assert recorded == [(sent,)] and sent == 3  # the first try and two retries
