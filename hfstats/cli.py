@@ -684,7 +684,10 @@ def _exit_interrupted() -> None:
 
 def main() -> None:
     """Console-script entry point: click's errors become one line and exit code 2."""
-    signal.signal(signal.SIGINT, _on_ctrl_c)
+    # Only where Ctrl-C would interrupt anyway: a job started in the background by a script
+    # inherits SIGINT ignored, and must stay so.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         cli(standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

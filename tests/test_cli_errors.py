@@ -497,3 +497,21 @@ def test_a_ctrl_c_that_duckdb_swallows_still_ends_the_command(tmp_path: Path) ->
         [sys.executable, "-c", swallowing], capture_output=True, text=True, timeout=30
     )
     assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
+
+
+@pytest.mark.parametrize(("inherited", "expected"), [("default", "_on_ctrl_c"), ("ignored", "1")])
+def test_ctrl_c_handling_is_installed_only_where_ctrl_c_is_not_ignored(
+    inherited: str, expected: str
+) -> None:
+    # A job a script starts in the background inherits SIGINT ignored; it must stay so.
+    code = (
+        "import signal\n"
+        f"if {inherited!r} == 'ignored':\n"
+        "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "from hfstats import cli\n"
+        "handler = lambda: signal.getsignal(signal.SIGINT)\n"
+        "cli.cli = lambda **kw: print(getattr(handler(), '__name__', int(handler())))\n"
+        "cli.main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == expected, done.stderr
