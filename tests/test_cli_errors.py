@@ -509,8 +509,10 @@ def test_ctrl_c_handling_is_installed_only_where_ctrl_c_is_not_ignored(
         f"if {inherited!r} == 'ignored':\n"
         "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "from hfstats import cli\n"
-        "handler = lambda: signal.getsignal(signal.SIGINT)\n"
-        "cli.cli = lambda **kw: print(getattr(handler(), '__name__', int(handler())))\n"
+        "def show(**kw):\n"
+        "    handler = signal.getsignal(signal.SIGINT)\n"
+        "    print(handler.__name__ if callable(handler) else int(handler))\n"
+        "cli.cli = show\n"
         "cli.main()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
