@@ -442,13 +442,7 @@ def _refuse_a_shrunken_listing(
         return
     # Dropped rather than kept: resuming would only reach this point again, while a new crawl
     # after the outage succeeds.
-    store.update_snapshot_progress(
-        connection,
-        state.snapshot_id,
-        pages=state.pages,
-        requests=state.requests,
-        models_seen=state.models_seen,
-    )
+    _save_progress(connection, state)
     staging.discard()
     raise HubError(
         f"the Hub listed {state.models_seen:,} models where snapshot {latest['snapshot_id']} "
@@ -591,12 +585,16 @@ def _record_progress(db_path: Path, state: CrawlState) -> None:
     """Note how far an unfinished crawl got in its snapshot row (best effort)."""
     try:
         with store.write(db_path, lock_wait=5.0) as connection:
-            store.update_snapshot_progress(
-                connection,
-                state.snapshot_id,
-                pages=state.pages,
-                requests=state.requests,
-                models_seen=state.models_seen,
-            )
+            _save_progress(connection, state)
     except HfstatsError as exc:
         log.debug("could not record crawl progress: %s", exc)
+
+
+def _save_progress(connection: duckdb.DuckDBPyConnection, state: CrawlState) -> None:
+    store.update_snapshot_progress(
+        connection,
+        state.snapshot_id,
+        pages=state.pages,
+        requests=state.requests,
+        models_seen=state.models_seen,
+    )
