@@ -289,24 +289,21 @@ def refresh(
                 # cursor would fail every later refresh until the user deleted the folder. The
                 # saved pages are dropped only once the listing's first page answers.
                 client.get_page(models_url(client.endpoint, page_size))
-                refused_note = f"the Hub did not take the saved cursor ({refused})"
-                if state.phase == "catchup":
-                    # The listing is complete: only the catch-up pass starts over.
-                    _restart_pass(state, models_url(state.endpoint, state.page_size))
-                    staging.save(state)
-                    notes.append(f"{refused_note}; the catch-up pass started again")
-                else:
-                    _record_progress(db_path, state)
-                    staging.discard()
-                    state, resumed, restart_notes = _start_or_resume(
-                        db_path,
-                        staging,
-                        client.endpoint,
-                        full or state.mode == "full",
-                        page_size,
-                        overlap,
-                    )
-                    notes = [f"{refused_note}; the crawl started again", *restart_notes]
+                # Only a listing pass resumes from a saved cursor: a catch-up pass starts over.
+                _record_progress(db_path, state)
+                staging.discard()
+                state, resumed, restart_notes = _start_or_resume(
+                    db_path,
+                    staging,
+                    client.endpoint,
+                    full or state.mode == "full",
+                    page_size,
+                    overlap,
+                )
+                notes = [
+                    f"the Hub did not take the saved cursor ({refused}); the crawl started again",
+                    *restart_notes,
+                ]
                 if max_pages is not None:
                     notes.append(
                         "runs with --max-pages further apart than the Hub keeps its cursors "
@@ -390,6 +387,12 @@ def _start_or_resume(
         if saved is not None:
             staging.drop_pages_after(saved.pages)
             notes.append(f"resumed snapshot {saved.snapshot_id} after {saved.pages} saved page(s)")
+            if saved.phase == "catchup" and saved.pass_pages:
+                # Models committed while the crawl was stopped jumped above this pass's cursor,
+                # and its first page, read before the stop, cannot show them: start it again.
+                _restart_pass(saved, models_url(saved.endpoint, saved.page_size))
+                staging.save(saved)
+                notes.append("the catch-up pass started again from the top")
             return saved, True, notes
 
         latest = store.latest_complete(connection)

@@ -162,7 +162,7 @@ def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path) -> No
     assert snapshots == [(1, True), (first.snapshot_id, False), (second.snapshot_id, True)]
 
 
-def test_a_refused_cursor_in_a_catch_up_pass_restarts_only_that_pass(tmp_path: Path) -> None:
+def test_a_catch_up_pass_resumes_from_the_top_never_from_its_saved_cursor(tmp_path: Path) -> None:
     db = tmp_path / "hub.duckdb"
     staging = db.with_name(db.name + ".crawl")
     with FakeHub(list(synthetic_models(60, seed=21))) as hub:
@@ -178,6 +178,7 @@ def test_a_refused_cursor_in_a_catch_up_pass_restarts_only_that_pass(tmp_path: P
 
         assert second.complete and second.resumed and second.snapshot_id == first.snapshot_id
         assert any("the catch-up pass started again" in note for note in second.notes)
+        assert not [seen for seen in hub.requests_seen if "cursor=expired" in seen["path"]]
         assert second.pages == 7  # the listing's six pages were kept
         assert_same_models(db, hub)
 

@@ -8,6 +8,7 @@ database must hold afterwards comes from the test Hub's own data (``hub.models()
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -272,3 +273,29 @@ def test_models_dated_in_the_future_do_not_keep_the_catch_up_passes_going(tmp_pa
         # The listing, a catch-up pass of two pages, and one that shows nothing changed since.
         assert first_pages == 3
         assert result.notes == []
+
+
+def test_a_crawl_resumed_in_a_catch_up_pass_reads_what_changed_while_it_was_stopped(
+    tmp_path: Path,
+) -> None:
+    # 120 recent commits make the catch-up pass three pages; the crawl stops after its first.
+    # While it is stopped the oldest model gets a commit: it jumps above the pass's cursor, and
+    # the pass's first page, read before the stop, cannot show it.
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(310, seed=8))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        now = datetime.now(UTC)
+        for model in sorted(models, key=lambda m: m["_id"])[:120]:
+            hub.upsert(touch(model, now - timedelta(minutes=2)))
+        paused = crawl.refresh(
+            db_path, client=fast_client(hub), page_size=50, full=True, max_pages=8
+        )
+        assert not paused.complete
+        saved = json.loads((tmp_path / "hub.duckdb.crawl" / "state.json").read_text())
+        assert (saved["phase"], saved["pass_pages"]) == ("catchup", 1)
+        oldest = oldest_first(hub.models())[0]
+        hub.upsert(touch(next(m for m in hub.models() if m["_id"] == oldest), datetime.now(UTC)))
+        resumed = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert resumed.complete and resumed.resumed
+        assert stored(db_path) == expected(hub)
