@@ -89,6 +89,9 @@ class CrawlState:
     next_catchup_until: str | None = None  # where the next catch-up pass would stop
     unsorted: bool = False  # a page came out of lastModified order: read to the end
     last_oldest: str | None = None  # the oldest lastModified on the pass's previous page
+    # The current pass was stopped and resumed: its first page, read before the stop, cannot
+    # show what changed meanwhile, so it never settles the catch-up passes.
+    pass_resumed: bool = False
     format: int = STATE_FORMAT
 
 
@@ -288,22 +291,27 @@ def refresh(
                 # The Hub does not promise how long a cursor stays good; without this a refused
                 # cursor would fail every later refresh until the user deleted the folder. The
                 # saved pages are dropped only once the listing's first page answers.
+                probed = client.stats.requests
                 client.get_page(models_url(client.endpoint, page_size))
-                # Only a listing pass resumes from a saved cursor: a catch-up pass starts over.
-                _record_progress(db_path, state)
-                staging.discard()
-                state, resumed, restart_notes = _start_or_resume(
-                    db_path,
-                    staging,
-                    client.endpoint,
-                    full or state.mode == "full",
-                    page_size,
-                    overlap,
-                )
-                notes = [
-                    f"the Hub did not take the saved cursor ({refused}); the crawl started again",
-                    *restart_notes,
-                ]
+                state.requests += client.stats.requests - probed
+                refused_note = f"the Hub did not take the saved cursor ({refused})"
+                if state.phase == "catchup":
+                    # The listing is complete: only the catch-up pass starts over.
+                    _restart_pass(state, models_url(state.endpoint, state.page_size))
+                    staging.save(state)
+                    notes.append(f"{refused_note}; the catch-up pass started again")
+                else:
+                    _record_progress(db_path, state)
+                    staging.discard()
+                    state, resumed, restart_notes = _start_or_resume(
+                        db_path,
+                        staging,
+                        client.endpoint,
+                        full or state.mode == "full",
+                        page_size,
+                        overlap,
+                    )
+                    notes = [f"{refused_note}; the crawl started again", *restart_notes]
                 if max_pages is not None:
                     notes.append(
                         "runs with --max-pages further apart than the Hub keeps its cursors "
@@ -387,12 +395,13 @@ def _start_or_resume(
         if saved is not None:
             staging.drop_pages_after(saved.pages)
             notes.append(f"resumed snapshot {saved.snapshot_id} after {saved.pages} saved page(s)")
-            if saved.phase == "catchup" and saved.pass_pages:
-                # Models committed while the crawl was stopped jumped above this pass's cursor,
-                # and its first page, read before the stop, cannot show them: start it again.
-                _restart_pass(saved, models_url(saved.endpoint, saved.page_size))
-                staging.save(saved)
-                notes.append("the catch-up pass started again from the top")
+            # Models committed while the crawl was stopped jumped above the pass's cursor: the
+            # pass goes on, and a catch-up pass after it reads them.
+            if saved.pass_pages:
+                saved.pass_resumed = True
+            elif saved.phase == "catchup":
+                saved.pass_started_at = datetime.now(UTC).isoformat()  # it begins only now
+            staging.save(saved)
             return saved, True, notes
 
         latest = store.latest_complete(connection)
@@ -488,15 +497,17 @@ def _crawl(
         requests_before = client.stats.requests
         try:
             page = client.get_page(state.next_url)
-        except (HubRefusedError, HubNotFoundError) as exc:
+        except BaseException as exc:
+            # Every request sent counts, also those of a page given up on, across resumes.
+            state.requests += client.stats.requests - requests_before
             # A 5xx is not taken for a stale cursor: it may be a page the Hub cannot serve for
             # now, and starting over would throw away the saved pages on every run.
-            if resumed and fetched == 0 and state.next_url != first_url:
+            refused = isinstance(exc, HubRefusedError | HubNotFoundError)
+            if refused and resumed and fetched == 0 and state.next_url != first_url:
                 raise _SavedCursorRefused(str(exc)) from None
+            staging.save(state)
             raise
-        finally:
-            # Every request sent counts, also those of a page that was given up on.
-            state.requests += client.stats.requests - requests_before
+        state.requests += client.stats.requests - requests_before
         fetched += 1
         body, altered = page.body_for_storage()
         number = state.pages + 1
@@ -562,6 +573,7 @@ def _finish_phase(state: CrawlState, first_url: str) -> None:
 
 def _restart_pass(state: CrawlState, first_url: str) -> None:
     state.pass_pages = 0
+    state.pass_resumed = False
     state.pass_started_at = datetime.now(UTC).isoformat()
     state.last_oldest = None
     state.next_url = first_url
@@ -576,6 +588,8 @@ def _nothing_overtaken(state: CrawlState) -> bool:
     """A pass of one page is one response, which nothing can overtake. A catch-up pass whose
     first page holds nothing newer than the start of the pass before it shows that nothing
     changed since then, so nothing can have jumped over that pass either."""
+    if state.pass_resumed:
+        return False
     if state.pass_pages <= 1:
         return True
     if state.phase != "catchup" or state.pass_first_newest is None:

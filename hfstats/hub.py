@@ -200,7 +200,11 @@ def retry_after_seconds(header: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(header)
     except (TypeError, ValueError, OverflowError):
         return None
-    if when.tzinfo is None:  # "-0000": UTC with no zone said, never the local time
+    if when.tzinfo is None:
+        # "-0000" is UTC with no zone said; a zone name the parser does not know (CET) is no
+        # time at all rather than a wrong one.
+        if not header.endswith("-0000"):
+            return None
         when = when.replace(tzinfo=UTC)
     return min(max(0.0, when.timestamp() - time.time()), float(_MAX_RESET_SECONDS))
 
@@ -379,7 +383,6 @@ class HubClient:
         return len(page.models) >= min(limit, self._full_page_size)
 
     def _fetch(self, url: str) -> Page:
-        started = time.monotonic()
         # Counted when sent: a request whose answer breaks off has still spent quota.
         self.stats.requests += 1
         try:
@@ -388,7 +391,7 @@ class HubClient:
             )
             self.stats.requests += len(response.history)  # each redirect followed is one more
             try:
-                body = self._read_body(response, started)
+                body = self._read_body(response)
             finally:
                 response.close()
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
@@ -463,19 +466,19 @@ class HubClient:
             served_at=_http_date(response.headers.get("Date")),
         )
 
-    def _read_body(self, response: requests.Response, started: float) -> bytes:
-        """The whole body, read as it arrives. Each read is bounded by ``timeout``; so is the
-        page, once ``timeout`` has passed, unless it arrives at a useful rate: a server sending
-        a byte at a time would otherwise hold the crawl for ever, while a slow but steady link
-        must still get its pages through. A body shorter than its Content-Length raises
-        (urllib3's ``ProtocolError``)."""
+    def _read_body(self, response: requests.Response) -> bytes:
+        """The whole body, read as it arrives (from when the headers are in). Each read is
+        bounded by ``timeout``; so is the body, once ``timeout`` has passed, unless it arrives
+        at a useful rate: a server sending a byte at a time would otherwise hold the crawl for
+        ever, while a slow but steady link must still get its pages through. A body shorter
+        than its Content-Length raises (urllib3's ``ProtocolError``)."""
         if response._content_consumed:  # read already, as responses' recorder does
             return response.content
+        started = time.monotonic()
         chunks = []
-        received = 0
         while chunk := response.raw.read1(_READ_SIZE, decode_content=True):
             chunks.append(chunk)
-            received += len(chunk)
+            received = response.raw.tell()  # bytes off the wire, before any decompression
             elapsed = time.monotonic() - started
             if elapsed > self.timeout and received < _MIN_BYTES_PER_SECOND * elapsed:
                 raise BadResponse(

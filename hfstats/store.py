@@ -107,16 +107,39 @@ def merge_memory_limits(page_files: list[Path]) -> list[str]:
     ceiling = max(_size_bytes(MERGE_MEMORY_LIMIT), min(MERGE_MEMORY_CEILING, _memory() / 2))
     limits = [max(_size_bytes(MERGE_MEMORY_LIMIT), min(needed, ceiling))]
     while limits[-1] < ceiling:
-        limits.append(min(limits[-1] * 2, ceiling))
+        step = min(limits[-1] * 2, ceiling)
+        if step < 1.5 * limits[-1]:  # a last step this small would only run the merge again
+            limits[-1] = step
+        else:
+            limits.append(step)
     return [f"{-(-limit // 10**6):.0f}MB" for limit in limits]
 
 
+# Where a container's memory limit is (cgroup v2, then v1): a machine's memory says nothing of it.
+_CGROUP_MEMORY_FILES = (
+    "/sys/fs/cgroup/memory.max",
+    "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+)
+
+
 def _memory() -> float:
-    """Bytes of physical memory, or infinity where the system does not say."""
+    """Bytes of memory the process may use: the machine's, or its container's limit if lower;
+    infinity where neither says."""
+    known = []
     try:
-        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        if physical > 0:  # -1 means the system does not know
+            known.append(float(physical))
     except (ValueError, OSError, AttributeError):
-        return float("inf")
+        pass
+    for name in _CGROUP_MEMORY_FILES:
+        try:
+            text = Path(name).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) > 0:  # "max": no limit
+            known.append(float(text))
+    return min(known, default=float("inf"))
 
 
 # Keys of a listing element that change without a commit: kept in model_counters, and removed

@@ -328,6 +328,8 @@ def test_a_retry_after_date_without_a_zone_is_utc(monkeypatch: pytest.MonkeyPatc
         in_two_minutes = email.utils.formatdate(time.time() + 120)  # ends in "-0000"
         assert in_two_minutes.endswith("-0000")
         assert 115 <= retry_after_seconds(in_two_minutes) <= 120
+        # A zone name the parser does not know is no time rather than a wrong one.
+        assert retry_after_seconds("Tue, 01 Dec 2099 07:28:00 CET") is None
     finally:
         monkeypatch.undo()
         time.tzset()

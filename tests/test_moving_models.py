@@ -299,3 +299,22 @@ def test_a_crawl_resumed_in_a_catch_up_pass_reads_what_changed_while_it_was_stop
         resumed = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         assert resumed.complete and resumed.resumed
         assert stored(db_path) == expected(hub)
+
+
+def test_a_crawl_run_in_chunks_shorter_than_its_catch_up_pass_finishes(tmp_path: Path) -> None:
+    # Each run reads two pages of a three-page catch-up pass: resuming must not start the pass
+    # over every time (it would never end), and the passes stay bounded.
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(310, seed=8))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        now = datetime.now(UTC)
+        for model in sorted(models, key=lambda m: m["_id"])[:120]:
+            hub.upsert(touch(model, now - timedelta(minutes=2)))
+        runs = [
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True, max_pages=2)
+        ]
+        while not runs[-1].complete and len(runs) < 20:
+            runs.append(crawl.refresh(db_path, client=fast_client(hub), page_size=50, max_pages=2))
+        assert runs[-1].complete and len({run.snapshot_id for run in runs}) == 1
+        assert stored(db_path) == expected(hub)
