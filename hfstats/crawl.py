@@ -321,6 +321,10 @@ def refresh(
         except (HfstatsError, KeyboardInterrupt):
             _record_progress(db_path, state)
             raise
+        if state.page_size < page_size and state.pages and not resumed:
+            notes.append(
+                f"the Hub refused {page_size} models a page; pages of {state.page_size} were asked for"
+            )
         result = RefreshResult(
             snapshot_id=state.snapshot_id,
             mode=state.mode,
@@ -505,6 +509,18 @@ def _crawl(
             refused = isinstance(exc, HubRefusedError | HubNotFoundError)
             if refused and resumed and fetched == 0 and state.next_url != first_url:
                 raise _SavedCursorRefused(str(exc)) from None
+            smaller = _smaller_page_size(state.page_size)
+            if _about_the_limit(exc) and state.pages == 0 and smaller is not None:
+                # The largest page size is not documented: a Hub may refuse the one asked for
+                # rather than send fewer. Before any page is read, ask for less.
+                log.info(
+                    "the Hub refused %d models a page; asking for %d", state.page_size, smaller
+                )
+                state.page_size = smaller
+                state.next_url = first_url = models_url(state.endpoint, smaller)
+                asked_in_pass.clear()
+                staging.save(state)
+                continue
             staging.save(state)
             raise
         state.requests += client.stats.requests - requests_before
@@ -554,6 +570,19 @@ def _crawl(
         if on_page is not None:
             on_page(state, page)
     return True
+
+
+# Page sizes to fall back on, largest first, when the Hub refuses the one asked for.
+FALLBACK_PAGE_SIZES = (500, 100)
+
+
+def _smaller_page_size(page_size: int) -> int | None:
+    return next((size for size in FALLBACK_PAGE_SIZES if size < page_size), None)
+
+
+def _about_the_limit(error: BaseException) -> bool:
+    # The client adds this hint to a refusal whose message names the limit.
+    return isinstance(error, HubRefusedError) and "--page-size" in str(error)
 
 
 class _SavedCursorRefused(Exception):

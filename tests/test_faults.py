@@ -445,3 +445,28 @@ def test_the_requests_of_a_page_given_up_on_are_counted_in_its_snapshot(tmp_path
     with duckdb.connect(str(db_path), read_only=True) as connection:
         recorded = connection.execute("SELECT requests FROM snapshots").fetchall()
     assert recorded == [(sent,)]
+
+
+def test_a_page_size_the_hub_refuses_is_lowered_before_the_first_page(tmp_path: Path) -> None:
+    import responses
+
+    from hfstats.hub import models_url
+
+    def element(n: int) -> dict:
+        return {
+            "_id": f"{n:024x}",
+            "id": f"org/m{n}",
+            "lastModified": f"2026-01-0{n}T00:00:00.000Z",
+        }
+
+    refusal = {"error": '"limit" must be less than or equal to 500'}
+    with responses.RequestsMock() as mock:
+        mock.get(models_url("https://hub.test", 1000), status=400, json=refusal)
+        mock.get(models_url("https://hub.test", 500), json=[element(2), element(1)])
+        client = HubClient("https://hub.test", sleep=lambda seconds: None)
+        result = crawl.refresh(tmp_path / "hub.duckdb", client=client, page_size=1000)
+        asked = [call.request.url for call in mock.calls]
+    assert result.complete and result.merge.models == 2
+    assert asked[0] == models_url("https://hub.test", 1000)
+    assert set(asked[1:]) == {models_url("https://hub.test", 500)}  # the last page re-asked
+    assert "the Hub refused 1000 models a page; pages of 500 were asked for" in result.notes
