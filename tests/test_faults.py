@@ -360,30 +360,40 @@ def test_half_the_listing_or_an_allowed_shrink_is_recorded(
         assert_same_models(db_path, hub)
 
 
+def listing_element(n: int) -> dict:
+    """A minimal listing element; a larger ``n`` is older (for mocked pages, newest first)."""
+    return {
+        "_id": f"{n:024x}",
+        "id": f"org/m{n}",
+        "lastModified": f"2026-01-{30 - n:02d}T00:00:00.000Z",
+    }
+
+
 def test_next_links_that_loop_back_are_an_error_not_an_endless_crawl(tmp_path: Path) -> None:
     import responses
 
     from hfstats.errors import HubError
     from hfstats.hub import models_url
 
-    def element(n: int) -> dict:
-        return {
-            "_id": f"{n:024x}",
-            "id": f"org/m{n}",
-            "lastModified": f"2026-01-{30 - n:02d}T00:00:00.000Z",
-        }
-
     first = models_url("https://hub.test", 2)
     second, third = first + "&cursor=two", first + "&cursor=three"
     with responses.RequestsMock() as mock:
         # Pages 1 -> 2 -> 3 -> 2 -> 3 ...
-        mock.get(first, json=[element(1), element(2)], headers={"Link": f'<{second}>; rel="next"'})
-        mock.get(second, json=[element(3), element(4)], headers={"Link": f'<{third}>; rel="next"'})
+        mock.get(
+            first,
+            json=[listing_element(1), listing_element(2)],
+            headers={"Link": f'<{second}>; rel="next"'},
+        )
+        mock.get(
+            second,
+            json=[listing_element(3), listing_element(4)],
+            headers={"Link": f'<{third}>; rel="next"'},
+        )
         answers = iter([200, 200, 200])  # then 404: without the check, the test ends anyway
 
         def looping_page(request):
             status = next(answers, 404)
-            body = json.dumps([element(5), element(6)])
+            body = json.dumps([listing_element(5), listing_element(6)])
             return status, {"Link": f'<{second}>; rel="next"'}, body
 
         mock.add_callback(responses.GET, third, callback=looping_page)
@@ -452,17 +462,10 @@ def test_a_page_size_the_hub_refuses_is_lowered_before_the_first_page(tmp_path: 
 
     from hfstats.hub import models_url
 
-    def element(n: int) -> dict:
-        return {
-            "_id": f"{n:024x}",
-            "id": f"org/m{n}",
-            "lastModified": f"2026-01-0{n}T00:00:00.000Z",
-        }
-
     refusal = {"error": '"limit" must be less than or equal to 500'}
     with responses.RequestsMock() as mock:
         mock.get(models_url("https://hub.test", 1000), status=400, json=refusal)
-        mock.get(models_url("https://hub.test", 500), json=[element(2), element(1)])
+        mock.get(models_url("https://hub.test", 500), json=[listing_element(2), listing_element(1)])
         client = HubClient("https://hub.test", sleep=lambda seconds: None)
         result = crawl.refresh(tmp_path / "hub.duckdb", client=client, page_size=1000)
         asked = [call.request.url for call in mock.calls]

@@ -275,6 +275,15 @@ def test_models_dated_in_the_future_do_not_keep_the_catch_up_passes_going(tmp_pa
         assert result.notes == []
 
 
+def crawl_then_commit_to_120(db_path: Path, hub: FakeHub) -> None:
+    """A full crawl in pages of 50, then recent commits to 120 models: the next full crawl's
+    catch-up pass reads them in three pages."""
+    crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+    now = datetime.now(UTC)
+    for model in sorted(hub.models(), key=lambda m: m["_id"])[:120]:
+        hub.upsert(touch(model, now - timedelta(minutes=2)))
+
+
 def test_a_crawl_resumed_in_a_catch_up_pass_reads_what_changed_while_it_was_stopped(
     tmp_path: Path,
 ) -> None:
@@ -282,12 +291,8 @@ def test_a_crawl_resumed_in_a_catch_up_pass_reads_what_changed_while_it_was_stop
     # While it is stopped the oldest model gets a commit: it jumps above the pass's cursor, and
     # the pass's first page, read before the stop, cannot show it.
     db_path = tmp_path / "hub.duckdb"
-    models = list(synthetic_models(310, seed=8))
-    with FakeHub(models) as hub:
-        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
-        now = datetime.now(UTC)
-        for model in sorted(models, key=lambda m: m["_id"])[:120]:
-            hub.upsert(touch(model, now - timedelta(minutes=2)))
+    with FakeHub(list(synthetic_models(310, seed=8))) as hub:
+        crawl_then_commit_to_120(db_path, hub)
         paused = crawl.refresh(
             db_path, client=fast_client(hub), page_size=50, full=True, max_pages=8
         )
@@ -305,12 +310,8 @@ def test_a_crawl_run_in_chunks_shorter_than_its_catch_up_pass_finishes(tmp_path:
     # Each run reads two pages of a three-page catch-up pass: resuming must not start the pass
     # over every time (it would never end), and the passes stay bounded.
     db_path = tmp_path / "hub.duckdb"
-    models = list(synthetic_models(310, seed=8))
-    with FakeHub(models) as hub:
-        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
-        now = datetime.now(UTC)
-        for model in sorted(models, key=lambda m: m["_id"])[:120]:
-            hub.upsert(touch(model, now - timedelta(minutes=2)))
+    with FakeHub(list(synthetic_models(310, seed=8))) as hub:
+        crawl_then_commit_to_120(db_path, hub)
         runs = [
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True, max_pages=2)
         ]
