@@ -465,7 +465,7 @@ def test_a_page_size_the_hub_refuses_is_lowered_before_the_first_page(tmp_path: 
     refusal = {"error": '"limit" must be less than or equal to 500'}
     with responses.RequestsMock() as mock:
         mock.get(models_url("https://hub.test", 1000), status=400, json=refusal)
-        mock.get(models_url("https://hub.test", 500), json=[listing_element(2), listing_element(1)])
+        mock.get(models_url("https://hub.test", 500), json=[listing_element(1), listing_element(2)])
         client = HubClient("https://hub.test", sleep=lambda seconds: None)
         result = crawl.refresh(tmp_path / "hub.duckdb", client=client, page_size=1000)
         asked = [call.request.url for call in mock.calls]
