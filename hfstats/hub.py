@@ -313,6 +313,7 @@ class HubClient:
         # The smallest non-empty page that had a next link: a page without one that is at least
         # this long is probably cut short, even when the Hub caps pages below our ``limit``.
         self._full_page_size = 0
+        self._policy_window = 0  # the longest RateLimit-Policy window seen, in seconds
 
     # -- public --------------------------------------------------------------------------------
 
@@ -414,6 +415,10 @@ class HubClient:
                 limit = RateLimit.from_headers(response.headers)
                 if limit is not None and limit.remaining <= 0:
                     wait = self._window_wait(limit)
+                elif limit is None and self._policy_window:
+                    # A 429 that says nothing (the Hub's carry RateLimit): the quota resets
+                    # at the latest when a window seen in earlier answers has passed.
+                    wait = float(self._policy_window)
             raise BadResponse("429 Too Many Requests", wait=wait)
         if status >= 500 or status == 408:
             # A server in trouble may ask for a pause (Retry-After); it lengthens the backoff
@@ -503,6 +508,10 @@ class HubClient:
         return urlunsplit((*self._origin, path, parts.query, ""))
 
     def _note_rate_limit(self, response: requests.Response) -> None:
+        policy = response.headers.get("RateLimit-Policy") or ""
+        windows = [_reset_seconds(v) for k, v in _RATELIMIT_PARAM_RE.findall(policy) if k == "w"]
+        if windows:
+            self._policy_window = max(windows)
         limit = RateLimit.from_headers(response.headers)
         if limit is not None and limit.remaining <= 0:
             self._rate_limit_wait = self._window_wait(limit)

@@ -228,6 +228,26 @@ def test_429_with_no_requests_left_waits_for_the_window() -> None:
     assert sleeps == [43.0]
 
 
+def test_a_429_that_says_nothing_waits_for_a_window_seen_before() -> None:
+    # Every Hub answer carries RateLimit headers; one that does not, after a policy of 30 s
+    # windows was seen, is waited out for a window rather than retried within seconds.
+    sleeps = Sleeps()
+    first, second = "https://hub.test/api/models?limit=1", "https://hub.test/api/models?cursor=b"
+    headers = {
+        "RateLimit": '"api";r=5;t=20',
+        "RateLimit-Policy": '"fixed window";"api";q=500;w=30',
+        "Link": f'<{second}>; rel="next"',
+    }
+    with responses.RequestsMock() as mock:
+        mock.get(first, json=[{"_id": "a"}], headers=headers)
+        mock.get(second, status=429, body="")
+        mock.get(second, json=[{"_id": "b"}], headers={"Link": f'<{second}&x=1>; rel="next"'})
+        client = HubClient("https://hub.test", sleep=sleeps, backoff_base=0.01)
+        client.get_page(first)
+        client.get_page(second)
+    assert sleeps == [30.0]
+
+
 def test_retry_after_as_an_http_date() -> None:
     sleeps = Sleeps()
     url = "https://hub.test/api/models?limit=10"
