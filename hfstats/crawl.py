@@ -292,8 +292,11 @@ def refresh(
                 # cursor would fail every later refresh until the user deleted the folder. The
                 # saved pages are dropped only once the listing's first page answers.
                 probed = client.stats.requests
-                client.get_page(models_url(client.endpoint, page_size))
-                state.requests += client.stats.requests - probed
+                try:
+                    client.get_page(models_url(client.endpoint, state.page_size))
+                finally:
+                    state.requests += client.stats.requests - probed
+                    _save_quietly(staging, state)
                 refused_note = f"the Hub did not take the saved cursor ({refused})"
                 if state.phase == "catchup":
                     # The listing is complete: only the catch-up pass starts over.
@@ -338,7 +341,9 @@ def refresh(
         if not complete:
             _record_progress(db_path, state)
             return result
-        if state.catchup_passes >= MAX_CATCHUP_PASSES and not _nothing_overtaken(state):
+        if state.catchup_passes >= MAX_CATCHUP_PASSES and not _nothing_overtaken(
+            state, resumed_counts=False
+        ):
             result.notes.append(
                 f"the listing was still changing after {state.catchup_passes} catch-up passes: "
                 "a model modified during the crawl may be missing from this snapshot (and "
@@ -401,7 +406,7 @@ def _start_or_resume(
             notes.append(f"resumed snapshot {saved.snapshot_id} after {saved.pages} saved page(s)")
             # Models committed while the crawl was stopped jumped above the pass's cursor: the
             # pass goes on, and a catch-up pass after it reads them.
-            if saved.pass_pages:
+            if saved.pass_pages and saved.phase != "merge":
                 saved.pass_resumed = True
             elif saved.phase == "catchup":
                 saved.pass_started_at = datetime.now(UTC).isoformat()  # it begins only now
@@ -510,9 +515,9 @@ def _crawl(
             if refused and resumed and fetched == 0 and state.next_url != first_url:
                 raise _SavedCursorRefused(str(exc)) from None
             smaller = _smaller_page_size(state.page_size)
-            if _about_the_limit(exc) and state.pages == 0 and smaller is not None:
+            if _about_the_limit(exc) and state.pass_pages == 0 and smaller is not None:
                 # The largest page size is not documented: a Hub may refuse the one asked for
-                # rather than send fewer. Before any page is read, ask for less.
+                # rather than send fewer. At the top of a pass, ask for less.
                 log.info(
                     "the Hub refused %d models a page; asking for %d", state.page_size, smaller
                 )
@@ -521,7 +526,7 @@ def _crawl(
                 asked_in_pass.clear()
                 staging.save(state)
                 continue
-            staging.save(state)
+            _save_quietly(staging, state)
             raise
         state.requests += client.stats.requests - requests_before
         fetched += 1
@@ -585,6 +590,14 @@ def _about_the_limit(error: BaseException) -> bool:
     return isinstance(error, HubRefusedError) and "--page-size" in str(error)
 
 
+def _save_quietly(staging: Staging, state: CrawlState) -> None:
+    """Save the state on the way out of an error, which a failing save must not hide."""
+    try:
+        staging.save(state)
+    except OSError as exc:
+        log.debug("could not save the crawl state: %s", exc)
+
+
 class _SavedCursorRefused(Exception):
     """The first request of a resumed crawl, from its saved cursor, was refused."""
 
@@ -613,15 +626,20 @@ def _catchup_settled(state: CrawlState) -> bool:
     return _nothing_overtaken(state) or state.catchup_passes >= MAX_CATCHUP_PASSES
 
 
-def _nothing_overtaken(state: CrawlState) -> bool:
+def _nothing_overtaken(state: CrawlState, resumed_counts: bool = True) -> bool:
     """A pass of one page is one response, which nothing can overtake. A catch-up pass whose
     first page holds nothing newer than the start of the pass before it shows that nothing
-    changed since then, so nothing can have jumped over that pass either."""
-    if state.pass_resumed:
+    changed since then, so nothing can have jumped over that pass either.
+
+    A pass resumed after a stop shows nothing for the stop (its first page came before), so it
+    settles nothing; with ``resumed_counts`` false, only what its pages show is judged (what
+    changed during the stop happened while that pass ran, which a snapshot may miss anyway)."""
+    if state.pass_resumed and resumed_counts:
         return False
     if state.pass_pages <= 1:
         return True
-    if state.phase != "catchup" or state.pass_first_newest is None:
+    # The last pass is a catch-up pass once one has begun (the phase is "merge" once it ended).
+    if not state.catchup_passes or state.pass_first_newest is None:
         return False
     previous = datetime.fromisoformat(state.previous_pass_started_at or state.started_at)
     return datetime.fromisoformat(state.pass_first_newest) < previous

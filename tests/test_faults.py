@@ -181,6 +181,12 @@ def test_a_refused_cursor_in_a_catch_up_pass_restarts_only_that_pass(tmp_path: P
         assert any("the catch-up pass started again" in note for note in second.notes)
         assert second.pages == 7  # the listing's six pages were kept
         assert_same_models(db, hub)
+        # Every request the Hub saw counts in the snapshot: the refused one and the probe too.
+        with duckdb.connect(str(db), read_only=True) as connection:
+            recorded = connection.execute(
+                "SELECT requests FROM snapshots WHERE snapshot_id = ?", [first.snapshot_id]
+            ).fetchall()
+        assert recorded == [(hub.stats.requests,)]
 
 
 def saved_crawl(staging: Path) -> dict:

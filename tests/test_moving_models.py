@@ -319,3 +319,5 @@ def test_a_crawl_run_in_chunks_shorter_than_its_catch_up_pass_finishes(tmp_path:
             runs.append(crawl.refresh(db_path, client=fast_client(hub), page_size=50, max_pages=2))
         assert runs[-1].complete and len({run.snapshot_id for run in runs}) == 1
         assert stored(db_path) == expected(hub)
+        # Nothing changed while it ran: no warning that the listing was still changing.
+        assert not [note for run in runs for note in run.notes if "still changing" in note]
