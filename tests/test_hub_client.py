@@ -317,6 +317,53 @@ def test_a_page_arriving_slowly_but_steadily_is_read_however_long_it_takes() -> 
     assert len(page.models) == 200 and client.stats.retries == 0
 
 
+def test_a_compressed_page_is_judged_by_the_bytes_on_the_wire(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1.2 KB of gzip (40 KB of JSON) dribbled at about 600 bytes/s: the link is too slow by its
+    # own bytes, however fast the decompressed JSON grows.
+    import gzip
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
+    caplog.set_level("INFO", logger="hfstats.hub")
+    plain = json.dumps([{"_id": f"{i:024x}", "tags": ["pytorch"] * 20} for i in range(200)])
+    body = gzip.compress(plain.encode(), compresslevel=9)
+    assert len(plain) > 20 * len(body)
+    served = []
+
+    class Dribbling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Link", f'<{self.path}&cursor=x>; rel="next"')
+            self.end_headers()
+            slow = not served
+            served.append(self.path)
+            step = 60 if slow else len(body)
+            try:
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start : start + step])
+                    self.wfile.flush()
+                    if slow:
+                        time.sleep(0.1)
+            except OSError:
+                pass
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dribbling) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        client = HubClient(endpoint, timeout=0.3, sleep=Sleeps(), backoff_base=0.01)
+        page = client.get_page(models_url(endpoint, 200))
+        server.shutdown()
+    assert len(page.models) == 200 and len(served) == 2  # cut off once, then read whole
+    assert "too slowly to finish" in caplog.text
+
+
 def test_503_with_retry_after_waits_that_long() -> None:
     sleeps = Sleeps()
     url = "https://hub.test/api/models?limit=10"
