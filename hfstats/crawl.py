@@ -39,7 +39,14 @@ from typing import NamedTuple
 import duckdb
 
 from . import __version__, store
-from .errors import BusyError, HfstatsError, HubError, HubNotFoundError, HubRefusedError
+from .errors import (
+    BusyError,
+    HfstatsError,
+    HubError,
+    HubNotFoundError,
+    HubRefusedError,
+    PageSizeRefusedError,
+)
 from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
 
 log = logging.getLogger("hfstats.crawl")
@@ -515,7 +522,7 @@ def _crawl(
             if refused and resumed and fetched == 0 and state.next_url != first_url:
                 raise _SavedCursorRefused(str(exc)) from None
             smaller = _smaller_page_size(state.page_size)
-            if _about_the_limit(exc) and state.pass_pages == 0 and smaller is not None:
+            if isinstance(exc, PageSizeRefusedError) and state.pass_pages == 0 and smaller:
                 # The largest page size is not documented: a Hub may refuse the one asked for
                 # rather than send fewer. At the top of a pass, ask for less.
                 log.info(
@@ -583,11 +590,6 @@ FALLBACK_PAGE_SIZES = (500, 100)
 
 def _smaller_page_size(page_size: int) -> int | None:
     return next((size for size in FALLBACK_PAGE_SIZES if size < page_size), None)
-
-
-def _about_the_limit(error: BaseException) -> bool:
-    # The client adds this hint to a refusal whose message names the limit.
-    return isinstance(error, HubRefusedError) and "--page-size" in str(error)
 
 
 def _save_quietly(staging: Staging, state: CrawlState) -> None:

@@ -44,6 +44,10 @@ class HubRefusedError(HubError):
     for a cursor it no longer accepts."""
 
 
+class PageSizeRefusedError(HubRefusedError):
+    """The Hub refused the request and its message names the page size limit."""
+
+
 class HubNotFoundError(HubError):
     """The endpoint has no model listing (404): probably a wrong --endpoint."""
 

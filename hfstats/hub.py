@@ -30,6 +30,7 @@ from .errors import (
     HubNotFoundError,
     HubRefusedError,
     HubUnavailableError,
+    PageSizeRefusedError,
     UsageError,
 )
 
@@ -438,10 +439,10 @@ class HubClient:
         if status >= 400:
             message = _error_message(response, body)
             # The largest page size is not documented; a Hub may refuse one rather than cap it.
-            hint = "; try a smaller --page-size" if "limit" in message.lower() else ""
-            raise HubRefusedError(
-                f"the Hub answered {status} {message} for {self._redact(url)}{hint}"
-            )
+            refusal = f"the Hub answered {status} {message} for {self._redact(url)}"
+            if "limit" in message.lower():
+                raise PageSizeRefusedError(f"{refusal}; try a smaller --page-size")
+            raise HubRefusedError(refusal)
 
         try:
             models = _parse_json(body)

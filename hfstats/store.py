@@ -104,8 +104,9 @@ def merge_memory_limits(page_files: list[Path]) -> list[str]:
     needed = MERGE_MEMORY_BASE + MERGE_MEMORY_PER_PAGE_BYTE * largest
     # Never more than half the machine: past that the system would kill the refresh instead
     # of DuckDB saying it ran out.
-    ceiling = max(_size_bytes(MERGE_MEMORY_LIMIT), min(MERGE_MEMORY_CEILING, _memory() / 2))
-    limits = [max(_size_bytes(MERGE_MEMORY_LIMIT), min(needed, ceiling))]
+    default = _size_bytes(MERGE_MEMORY_LIMIT)
+    ceiling = max(default, min(MERGE_MEMORY_CEILING, _memory() / 2))
+    limits = [max(default, min(needed, ceiling))]
     while limits[-1] < ceiling:
         step = min(limits[-1] * 2, ceiling)
         if step < 1.5 * limits[-1]:  # a last step this small would only run the merge again
