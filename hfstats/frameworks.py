@@ -3,7 +3,9 @@
 Two classification methods:
 
 - ``tags`` (the default, and the Hub's own library filter): the tags ``pytorch``, ``tf`` and
-  ``jax``, which the Hub sets from the weight files it recognises.
+  ``jax``, matched exactly (the Hub writes them in lower case). The Hub sets them from the
+  weight files it recognises, but a model card can add them too (its tags are free text), so
+  a tag is a claim by the Hub or the author, not proof of a weight file.
 - ``files``: hfstats' own reading of the weight files and ``library_name``, in ``FILE_RULES``.
 
 A model's *class* is ``pytorch_only``, ``tensorflow_only``, ``jax_only``, ``multi_framework``
@@ -102,7 +104,12 @@ FILE_RULES: list[FileRule] = [
         "can use other backends; the repository does not say which)",
         ("keras", "tf-keras"),
     ),
-    FileRule("flax_model*.msgpack", "jax", "transformers' Flax weights"),
+    FileRule(
+        "*flax_model*.msgpack",
+        "jax",
+        "Flax weights of transformers (flax_model.msgpack) and diffusers "
+        "(diffusion_flax_model.msgpack), sharded ones included",
+    ),
     FileRule("*.msgpack", "jax", "Flax serialises parameters as msgpack", ("flax",)),
     FileRule(
         "*.safetensors",

@@ -67,6 +67,15 @@ CASES = [
         "tensorflow_only",
     ),
     ([], ["last.ckpt"], None, "no_framework", "pytorch_only"),
+    # diffusers names its Flax weights diffusion_flax_model.msgpack (its FLAX_WEIGHTS_NAME).
+    (
+        [],
+        ["unet/diffusion_flax_model.msgpack", "unet/diffusion_pytorch_model.bin"],
+        "diffusers",
+        "no_framework",
+        "multi_framework",
+    ),
+    ([], ["flax_model-00001-of-00002.msgpack"], None, "no_framework", "jax_only"),
     # Patterns without `/` match the file name: a folder's name does not count.
     ([], ["pytorch_model_dir/weights.bin"], None, "no_framework", "no_framework"),
     ([], ["ckpt/pytorch_model-00001.bin"], None, "no_framework", "pytorch_only"),
