@@ -184,9 +184,11 @@ def collect(
 
 def percent(share: float | None) -> str:
     """A share as a percentage a reader can compare: whole percents, one decimal below 1%,
-    and never 0% for a share that is not zero."""
+    and never 0% for a share that is not zero, nor 100% for one that is not all."""
     if share is None:
         return "n/a"
+    if 0.995 <= share < 1:
+        return ">99%"
     if 0 < share < 0.001:
         return "<0.1%"
     if 0 < share < 0.01:
@@ -358,11 +360,13 @@ def _placeholder_models(rows: Sequence[dict], value: str = "models") -> int:
     return sum(r[value] or 0 for r in rows if r["year"] is None)
 
 
-def _placeholder_caption(count: int, shown_as: str = "bar") -> str:
+def _placeholder_caption(count: int, shown_as: str = "bar", which: str = "models") -> str:
+    """``count`` is of models, each once: a per-format or per-class figure would say more or
+    fewer models than carry the date."""
     if not count:
         return ""
     return (
-        f"{count:,} models carry the Hub's placeholder creation date: they were created at an "
+        f"{count:,} {which} carry the Hub's placeholder creation date: they were created at an "
         f"unknown time on or before 2022-03-02, so they have their own {shown_as}, not 2022's."
     )
 
@@ -614,8 +618,9 @@ def deployment_formats_title(rows: Sequence[dict]) -> str:
     if not years:
         return "No model with a known creation year ships a deployment format"
     latest = max(years)
-    leader = max(
-        (r for r in rows if r["year"] == latest), key=lambda r: (r["models"] or 0, r["format"])
+    # Ties go to the alphabetically first format.
+    leader = min(
+        (r for r in rows if r["year"] == latest), key=lambda r: (-(r["models"] or 0), r["format"])
     )
     return (
         f"{format_label(leader['format'])}: the most shipped format among models created in "
@@ -684,7 +689,8 @@ def deployment_formats_figure(data: ReportData) -> Figure:
         "Which deployment formats do models ship, by creation year?",
         deployment_formats_title(rows),
         alt.layer(cells, text).properties(height=max(36 * len(formats), 80)),
-        caption=f"{caption} {_placeholder_caption(_placeholder_models(rows), 'column')}".strip(),
+        # A model ships any number of formats: the placeholder models are counted once each.
+        caption=f"{caption} {_placeholder_caption(created[None], 'column')}".strip(),
     )
 
 
@@ -723,7 +729,9 @@ def research_models_figure(data: ReportData) -> Figure:
         caption=(
             "Models with an arxiv: tag, by creation year and framework class. Citing a paper is "
             "an indirect sign of research use. "
-            + _placeholder_caption(_placeholder_models(rows, "arxiv_models"))
+            + _placeholder_caption(
+                _placeholder_models(rows, "arxiv_models"), which="arXiv-citing models"
+            )
         ).strip(),
         table=(["framework_class", "models", "arxiv_models", "share_citing_arxiv"], table_rows),
     )
@@ -832,7 +840,8 @@ def method_comparison_figure(data: ReportData) -> Figure:
         color=alt.condition(alt.datum.models > largest / 2, alt.value("white"), alt.value("black")),
     )
     disagreements = sorted(
-        (r for r in rows if r["tags_class"] != r["files_class"]), key=lambda r: -(r["models"] or 0)
+        (r for r in rows if r["tags_class"] != r["files_class"] and r["models"]),
+        key=lambda r: -r["models"],
     )
     return _figure(
         data,

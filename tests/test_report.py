@@ -351,6 +351,43 @@ def test_method_chart_pairs_the_tags_and_files_classes(full_report):
     assert title_text(chart_spec) == "The tags and files methods agree on 77% of models"
 
 
+def test_method_table_lists_only_the_disagreements_that_happen(db):
+    pairs = Counter(
+        (class_of(frameworks_of(model)), class_of(file_frameworks_of(model)))
+        for model in SECOND_SNAPSHOT
+    )
+    disagreements = {pair: n for pair, n in pairs.items() if pair[0] != pair[1]}
+    with store.read(db) as connection:
+        figure = report.method_comparison_figure(report.collect(connection))
+    columns, rows = figure.table
+    assert columns == ["by_tags", "by_files", "models"]
+    assert {(by_tags, by_files): n for by_tags, by_files, n in rows} == disagreements
+
+
+def placeholder_dated(model: dict) -> bool:
+    created = datetime.fromisoformat(model["createdAt"].replace("Z", "+00:00"))
+    return created <= PLACEHOLDER_LIMIT
+
+
+def test_placeholder_captions_count_each_model_once(tmp_path):
+    # Placeholder-dated models shipping no format, three formats, one format; one cites arXiv.
+    models = [
+        *SECOND_SNAPSHOT,
+        element(20, PLACEHOLDER, ["pytorch", "onnx"], ["model.onnx", "m.safetensors", "m.gguf"]),
+        element(21, PLACEHOLDER, ["pytorch", "arxiv:2001.00001"], ["m.safetensors"]),
+    ]
+    db = crawl_into(tmp_path / "hub.duckdb", [models])
+    placeholder = [m for m in models if placeholder_dated(m)]
+    citing = [m for m in placeholder if any(t.startswith("arxiv:") for t in m["tags"])]
+    assert (len(placeholder), len(citing)) == (4, 1)
+    with store.read(db) as connection:
+        data = report.collect(connection)
+    formats = report.deployment_formats_figure(data).caption
+    assert f"{len(placeholder)} models carry the Hub's placeholder creation date" in formats
+    research = report.research_models_figure(data).caption
+    assert f"{len(citing)} arXiv-citing models carry the Hub's placeholder" in research
+
+
 def test_claims_table_is_in_both_documents(full_report):
     markdown = (full_report / "report.md").read_text()
     page = (full_report / "index.html").read_text()
@@ -513,8 +550,17 @@ def test_files_method_and_as_of_show_in_the_captions(db, tmp_path):
 
 
 def test_percent_keeps_small_shares_visible():
-    shares = (0.6364, 0.004, 0.00002, 0.0, None)
-    assert [report.percent(v) for v in shares] == ["64%", "0.4%", "<0.1%", "0%", "n/a"]
+    shares = (0.6364, 0.004, 0.00002, 0.0, None, 0.9951, 0.99, 1.0)
+    assert [report.percent(v) for v in shares] == [
+        "64%",
+        "0.4%",
+        "<0.1%",
+        "0%",
+        "n/a",
+        ">99%",  # not 100% while some are not
+        "99%",
+        "100%",
+    ]
 
 
 def test_yearly_title_counts_the_years_each_framework_class_led():
