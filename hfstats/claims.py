@@ -946,7 +946,9 @@ def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
             f"survivorship: only models still listed at snapshot {context.snapshot_id} are "
             f"counted; models deleted since {claim.as_of_text} are missing. hfstats observed "
             f"{context.deletions_observed} deletion(s) between its snapshots since {first}; "
-            "deletions before that are unknown to it"
+            "deletions before that are unknown to it. Each model counts as it is at snapshot "
+            f"{context.snapshot_id} (one that gained or lost weight files or tags since "
+            f"{claim.as_of_text} is classified as it is now)"
         )
     return caveats
 

@@ -225,6 +225,8 @@ def test_share_as_of_2022_counts_models_created_by_the_end_of_that_day(fixture_d
     assert reading(result, "all_models", "tags")["value"] == 15 / 18
     survivorship = [c for c in result["caveats"] if c.startswith("survivorship")]
     assert len(survivorship) == 1 and "observed 1 deletion(s)" in survivorship[0]
+    # The models are read as they are at the snapshot, not as they were at as_of.
+    assert "classified as it is now" in survivorship[0]
     assert result["numbers"]["deletions_observed"] == 1
     assert result["numbers"]["snapshot_id"] == 2
 
