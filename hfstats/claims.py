@@ -61,6 +61,8 @@ DEFAULT_DENOMINATOR = "framework_models"
 # The Hub's placeholder createdAt: at or before this instant means "created at an unknown time
 # up to then".
 PLACEHOLDER_CUTOFF = datetime(2022, 3, 2, 23, 29, 5, tzinfo=UTC)
+# An as_of later than any createdAt: it keeps every dated model and leaves out undated ones.
+_AFTER_EVERY_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
 # A proxy's measured cell shows its largest groups; numbers.groups holds all of them.
 PROXY_GROUPS_SHOWN = 4
@@ -667,10 +669,22 @@ def _class_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 def _placeholder_counts(context: _Context, claim: Claim, method: str) -> dict[str, int]:
     """Models per class whose createdAt is the placeholder (``year`` NULL in yearly_additions),
     whatever the claim's date: created at an unknown time up to the cut-off, they may have
-    existed by an earlier as_of too, so they are counted as of the cut-off then."""
-    as_of = None if claim.as_of is None else max(claim.as_of, PLACEHOLDER_CUTOFF)
+    existed by an earlier as_of too, so they are counted as of the cut-off then. Always with
+    an as_of, which leaves out models without any createdAt (``_undated_counts``)."""
+    as_of = max(claim.as_of or _AFTER_EVERY_DATE, PLACEHOLDER_CUTOFF)
     rows = _run(context, claim, "yearly_additions", method, as_of=as_of)
     return _class_counts([row for row in rows if row["year"] is None])
+
+
+def _undated_counts(context: _Context, claim: Claim, method: str) -> dict[str, int]:
+    """Models per class without any usable createdAt (only damaged data): yearly_additions
+    gives them year NULL too, and measures them only when the claim has no as_of."""
+    if claim.as_of is not None:
+        return dict.fromkeys(FRAMEWORK_CLASSES, 0)
+    rows = _run(context, claim, "yearly_additions", method)
+    without_year = _class_counts([row for row in rows if row["year"] is None])
+    placeholder = _placeholder_counts(context, claim, method)
+    return {c: n - placeholder.get(c, 0) for c, n in without_year.items()}
 
 
 def _measure_share(context: _Context, claim: Claim, result: ClaimResult) -> None:
@@ -729,11 +743,18 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         in_class = [row for row in rows if row["framework_class"] == framework_class]
         lower = sum(int(row["models"]) for row in in_class if _is_year(row["year"], year))
         placeholder = _placeholder_counts(context, claim, method).get(framework_class, 0)
+        undated = _undated_counts(context, claim, method).get(framework_class, 0)
         # Placeholder-dated models were created at an unknown time up to 2022-03-02: they can
-        # only belong to a year that the placeholder period reaches.
-        upper = lower + (placeholder if year <= PLACEHOLDER_CUTOFF.year else 0)
+        # only belong to a year that the placeholder period reaches. A model without any date
+        # may belong to any year.
+        upper = lower + (placeholder if year <= PLACEHOLDER_CUTOFF.year else 0) + undated
         verdict, bound = interval_verdict(lower, upper, claim.expected)
-        per_method[method] = {"lower": lower, "upper": upper, "placeholder": placeholder}
+        per_method[method] = {
+            "lower": lower,
+            "upper": upper,
+            "placeholder": placeholder,
+            "undated": undated,
+        }
         result.readings.append(
             {
                 "denominator": None,
@@ -741,6 +762,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
                 "lower": lower,
                 "upper": upper,
                 "placeholder_models": placeholder,
+                "undated_models": undated,
                 "value": [lower, upper],
                 "verdict": verdict,
                 "bound": bound,
@@ -766,8 +788,14 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         expected_value=claim.expected.value,
         by_method=per_method,
         placeholder_models=primary["placeholder_models"],
+        undated_models=primary["undated_models"],
     )
     result.caveats += _flip_caveats(result.readings, primary)
+    if primary["undated_models"]:
+        result.caveats.append(
+            f"no creation date: {primary['undated_models']} {framework_class} models have no "
+            f"usable createdAt (damaged data); the upper bound counts them as {year} additions"
+        )
     placeholder = primary["placeholder_models"]
     if placeholder and year <= PLACEHOLDER_CUTOFF.year:
         result.caveats.append(

@@ -36,6 +36,7 @@ from hfstats.testing.fakehub import FakeHub
 from hfstats.testing.synthetic import synthetic_models
 
 PLACEHOLDER_CUTOFF = datetime(2022, 3, 2, 23, 29, 5, tzinfo=UTC)
+PLACEHOLDER = "2022-03-02T23:29:04.000Z"
 END_OF_2022 = datetime(2022, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 PYTORCH = (["pytorch"], ["pytorch_model.bin"], "transformers")
@@ -286,6 +287,54 @@ def test_placeholder_models_cannot_be_additions_of_a_year_after_the_placeholder(
     assert result["measured"] == "7"
     assert (result["numbers"]["lower"], result["numbers"]["upper"]) == (7, 7)
     assert result["verdict"] == "does not hold"
+
+
+UNDATED_CLAIMS = """\
+claims:
+  - id: added-{year}
+    statement: "at least 1 PyTorch-only model added in {year}"
+    source: {{publication: a test}}
+    kind: measured
+    as_of: latest
+    query: yearly_additions
+    select: {{framework_class: pytorch_only, year: {year}}}
+    expected: {{comparison: ">=", value: 1}}
+  - id: share-today
+    statement: "PyTorch-only models are most framework models"
+    source: {{publication: a test}}
+    kind: measured
+    as_of: latest
+    query: exclusivity
+    select: {{framework_class: pytorch_only}}
+    expected: {{comparison: ">=", value: 0.5}}
+"""
+
+
+@pytest.mark.parametrize("year", [2022, 2024])
+def test_models_without_a_creation_date_are_not_placeholder_dated(tmp_path, year):
+    # Damaged data: two pytorch_only models without createdAt and one with a value that is no
+    # date; beside them two with real 2022 dates and one with the placeholder.
+    dated = [(PYTORCH, "2022-05-01T00:00:00.000Z"), (PYTORCH, "2022-06-01T00:00:00.000Z")]
+    models = [element(i, p, c) for i, (p, c) in enumerate([*dated, (PYTORCH, PLACEHOLDER)])]
+    undated = [element(i, PYTORCH, "2023-01-01T00:00:00.000Z") for i in (3, 4, 5)]
+    del undated[0]["createdAt"], undated[1]["createdAt"]
+    undated[2]["createdAt"] = "not a date"
+    db = tmp_path / "hub.duckdb"
+    with FakeHub([*models, *undated]) as hub:
+        crawl_into(db, hub)
+    path = write_claims(tmp_path, UNDATED_CLAIMS.format(year=year))
+    results = check_json(db, "--claims", str(path))
+    additions = results[f"added-{year}"]
+    # Real 2022 dates: 2 (none in 2024); the placeholder one only up to 2022; the 3 undated
+    # ones may belong to any year.
+    lower = 2 if year == 2022 else 0
+    upper = lower + (1 if year == 2022 else 0) + 3
+    assert (additions["numbers"]["lower"], additions["numbers"]["upper"]) == (lower, upper)
+    assert additions["numbers"]["placeholder_models"] == 1
+    assert additions["numbers"]["undated_models"] == 3
+    share = results["share-today"]
+    assert share["numbers"]["placeholder_models"] == 1
+    assert any(c.startswith("placeholder dates: 1 of the 6 models") for c in share["caveats"])
 
 
 def test_proxy_and_not_checkable_claims(fixture_db):
