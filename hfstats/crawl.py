@@ -66,6 +66,12 @@ MAX_CATCHUP_PASSES = 5
 # of the previous snapshot's models is refused: an outage (an empty page taken for the end of
 # the listing) is far likelier than the Hub losing half its models in a day.
 SHRINK_REFUSED_BELOW = 0.5
+# Nor is a full listing whose oldest lastModified leaves more of the previous snapshot's models
+# below it than a page (or 5% of them, at least 10): sorted newest first, a listing ends with
+# the Hub's oldest models, and only a listing cut short (a page taken for the last one during a
+# glitch) leaves a whole tail of them out. Deleted models are spread over all times.
+CUT_TAIL_TOLERATED_SHARE = 0.05
+CUT_TAIL_TOLERATED_MIN = 10
 # The Hub's Date header has whole seconds: a difference with the local clock beyond this is
 # skew (or a slow first response), not rounding.
 CLOCK_TOLERANCE = timedelta(seconds=2)
@@ -99,6 +105,7 @@ class CrawlState:
     # The current pass was stopped and resumed: its first page, read before the stop, cannot
     # show what changed meanwhile, so it never settles the catch-up passes.
     pass_resumed: bool = False
+    listing_oldest: str | None = None  # the oldest lastModified the listing pass read
     format: int = STATE_FORMAT
 
 
@@ -359,6 +366,7 @@ def refresh(
         with store.write(db_path) as connection:
             if state.mode == "full" and not allow_shrink:
                 _refuse_a_shrunken_listing(connection, staging, state)
+                _refuse_a_cut_listing(connection, staging, state)
             result.merge = store.merge_pages(
                 connection,
                 snapshot_id=state.snapshot_id,
@@ -480,6 +488,42 @@ def _refuse_a_shrunken_listing(
     )
 
 
+def _refuse_a_cut_listing(
+    connection: duckdb.DuckDBPyConnection, staging: Staging, state: CrawlState
+) -> None:
+    latest = store.latest_complete(connection)
+    if latest is None or latest["endpoint"] != state.endpoint or state.listing_oldest is None:
+        return
+    oldest = datetime.fromisoformat(state.listing_oldest)
+    tolerated = max(
+        CUT_TAIL_TOLERATED_MIN,
+        min(state.page_size, int(CUT_TAIL_TOLERATED_SHARE * (latest["models"] or 0))),
+    )
+    # Counted cheaply first; only a suspicious count is checked against the listed ids, as
+    # models committed to since the last snapshot left their old place at the tail.
+    snapshot_id = latest["snapshot_id"]
+    if store.models_modified_before(connection, snapshot_id, oldest) <= tolerated:
+        return
+    older = store.models_modified_before(
+        connection, snapshot_id, oldest, unlisted_in=staging.page_files(state.pages)
+    )
+    if older <= tolerated:
+        return
+    _save_progress(connection, state)
+    staging.discard()
+    raise HubError(
+        f"the Hub's listing ended at models last modified {_instant(oldest)}, but "
+        f"{older:,} models of snapshot {snapshot_id} last modified before that are not listed: "
+        "the listing was likely cut short (a glitch at a page taken for the last one), so they "
+        "are not marked deleted; this crawl was dropped, so the next refresh crawls again "
+        "(with --allow-shrink it records such a listing)"
+    )
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _crawl(
     client: HubClient,
     staging: Staging,
@@ -551,6 +595,11 @@ def _crawl(
             local_start = datetime.fromisoformat(state.pass_started_at or state.started_at)
             if abs(page.served_at - local_start) > CLOCK_TOLERANCE:
                 state.pass_started_at = min(page.served_at, local_start).isoformat()
+        if state.phase == "listing" and oldest is not None:
+            if state.listing_oldest is None or oldest < datetime.fromisoformat(
+                state.listing_oldest
+            ):
+                state.listing_oldest = oldest.isoformat()
         previous_oldest = state.last_oldest and datetime.fromisoformat(state.last_oldest)
         if oldest is not None:
             state.last_oldest = oldest.isoformat()

@@ -576,6 +576,49 @@ def latest_complete(connection: duckdb.DuckDBPyConnection) -> dict | None:
     return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
+def models_modified_before(
+    connection: duckdb.DuckDBPyConnection,
+    snapshot_id: int,
+    instant: datetime,
+    unlisted_in: list[Path] | None = None,
+) -> int:
+    """How many models of a snapshot were last modified before ``instant``; with
+    ``unlisted_in``, only those whose ``_id`` none of these page files lists (a model committed
+    to since is listed with its new time), which reads every page again."""
+    if unlisted_in is None:
+        row = _first_row(
+            connection.execute(
+                "SELECT count(*) FROM models_at(?) WHERE last_modified < ?", [snapshot_id, instant]
+            )
+        )
+        return int(row[0]) if row else 0
+    if not unlisted_in:
+        return models_modified_before(connection, snapshot_id, instant)
+    connection.execute("SET memory_limit = ?", [merge_memory_limits(unlisted_in)[0]])
+    connection.execute("SET threads = ?", [MERGE_THREADS])
+    row = _first_row(
+        connection.execute(
+            """
+            WITH older AS (
+                SELECT object_id FROM models_at($snapshot_id) WHERE last_modified < $instant
+            ),
+            listed AS (
+                SELECT DISTINCT older.object_id
+                FROM read_json_objects($files, format = 'array') AS t(j)
+                JOIN older ON older.object_id = t.j->>'_id'
+            )
+            SELECT (SELECT count(*) FROM older) - (SELECT count(*) FROM listed)
+            """,
+            {
+                "snapshot_id": snapshot_id,
+                "instant": instant,
+                "files": [str(p) for p in unlisted_in],
+            },
+        )
+    )
+    return int(row[0]) if row else 0
+
+
 def snapshot_is_complete(connection: duckdb.DuckDBPyConnection, snapshot_id: int) -> bool | None:
     row = _first_row(
         connection.execute("SELECT complete FROM snapshots WHERE snapshot_id = ?", [snapshot_id])

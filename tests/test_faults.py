@@ -366,6 +366,46 @@ def test_half_the_listing_or_an_allowed_shrink_is_recorded(
         assert_same_models(db_path, hub)
 
 
+def test_a_full_crawl_that_ends_early_on_a_glitch_marks_nothing_deleted(tmp_path: Path) -> None:
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(300, seed=29))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        # The 4th page and its three re-asks come without a Link header: the listing seems to
+        # end after 200 of the 300 models (more than half: the shrink guard lets it through).
+        first = len(hub.requests_seen)
+        hub.faults = faults_at({first + n: "missing-link" for n in range(4, 8)})
+        with pytest.raises(HubError, match="100 models of snapshot 1 last modified") as error:
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert "\n" not in str(error.value)
+        assert len(models_view(db_path)) == 300  # nothing marked deleted
+        assert not (tmp_path / "hub.duckdb.crawl").exists()  # the next refresh starts over
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert (result.complete, result.merge.deleted) == (True, 0)
+        assert_same_models(db_path, hub)
+
+
+@pytest.mark.parametrize(("deleted", "allow_shrink"), [(12, False), (40, True)])
+def test_the_oldest_models_deleted_are_recorded_up_to_a_tolerance_or_when_allowed(
+    tmp_path: Path, deleted: int, allow_shrink: bool
+) -> None:
+    # Deleting the oldest models leaves the same tail out as a listing cut short: a few (at most
+    # 5% of 300 here) are taken for deletions; more only with --allow-shrink.
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(300, seed=29))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        oldest_first = sorted(models, key=lambda m: (m["lastModified"], m["_id"]))
+        for model in oldest_first[:deleted]:
+            hub.delete(model["_id"])
+        result = crawl.refresh(
+            db_path, client=fast_client(hub), page_size=50, full=True, allow_shrink=allow_shrink
+        )
+        assert result.merge.deleted == deleted
+        assert_same_models(db_path, hub)
+
+
 def listing_element(n: int) -> dict:
     """A minimal listing element; a larger ``n`` is older (for mocked pages, newest first)."""
     return {
