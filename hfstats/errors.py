@@ -45,7 +45,8 @@ class HubRefusedError(HubError):
 
 
 class PageSizeRefusedError(HubRefusedError):
-    """The Hub refused the request and its message names the page size limit."""
+    """The Hub refused (400/422) a request that asked for a page size, which may be why: the
+    largest size is not documented."""
 
 
 class HubNotFoundError(HubError):

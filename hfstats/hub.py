@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from difflib import SequenceMatcher
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -442,6 +443,9 @@ class HubClient:
             refusal = f"the Hub answered {status} {message} for {self._redact(url)}"
             if "limit" in message.lower():
                 raise PageSizeRefusedError(f"{refusal}; try a smaller --page-size")
+            if status in (400, 422) and _requested_limit(url):
+                # Its message need not name the limit: the size asked for may still be why.
+                raise PageSizeRefusedError(refusal)
             raise HubRefusedError(refusal)
 
         try:
@@ -594,45 +598,63 @@ def _lenient_json(body: bytes) -> object | None:
         return None
 
 
-# Registered link relations (IANA) a listing response may carry besides "next"; a relation
-# outside them that is not a URI (RFC 8288 extension types) is taken for a damaged header.
-_REGISTERED_RELATIONS = frozenset(
-    "alternate author canonical collection contents describedby dns-prefetch edit first help "
-    "hub icon index item last license manifest modulepreload preconnect prefetch preload prev "
-    "previous profile related search self service-desc service-doc start stylesheet type up "
-    "via".split()
+# One link of a Link header (RFC 8288): <URI> and its parameters; a quoted value may hold ; and ,
+_LINK_RE = re.compile(
+    r'\s*<([^<>]*)>((?:\s*;\s*[^\s;,=]+\s*(?:=\s*(?:"(?:[^"\\]|\\.)*"|[^\s;,"]*))?)*)\s*(?:,|$)'
 )
+_LINK_PARAM_RE = re.compile(r';\s*([^\s;,=]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^\s;,"]*))?')
+# A registered relation type (RFC 8288 reg-rel-type); an extension type is a URI.
+_RELATION_RE = re.compile(r"[a-z][a-z0-9.\-]*|[a-z][a-z0-9+.\-]*:\S+")
 
 
-def _known_relation(rel: str) -> bool:
-    return rel in _REGISTERED_RELATIONS or "://" in rel
+def _parse_links(header: str) -> list[tuple[str, list[str]]] | None:
+    """The links of a ``Link`` header as (URI, relation types, lower-cased); None when any part
+    of it is not a well-formed link (a header cut short, garbage)."""
+    links = []
+    position = 0
+    while position < len(header):
+        match = _LINK_RE.match(header, position)
+        if match is None or match.end() == position:
+            return None
+        params = {
+            name.lower(): value[1:-1] if value.startswith('"') else value
+            for name, value in _LINK_PARAM_RE.findall(match.group(2))
+        }
+        links.append((match.group(1).strip(), params.get("rel", "").lower().split()))
+        position = match.end()
+    return links
+
+
+def _garbled_next(relation: str) -> bool:
+    """A relation type that may be a damaged ``next``: cut short (``n``, ``nex``) or misspelt."""
+    return "next".startswith(relation) or SequenceMatcher(None, relation, "next").ratio() >= 0.75
 
 
 def _next_link(header: str) -> str | None:
     """The ``rel="next"`` URL of a ``Link`` header; None when it only names other links.
 
     Relation types are case-insensitive and may be several (RFC 8288). A header whose links
-    are all well formed but none is ``next`` (``prev``/``first``/``last`` as on GitHub, or a
-    proxy's ``canonical`` or ``preload``) marks the last page. One with any damaged link, or a
-    ``next`` without a URL, is a damaged response, retried rather than taken for the end of the
-    listing (which, in a full crawl, would mark every later model deleted).
+    are all well formed but none is ``next`` (``prev``/``first``/``last`` as on GitHub, a
+    proxy's ``canonical`` or ``preload``, a server's own relation types) marks the last page.
+    One with any damaged link, or a ``next`` without a URL, is a damaged response, retried
+    rather than taken for the end of the listing (which, in a full crawl, would mark every
+    later model deleted).
     """
-    links = requests.utils.parse_header_links(header)
-    for link in links:
-        url, rels = link.get("url", ""), link.get("rel", "").lower().split()
-        if "next" in rels:
+    links = _parse_links(header)
+    for url, relations in links or []:
+        if "next" in relations:
             if url:
                 return url
             raise BadResponse("a Link header with an empty rel=next URL")
     # No next link: the end, but only if every link is whole. One damaged link beside good
     # ones (a cut "rel=n") may have been the next one.
     whole = [
-        link
-        for link in links
-        if link.get("url")
-        and " " not in link["url"]
-        and link.get("rel")
-        and all(map(_known_relation, link["rel"].lower().split()))
+        url
+        for url, relations in links or []
+        if url
+        and not any(ch.isspace() for ch in url)
+        and relations
+        and all(_RELATION_RE.fullmatch(r) and not _garbled_next(r) for r in relations)
     ]
     if not links or len(whole) < len(links):
         raise BadResponse("a Link header without a usable rel=next URL")

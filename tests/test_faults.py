@@ -503,12 +503,33 @@ def test_the_requests_of_a_page_given_up_on_are_counted_in_its_snapshot(tmp_path
     assert recorded == [(sent,)]
 
 
-def test_a_page_size_the_hub_refuses_is_lowered_before_the_first_page(tmp_path: Path) -> None:
+def test_a_listing_refused_at_every_page_size_is_one_error_after_three_requests(
+    tmp_path: Path,
+) -> None:
     import responses
 
     from hfstats.hub import models_url
 
-    refusal = {"error": '"limit" must be less than or equal to 500'}
+    with responses.RequestsMock() as mock:
+        for size in (1000, 500, 100):
+            mock.get(models_url("https://hub.test", size), status=400, json={"error": "no"})
+        client = HubClient("https://hub.test", sleep=lambda seconds: None)
+        with pytest.raises(HubRefusedError, match="answered 400 no for") as error:
+            crawl.refresh(tmp_path / "hub.duckdb", client=client, page_size=1000)
+        assert len(mock.calls) == 3
+    assert "page-size" not in str(error.value)  # nothing says the size was why
+
+
+@pytest.mark.parametrize(
+    "refusal", [{"error": '"limit" must be less than or equal to 500'}, {"error": "Bad Request"}]
+)
+def test_a_page_size_the_hub_refuses_is_lowered_before_the_first_page(
+    tmp_path: Path, refusal: dict
+) -> None:
+    import responses
+
+    from hfstats.hub import models_url
+
     with responses.RequestsMock() as mock:
         mock.get(models_url("https://hub.test", 1000), status=400, json=refusal)
         mock.get(models_url("https://hub.test", 500), json=[listing_element(1), listing_element(2)])

@@ -458,6 +458,14 @@ NEXT = "https://hub.test/api/models?limit=10&cursor=abc"
         ('<https://hub.test/api/models>; rel="canonical"', None),
         ("</static/app.css>; rel=preload; as=style", None),
         (f'</static/app.css>; rel=preload, <{NEXT}>; rel="next"', NEXT),
+        # RFC 8288: parameter names are case-insensitive; a URI may hold ";" and ",", and so may
+        # a quoted value.
+        (f'<{NEXT}>; REL="next"', NEXT),
+        (f'<{NEXT};v=2,3>; rel="next"', f"{NEXT};v=2,3"),
+        (f'<{NEXT}>; title="a, b; c"; rel=next', NEXT),
+        # A server's own relation type on the last page is no damage.
+        (f'<{NEXT}>; rel="previous-page"', None),
+        (f'<{NEXT}>; rel="https://example.com/rels/older"', None),
     ],
 )
 def test_link_header_forms(link: str, expected_next: str | None) -> None:
