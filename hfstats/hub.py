@@ -504,10 +504,12 @@ class HubClient:
         are what matter.
         """
         parts = urlsplit(url)
-        if (parts.scheme, parts.netloc) == self._origin:
-            return url
-        # A mirror under a path (https://host/mirror) that hands out the upstream's links.
         path = parts.path
+        if (parts.scheme, parts.netloc) == self._origin:
+            # A mirror under a path that rewrites the upstream's host but not its paths.
+            if not (self._prefix and path.startswith("/api/")):
+                return url
+        # A mirror under a path (https://host/mirror) that hands out the upstream's links.
         if self._prefix and not path.startswith(self._prefix + "/api/"):
             path = self._prefix + path
         return urlunsplit((*self._origin, path, parts.query, ""))

@@ -659,6 +659,12 @@ def test_a_reset_given_in_unix_milliseconds_becomes_seconds() -> None:
         ("https://cdn.test/hf/api/models?limit=2&cursor=abc", "/hf/api/models?limit=2&cursor=abc"),
         # Relative to the page: resolved under the mirror's path as it is.
         ("/hf/api/models?limit=2&cursor=abc", "/hf/api/models?limit=2&cursor=abc"),
+        # The mirror's own host with the upstream's path: the path is put back in front.
+        (
+            "https://mirror.test/api/models?limit=2&cursor=abc",
+            "/hf/api/models?limit=2&cursor=abc",
+        ),
+        ("/api/models?limit=2&cursor=abc", "/hf/api/models?limit=2&cursor=abc"),
     ],
 )
 def test_a_mirror_under_a_path_keeps_it_in_next_links(link: str, expected: str) -> None:
