@@ -24,6 +24,7 @@ import hashlib
 import html
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -939,7 +940,23 @@ def _figure(
             subtitleColor="#555555",
         )
     ).configure_view(stroke=None)
-    return Figure(name, question, title, chart.to_dict(), caption, table)
+    return Figure(name, question, title, _drawable(chart.to_dict()), caption, table)
+
+
+# Characters XML 1.0 forbids: the SVG renderer aborts the whole process on one (a library name
+# on the Hub is free text), so chart specs carry U+FFFD in their place.
+_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _drawable(value: Any) -> Any:
+    """``value`` (a chart spec, or any part of it) with every string fit for SVG."""
+    if isinstance(value, str):
+        return _NOT_XML_RE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_drawable(k): _drawable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_drawable(v) for v in value]
+    return value
 
 
 def build_figures(data: ReportData) -> list[Figure]:

@@ -546,6 +546,26 @@ def test_files_method_and_as_of_show_in_the_captions(db, tmp_path):
     assert sum(row["value"] for row in inline_values(spec(out, "exclusivity"))) == created_by_2023
 
 
+def test_control_characters_in_a_library_name_are_drawn_not_fatal(tmp_path):
+    # XML forbids them and the SVG renderer aborts the process on one: run it in a child.
+    import subprocess
+    import sys
+
+    name = "lib\x1b[31m\x07\x01\ufffe"
+    models = [
+        element(30 + n, "2024-01-01T00:00:00.000Z", ["pytorch"], library=name) for n in range(3)
+    ]
+    db = crawl_into(tmp_path / "hub.duckdb", [models])
+    out = tmp_path / "out"
+    code = "import sys; from hfstats.cli import cli; cli(sys.argv[1:])"
+    args = ["report", "--db", str(db), "--out", str(out), "--format", "svg,json"]
+    finished = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-500:]
+    drawn = "lib\ufffd[31m\ufffd\ufffd\ufffd"
+    assert title_text(spec(out, "library_share")).startswith(drawn)
+    assert drawn in (out / "charts" / "library_share.svg").read_text()
+
+
 # -- small pure parts --------------------------------------------------------------------------
 
 
