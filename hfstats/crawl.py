@@ -106,6 +106,7 @@ class CrawlState:
     # show what changed meanwhile, so it never settles the catch-up passes.
     pass_resumed: bool = False
     listing_oldest: str | None = None  # the oldest lastModified the listing pass read
+    listing_models: int | None = None  # models the listing pass read (catch-up passes re-read)
     format: int = STATE_FORMAT
 
 
@@ -463,6 +464,7 @@ def _start_or_resume(
         phase="listing",
         next_url=models_url(endpoint, page_size),
         stop_before=stop_before,
+        listing_models=0,
     )
     staging.start(state)
     return state, False, notes
@@ -474,14 +476,16 @@ def _refuse_a_shrunken_listing(
     latest = store.latest_complete(connection)
     if latest is None or latest["endpoint"] != state.endpoint or not latest["models"]:
         return
-    if state.models_seen >= SHRINK_REFUSED_BELOW * latest["models"]:
+    # Not models_seen: catch-up passes read the top of the listing again.
+    listed = state.models_seen if state.listing_models is None else state.listing_models
+    if listed >= SHRINK_REFUSED_BELOW * latest["models"]:
         return
     # Dropped rather than kept: resuming would only reach this point again, while a new crawl
     # after the outage succeeds.
     _save_progress(connection, state)
     staging.discard()
     raise HubError(
-        f"the Hub listed {state.models_seen:,} models where snapshot {latest['snapshot_id']} "
+        f"the Hub listed {listed:,} models where snapshot {latest['snapshot_id']} "
         f"had {latest['models']:,}: not marking the others deleted, as an outage is likelier; "
         "this crawl was dropped, so the next refresh crawls again (with --allow-shrink it "
         "records a listing that really shrank)"
@@ -595,6 +599,8 @@ def _crawl(
             local_start = datetime.fromisoformat(state.pass_started_at or state.started_at)
             if abs(page.served_at - local_start) > CLOCK_TOLERANCE:
                 state.pass_started_at = min(page.served_at, local_start).isoformat()
+        if state.phase == "listing" and state.listing_models is not None:
+            state.listing_models += len(page.models)
         if state.phase == "listing" and oldest is not None:
             if state.listing_oldest is None or oldest < datetime.fromisoformat(
                 state.listing_oldest

@@ -349,6 +349,23 @@ def test_a_full_crawl_of_an_emptied_listing_is_refused_then_the_next_one_works(
         assert_same_models(db_path, hub)
 
 
+def test_the_shrink_guard_counts_the_listing_not_the_catch_up_pass_reading_it_again(
+    tmp_path: Path,
+) -> None:
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(300, seed=23))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=100)
+        for model in models[:180]:
+            hub.delete(model["_id"])
+        # 120 models listed, and the catch-up pass reads its first page of 100 again.
+        with pytest.raises(HubError, match="listed 120 models where snapshot 1 had 300"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=100, full=True)
+        assert len(models_view(db_path)) == 300
+
+
 @pytest.mark.parametrize(("deleted", "allow_shrink"), [(100, False), (150, True)])
 def test_half_the_listing_or_an_allowed_shrink_is_recorded(
     tmp_path: Path, deleted: int, allow_shrink: bool
