@@ -649,7 +649,8 @@ def record_command(out, endpoint, page_size, max_pages, db_path):
     type=DatabasePath(),
     default=Path("hfstats-demo.duckdb"),
     show_default=True,
-    help="Demo database, replaced on each run (only if an earlier demo made it).",
+    help="Demo database, replaced on each run (only if an earlier demo made it and no refresh "
+    "has added to it since).",
 )
 def demo_command(out_dir, db_path):
     """Crawl the bundled recorded sample of the Hub through the real crawler, then write the

@@ -64,7 +64,8 @@ def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
         raise UsageError(f"folder {db_path.resolve().parent} does not exist")
     _check_replaceable(db_path)
     report.check_replaceable_report(Path(out_dir).resolve(), db_path)
-    scratch = db_path.with_name(db_path.name + ".demo-tmp")
+    # Per process: two demos at once must not build in each other's scratch database.
+    scratch = db_path.with_name(f"{db_path.name}.demo-tmp-{os.getpid()}")
     _remove_database(scratch)
     try:
         result = crawl_sample(scratch)
@@ -90,17 +91,28 @@ def _check_replaceable(db_path: Path) -> None:
             marked = connection.execute(
                 "SELECT count(*) FROM hfstats_meta WHERE key = ?", [DEMO_MARKER]
             ).fetchone()[0]
+            snapshots = connection.execute("SELECT count(*) FROM snapshots").fetchone()[0]
     except DatabaseError:
-        marked = 0
+        marked = snapshots = 0
     if not marked:
         raise UsageError(
             f"{db_path} exists and was not made by `hfstats demo`; choose another --db path"
         )
+    if snapshots > 1:
+        # The demo makes one snapshot: a refresh has added the user's own crawl since.
+        raise UsageError(
+            f"{db_path} was made by `hfstats demo` but holds {snapshots} snapshots since a "
+            "refresh ran on it; choose another --db path"
+        )
 
 
 def _remove_database(db_path: Path, keep_file: bool = False) -> None:
-    """A database file (unless ``keep_file``) and the files a refresh keeps beside it."""
-    siblings = [db_path.with_name(db_path.name + suffix) for suffix in (".wal", ".lock")]
-    for path in siblings if keep_file else [db_path, *siblings]:
+    """A database file and the files a refresh keeps beside it; with ``keep_file`` only its
+    write-ahead log and crawl folder (its lock file stays, as another process may hold it)."""
+    if keep_file:
+        paths = [db_path.with_name(db_path.name + ".wal")]
+    else:
+        paths = [db_path, *(db_path.with_name(db_path.name + s) for s in (".wal", ".lock"))]
+    for path in paths:
         path.unlink(missing_ok=True)
     shutil.rmtree(db_path.with_name(db_path.name + ".crawl"), ignore_errors=True)

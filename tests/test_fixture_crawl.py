@@ -7,6 +7,7 @@ Expected numbers are counted from the recordings' raw JSON (or by hand, noted be
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -165,6 +166,19 @@ def test_demo_builds_a_fresh_database_and_never_replaces_a_users_own(tmp_path, m
     refused = runner.invoke(cli, ["demo", "--db", str(own)])
     assert refused.exit_code == 2
     assert own.read_bytes() == b"precious"
+
+    # A refresh on the demo's database makes it the user's: the demo no longer replaces it.
+    with store.write(tmp_path / "hfstats-demo.duckdb") as connection:
+        store.begin_snapshot(
+            connection,
+            mode="full",
+            endpoint="https://hub.test",
+            started_at=datetime.now(UTC),
+            hfstats_version="test",
+        )
+    refused = runner.invoke(cli, ["demo"])
+    assert refused.exit_code == 2 and "holds 2 snapshots" in refused.stderr
+    assert rows(tmp_path / "hfstats-demo.duckdb", "SELECT count(*) FROM snapshots") == [(2,)]
 
 
 def test_demo_refuses_a_bad_report_folder_before_building_anything(tmp_path, monkeypatch):
