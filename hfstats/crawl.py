@@ -293,8 +293,8 @@ def refresh(
     if page_size < 1:
         raise HfstatsError("--page-size must be at least 1")
     store.merge_memory_limit()
+    client = client or HubClient(endpoint, token)  # a bad endpoint is refused before the lock
     with RefreshLock(db_path):
-        client = client or HubClient(endpoint, token)
         staging = Staging(db_path)
         state, resumed, notes = _start_or_resume(
             db_path, staging, client.endpoint, full, page_size, overlap

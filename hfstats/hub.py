@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -291,12 +291,7 @@ class HubClient:
         give_up_hint: str = "run `hfstats refresh` again later to resume",
     ) -> None:
         self.endpoint = (endpoint or default_endpoint()).rstrip("/")
-        parts = urlsplit(self.endpoint)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(
-                f"endpoint {self.endpoint!r} is not an http(s) URL; "
-                "pass e.g. --endpoint https://huggingface.co"
-            )
+        parts = _endpoint_parts(self.endpoint)
         self._origin = (parts.scheme, parts.netloc)
         self._prefix = parts.path.rstrip("/")
         self.timeout = timeout
@@ -565,6 +560,27 @@ class HubClient:
         """The URL without its query (cursors are long and say nothing to a user)."""
         parts = urlsplit(url)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _endpoint_parts(endpoint: str) -> SplitResult:
+    """The endpoint split into its parts, or a ``UsageError`` saying what is wrong with it."""
+    shown = endpoint if len(endpoint) <= 200 else endpoint[:200] + "…"
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise UsageError(f"endpoint {shown!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"endpoint {shown!r} is not an http(s) URL; pass e.g. --endpoint https://huggingface.co"
+        )
+    if parts.username is not None or parts.password is not None:
+        # The endpoint is stored with every snapshot and exported: no secret may ride in it.
+        raise UsageError(
+            "the endpoint URL holds credentials; give the token in HF_TOKEN (or `hf auth "
+            "login`) and the endpoint without user:password@"
+        )
+    return parts
 
 
 def _requested_limit(url: str) -> int | None:

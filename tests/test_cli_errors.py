@@ -517,3 +517,23 @@ def test_ctrl_c_handling_is_installed_only_where_ctrl_c_is_not_ignored(
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == expected, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "says"),
+    [
+        ("http://[::1", "not a valid URL"),
+        ("http://127.0.0.1:99999", "not a valid URL"),
+        ("http://127.0.0.1:abc", "not a valid URL"),
+        ("https://", "not an http(s) URL"),
+        ("https://user:secret@hub.test", "holds credentials"),
+    ],
+)
+def test_a_bad_endpoint_is_a_usage_error_before_anything_is_written(
+    tmp_path: Path, endpoint: str, says: str
+) -> None:
+    db = tmp_path / "hub.duckdb"
+    result = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", endpoint)
+    assert_one_line_error(result, exit_code=2)
+    assert says in result.stderr and "secret" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "hf-home") == []
