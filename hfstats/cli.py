@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_USAGE, DatabaseError, HfstatsError
-from .output import FORMATS, render
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, DatabaseError, HfstatsError
+from .output import FORMATS, render, render_chunks
 
 DEFAULT_DB = "hfstats.duckdb"
 EXIT_INTERRUPTED = 130
@@ -131,6 +131,11 @@ class HfstatsGroup(click.Group):
             _interrupted(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`hfstats sql ... | head`): it has what it wanted. Python
+            # would complain once more when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_OK)
         except OSError as exc:  # a path the user gave that can't be written or read
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -498,8 +503,10 @@ def sql_command(sql_text, db_path, fmt):
     from . import queries, store
 
     with store.read(db_path) as connection:
-        result = queries.run_sql(connection, sql_text)
-    echo_data(render(result.rows, result.columns, fmt))
+        columns, batches = queries.stream_sql(connection, sql_text)
+        for chunk in render_chunks(batches, columns, fmt):
+            click.echo(chunk, nl=False, color=True)
+        echo_data("")
 
 
 @cli.command("check")

@@ -12,7 +12,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -82,30 +82,8 @@ def markdown_cell(value: Any) -> str:
 
 def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> str:
     """Render ``rows`` (tuples in ``columns`` order) in one of ``FORMATS``."""
-    if fmt == "json":
-        repeated = sorted({c for c in columns if list(columns).count(c) > 1})
-        if repeated:
-            # A JSON object keeps one value per name: the other column would vanish.
-            raise UsageError(
-                f"column {repeated[0]!r} appears more than once, which JSON objects cannot "
-                "hold: name the columns apart (AS ...) or use --format csv"
-            )
-        objects = [dict(zip(columns, (json_value(v) for v in row), strict=True)) for row in rows]
-        return json.dumps(objects, ensure_ascii=False, indent=2)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(
-                [
-                    json.dumps(json_value(v), ensure_ascii=False)
-                    if isinstance(v, list | dict)
-                    else _csv(v)
-                    for v in row
-                ]
-            )
-        return buffer.getvalue().rstrip("\n")
+    if fmt in ("json", "csv"):
+        return "".join(render_chunks([rows], columns, fmt))
     if fmt == "markdown":
         lines = [
             "| " + " | ".join(markdown_cell(c) for c in columns) + " |",
@@ -130,6 +108,54 @@ def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> s
         out += [line(r) for r in cells]
         return "\n".join(out)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_chunks(
+    batches: Iterable[Sequence[Sequence[Any]]], columns: Sequence[str], fmt: str
+) -> Iterator[str]:
+    """``render`` a batch of rows at a time: CSV and JSON text comes as the rows do, so a result
+    of millions of rows is never held whole; the table and Markdown align their columns over
+    every row, so they come in one piece after the last. No newline at the end, as ``render``."""
+    if fmt == "json":
+        repeated = sorted({c for c in columns if list(columns).count(c) > 1})
+        if repeated:
+            # A JSON object keeps one value per name: the other column would vanish.
+            raise UsageError(
+                f"column {repeated[0]!r} appears more than once, which JSON objects cannot "
+                "hold: name the columns apart (AS ...) or use --format csv"
+            )
+        opening = "[\n  "
+        for batch in batches:
+            parts = []
+            for row in batch:
+                item = dict(zip(columns, (json_value(v) for v in row), strict=True))
+                # As json.dumps of the whole list with indent=2 lays it out.
+                text = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+                parts.append(opening + text)
+                opening = ",\n  "
+            yield "".join(parts)
+        yield "[]" if opening == "[\n  " else "\n]"
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        yield buffer.getvalue().rstrip("\n")
+        for batch in batches:
+            buffer.seek(0)
+            buffer.truncate()
+            for row in batch:
+                writer.writerow(
+                    [
+                        json.dumps(json_value(v), ensure_ascii=False)
+                        if isinstance(v, list | dict)
+                        else _csv(v)
+                        for v in row
+                    ]
+                )
+            if text := buffer.getvalue():
+                yield "\n" + text.rstrip("\n")
+    else:
+        yield render([row for batch in batches for row in batch], columns, fmt)
 
 
 def _csv(value: Any) -> Any:

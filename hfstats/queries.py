@@ -17,6 +17,7 @@ work too. Values are always bound as parameters, never formatted into the SQL.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -259,15 +260,19 @@ def run_query(
     return result
 
 
-def run_sql(connection: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
-    """Run ad-hoc SQL with the classification macros available; bad SQL is a UsageError."""
+# Rows fetched from DuckDB at a time by ``stream_sql``.
+SQL_BATCH_ROWS = 10_000
+
+
+def stream_sql(
+    connection: duckdb.DuckDBPyConnection, sql: str
+) -> tuple[list[str], Iterator[list[tuple]]]:
+    """Run ad-hoc SQL with the classification macros available: its column names, and its rows
+    in batches as DuckDB produces them (a result of millions of rows is never held whole).
+    Bad SQL, also failing halfway through its rows, is a UsageError."""
     if not sql.strip():
         raise UsageError("no SQL statement given")
     frameworks.install_macros(connection)
-    try:
-        latest = store.latest_complete(connection)
-    except duckdb.Error:
-        latest = None
     try:
         # DuckDB runs every statement but returns only the last result: refuse rather than
         # drop the others' results silently.
@@ -275,11 +280,19 @@ def run_sql(connection: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
             raise UsageError("hfstats sql runs one statement at a time; run them one by one")
         cursor = connection.execute(sql)
         description = cursor.description if cursor is not None else None
-        rows = cursor.fetchall() if description else []
     except duckdb.Error as exc:
         raise UsageError(f"SQL failed: {_first_line(str(exc))}") from None
-    columns = [column[0] for column in description or []]
-    return QueryResult(columns, rows, latest["snapshot_id"] if latest else None, {})
+
+    def batches() -> Iterator[list[tuple]]:
+        if not description:
+            return
+        try:
+            while batch := cursor.fetchmany(SQL_BATCH_ROWS):
+                yield batch
+        except duckdb.Error as exc:
+            raise UsageError(f"SQL failed: {_first_line(str(exc))}") from None
+
+    return [column[0] for column in description or []], batches()
 
 
 def _first_line(message: str) -> str:

@@ -537,3 +537,19 @@ def test_a_bad_endpoint_is_a_usage_error_before_anything_is_written(
     assert_one_line_error(result, exit_code=2)
     assert says in result.stderr and "secret" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "hf-home") == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_output_cut_off_by_its_reader_is_no_error(tmp_path: Path, database: Path, fmt: str) -> None:
+    # `hfstats sql ... | head -1`: the reader leaves after one line.
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home")}
+    sql = "SELECT range AS n, repeat('x', 50) AS filler FROM range(200000)"
+    command = [sys.executable, "-m", "hfstats.cli", "sql", sql, "--db", str(database)]
+    writer = subprocess.Popen(
+        [*command, "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    first = writer.stdout.readline()
+    writer.stdout.close()
+    _, stderr = writer.communicate(timeout=120)
+    assert first.strip()
+    assert (writer.returncode, stderr.decode()) == (0, "")

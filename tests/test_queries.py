@@ -684,6 +684,21 @@ def test_missing_and_empty_databases(tmp_path):
     assert fresh.exit_code == 1 and "no complete snapshot" in fresh.stderr
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_sql_prints_a_result_of_many_batches_whole(db, fmt):
+    # More rows than DuckDB is asked for at a time: every batch, in order, one document.
+    rows = 2 * queries.SQL_BATCH_ROWS + 7
+    sql = f"SELECT range AS n, 'r' || range AS label FROM range({rows})"
+    result = invoke("sql", sql, "--db", str(db), "--format", fmt)
+    assert result.exit_code == 0, result.stderr
+    expected = [{"n": n, "label": f"r{n}"} for n in range(rows)]
+    if fmt == "json":
+        assert json.loads(result.stdout) == expected
+    else:
+        lines = result.stdout.splitlines()
+        assert lines == ["n,label"] + [f"{e['n']},{e['label']}" for e in expected]
+
+
 def test_sql_has_the_macros_and_prints_null(db):
     result = invoke(
         "sql",
