@@ -61,7 +61,8 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else ""
+        # NaN and infinities are values, not NULL (which shows empty).
+        return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, timedelta):

@@ -10,7 +10,8 @@ Layout (schema version 2):
   its files (``file_frameworks``, ``formats``; schema 2).
 - ``model_counters``: downloads, likes and trending score, kept apart with their own validity
   intervals because they change far more often than the metadata.
-- ``models_at(snapshot_id)``: a table macro giving the state of the Hub as of a snapshot.
+- ``models_at(snapshot_id)``: a table macro giving the state of the Hub as of a complete
+  snapshot (no rows for any other id).
 - ``models``: the view of the latest complete snapshot, for users' own SQL.
 
 Only complete snapshots ever get versions, so an interrupted refresh is invisible to readers.
@@ -227,6 +228,8 @@ _VIEWS = [
         AND (c.valid_to IS NULL OR c.valid_to > as_of_snapshot)
     WHERE v.valid_from <= as_of_snapshot
         AND (v.valid_to IS NULL OR v.valid_to > as_of_snapshot)
+        -- Any other id (a typo, a crawl still running) would give the latest state instead.
+        AND as_of_snapshot IN (SELECT snapshot_id FROM snapshots WHERE complete)
     """,
     """
     CREATE OR REPLACE VIEW latest_snapshot AS

@@ -744,6 +744,30 @@ def test_csv_writes_booleans_as_json_does(db):
     assert result.stdout.splitlines() == ["yes,no", "true,false"]
 
 
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_readable_formats_show_nan_and_infinities_unlike_null(db, fmt):
+    sql = "SELECT 'NaN'::DOUBLE AS n, 'inf'::DOUBLE AS i, '-inf'::DOUBLE AS m, NULL::DOUBLE AS z"
+    result = invoke("sql", sql, "--db", str(db), "--format", fmt)
+    assert result.exit_code == 0, result.output
+    last = result.stdout.splitlines()[-1]
+    if fmt == "markdown":
+        assert last == "| nan | inf | -inf |  |"  # the NULL stays empty
+    else:
+        assert last.split() == ["nan", "inf", "-inf"]
+
+
+def test_models_at_holds_complete_snapshots_only(db):
+    def count(snapshot_id: int) -> int:
+        sql = f"SELECT count(*) AS n FROM models_at({snapshot_id})"
+        result = invoke("sql", sql, "--db", str(db), "--format", "json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)[0]["n"]
+
+    # FIRST as crawled first; then SECOND upserted and one of FIRST deleted.
+    latest = len({m["_id"] for m in FIRST + SECOND}) - 1
+    assert (count(1), count(2), count(3), count(99)) == (len(FIRST), latest, 0, 0)
+
+
 def test_a_query_cache_answers_the_same_question_once(db):
     cache: dict = {}
     with store.read(db) as connection:
