@@ -705,11 +705,9 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except click.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        click.echo(f"hfstats: error: {exc.format_message()}{hint}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(f"{exc.format_message()}{hint}", EXIT_USAGE)
     except click.ClickException as exc:
-        click.echo(f"hfstats: error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(exc.format_message(), exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

@@ -443,6 +443,13 @@ def test_log_file_records_the_failure_of_any_command(tmp_path: Path) -> None:
     # An unwritable log file is itself a one-line error, for any command.
     result = hfstats(tmp_path, "--log-file", str(tmp_path / "no" / "x.log"), "query", "--list")
     assert_one_line_error(result, exit_code=1)
+    # So are options the command cannot parse: the log gets them too.
+    for args in (["query", "exclusivity", "--snapshot", "abc"], ["refresh", "--bogus"]):
+        log.unlink()
+        result = hfstats(tmp_path, "--log-file", str(log), *args)
+        assert_one_line_error(result, exit_code=2)
+        logged = log.read_text().splitlines()
+        assert len(logged) == 1 and " ERROR " in logged[0] and "exit 2:" in logged[0]
 
 
 @pytest.mark.parametrize(
