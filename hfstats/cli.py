@@ -388,8 +388,10 @@ def upgrade_command(ctx, db_path, quiet):
     from . import crawl, store
 
     _logging_from(ctx, quiet)
-    if not Path(db_path).exists():  # before the lock, which would leave a file beside it
+    # Before the lock, which would leave a file beside it.
+    if not Path(db_path).exists():
         raise DatabaseError(f"no database at {db_path}")
+    store.check_writable(db_path)
     with crawl.RefreshLock(db_path):
         before = store.upgrade(db_path)
     if quiet:

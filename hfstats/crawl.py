@@ -293,7 +293,9 @@ def refresh(
     if page_size < 1:
         raise HfstatsError("--page-size must be at least 1")
     store.merge_memory_limit()
-    client = client or HubClient(endpoint, token)  # a bad endpoint is refused before the lock
+    # A bad endpoint or a file hfstats must not write to is refused before the lock file is made.
+    client = client or HubClient(endpoint, token)
+    store.check_writable(db_path)
     with RefreshLock(db_path):
         staging = Staging(db_path)
         state, resumed, notes = _start_or_resume(

@@ -426,17 +426,41 @@ def write(
     connection = _open(path, read_only=False, lock_wait=lock_wait)
     try:
         _configure(connection)
-        version = _schema_version(connection, path)
-        if version is None and existed and _has_user_tables(connection):
-            raise DatabaseError(
-                f"{path} is a DuckDB database that hfstats did not create; choose another --db path"
-            )
-        if version is not None:
-            _check_version(version, path)
+        version = _writable_version(connection, path, existed)
         _migrate(connection, version)
         yield connection
     finally:
         connection.close()
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse, as ``write`` would, an existing file hfstats must not write to; called before a
+    lock file is made beside it. A database in use is left for the lock to judge."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        connection = _open(path, read_only=True, lock_wait=0)
+    except BusyError:
+        return
+    try:
+        _writable_version(connection, path, existed=True)
+    finally:
+        connection.close()
+
+
+def _writable_version(
+    connection: duckdb.DuckDBPyConnection, path: Path, existed: bool
+) -> int | None:
+    """The schema version of a database hfstats may write to (None: not created yet)."""
+    version = _schema_version(connection, path)
+    if version is None and existed and _has_user_tables(connection):
+        raise DatabaseError(
+            f"{path} is a DuckDB database that hfstats did not create; choose another --db path"
+        )
+    if version is not None:
+        _check_version(version, path)
+    return version
 
 
 def upgrade(path: str | Path) -> int:

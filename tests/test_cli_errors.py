@@ -115,7 +115,7 @@ def unusable_files(hfstats_db: bytes) -> dict[str, bytes]:
 @pytest.mark.parametrize(
     "kind", ["text", "empty-looking", "truncated", "cut-after-the-header", "newer-schema"]
 )
-@pytest.mark.parametrize("command", ["snapshots", "refresh"])
+@pytest.mark.parametrize("command", ["snapshots", "refresh", "upgrade"])
 def test_unusable_database_is_an_error_and_left_untouched(
     tmp_path: Path, hfstats_db: bytes, kind: str, command: str
 ) -> None:
@@ -139,6 +139,8 @@ def test_unusable_database_is_an_error_and_left_untouched(
         assert "newer hfstats" in result.stderr
     assert db_path.read_bytes() == original
     assert not (tmp_path / "hub.duckdb.wal").exists()
+    assert not (tmp_path / "hub.duckdb.lock").exists()  # nothing made beside it
+    assert not (tmp_path / "hub.duckdb.crawl").exists()
 
 
 # -- the endpoint and the token ----------------------------------------------------------------
