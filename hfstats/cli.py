@@ -164,8 +164,14 @@ def _interrupted(ctx: click.Context) -> None:
     _fail("interrupted", EXIT_INTERRUPTED)
 
 
+# An error repeats what the user typed; a pasted file or a runaway argument stays readable.
+ERROR_LINE_LIMIT = 500
+
+
 def _fail(message: str, code: int) -> None:
     line = message.splitlines()[0] if message else "failed"
+    if len(line) > ERROR_LINE_LIMIT:
+        line = line[: ERROR_LINE_LIMIT - 1] + "…"
     # Into the --log-file only: the console gets the one line below.
     logger = logging.getLogger("hfstats")
     record = logger.makeRecord(

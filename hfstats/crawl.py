@@ -301,6 +301,12 @@ def refresh(
         state, resumed, notes = _start_or_resume(
             db_path, staging, client.endpoint, full, page_size, overlap
         )
+        if resumed and state.page_size != page_size:
+            # Its cursors were handed out for that size.
+            notes.append(
+                f"the resumed crawl keeps its page size of {state.page_size} "
+                f"({page_size} asked for applies to the next crawl)"
+            )
         try:
             try:
                 complete = _crawl(client, staging, state, max_pages, overlap, on_page, resumed)

@@ -21,7 +21,9 @@ from .errors import UsageError
 
 FORMATS = ("table", "csv", "json", "markdown")
 
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters, line separators and the bidirectional controls (a right-to-left override
+# in a model id would reverse the rest of a terminal's line).
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
@@ -60,6 +62,10 @@ def json_value(value: Any) -> Any:
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):  # as in CSV and JSON
+        return "true" if value else "false"
+    if isinstance(value, float) and 0 < abs(value) < 0.00005:
+        return f"{value:.2g}"  # four decimals would show a share that is not zero as 0
     if isinstance(value, float):
         # NaN and infinities are values, not NULL (which shows empty).
         return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)

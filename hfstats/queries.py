@@ -110,10 +110,12 @@ def list_queries() -> list[QuerySpec]:
 
 def load_query(name: str) -> QuerySpec:
     """The query ``name``; UsageError naming the known queries if there is none."""
+    # Looked up among the files, not opened by the name given: a name too long for the file
+    # system would be an OSError.
+    known = sorted(p.stem for p in _queries_dir().glob("*.sql"))
+    if not _NAME_RE.match(name) or name not in known:
+        raise UsageError(f"unknown query {name!r}; known queries: {', '.join(known)}")
     path = _queries_dir() / f"{name}.sql"
-    if not _NAME_RE.match(name) or not path.is_file():
-        known = ", ".join(sorted(p.stem for p in _queries_dir().glob("*.sql")))
-        raise UsageError(f"unknown query {name!r}; known queries: {known}")
     spec = parse_query(path.read_text(encoding="utf-8"), path.name)
     if spec.name != name:
         raise UsageError(f"{path.name}: its header names it {spec.name!r}")

@@ -562,3 +562,9 @@ def test_output_cut_off_by_its_reader_is_no_error(tmp_path: Path, database: Path
     _, stderr = writer.communicate(timeout=120)
     assert first.strip()
     assert (writer.returncode, stderr.decode()) == (0, "")
+
+
+def test_an_error_repeating_a_runaway_argument_stays_short(tmp_path: Path) -> None:
+    result = hfstats(tmp_path, "query", "x" * 20_000, "--db", str(tmp_path / "hub.duckdb"))
+    assert_one_line_error(result, exit_code=2)
+    assert len(result.stderr) < 600

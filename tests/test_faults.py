@@ -214,6 +214,18 @@ def test_a_5xx_on_the_saved_cursor_keeps_the_saved_pages(tmp_path: Path) -> None
         assert saved_crawl(staging) == saved_crawl_before
 
 
+def test_a_resumed_crawl_keeps_its_page_size_and_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(60, seed=21))) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=2)
+        resumed = crawl.refresh(db, client=fast_client(hub), page_size=25)
+        assert resumed.resumed and resumed.complete
+        assert "keeps its page size of 10 (25 asked for" in " ".join(resumed.notes)
+        asked = {dict(parse_qsl(urlsplit(r["path"]).query)).get("limit") for r in hub.requests_seen}
+        assert asked == {"10"}  # its cursors were handed out for pages of 10
+        assert_same_models(db, hub)
+
+
 def test_a_resumed_crawl_is_kept_while_the_hub_is_down(tmp_path: Path) -> None:
     # A 5xx for the saved cursor may be the Hub being down, not the cursor: the saved pages
     # are dropped only once the first page answers, so the next refresh resumes them.

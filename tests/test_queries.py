@@ -756,6 +756,14 @@ def test_readable_formats_show_nan_and_infinities_unlike_null(db, fmt):
         assert last.split() == ["nan", "inf", "-inf"]
 
 
+def test_the_table_shows_tiny_shares_booleans_and_bidi_controls_readably(db):
+    sql = "SELECT 0.000027::DOUBLE AS share, true AS yes, 'a' || chr(8238) || 'b' AS rtl"
+    result = invoke("sql", sql, "--db", str(db), "--format", "table")
+    assert result.exit_code == 0, result.output
+    # Not 0 (four decimals), True (Python's) or a raw right-to-left override.
+    assert result.stdout.splitlines()[-1].split() == ["2.7e-05", "true", "a\\u202eb"]
+
+
 def test_models_at_holds_complete_snapshots_only(db):
     def count(snapshot_id: int) -> int:
         sql = f"SELECT count(*) AS n FROM models_at({snapshot_id})"
