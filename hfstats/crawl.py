@@ -99,6 +99,7 @@ class CrawlState:
     pass_started_at: str | None = None  # when the current catch-up pass began
     previous_pass_started_at: str | None = None  # when the pass before it began
     pass_first_newest: str | None = None  # the newest lastModified on the current pass's first page
+    pass_first_oldest: str | None = None  # and the oldest
     next_catchup_until: str | None = None  # where the next catch-up pass would stop
     unsorted: bool = False  # a page came out of lastModified order: read to the end
     last_oldest: str | None = None  # the oldest lastModified on the pass's previous page
@@ -632,6 +633,7 @@ def _crawl(
             anchor = min(newest_past, began) if newest_past else began
             state.next_catchup_until = (anchor - overlap).isoformat()
             state.pass_first_newest = (newest_past or newest).isoformat()
+            state.pass_first_oldest = oldest.isoformat() if oldest else None
         state.pass_pages += 1
         state.pages = number
         state.models_seen += len(page.models)
@@ -641,6 +643,8 @@ def _crawl(
         if state.phase != "listing" or state.mode == "incremental":
             if limit is not None and oldest is not None and oldest < datetime.fromisoformat(limit):
                 state.next_url = None  # reached what the previous pass already holds
+        if state.phase == "catchup" and state.pass_pages == 1 and _first_page_covers(state):
+            state.next_url = None  # the pass before read the rest, and nothing jumped over it
         staging.save(state)
         if on_page is not None:
             on_page(state, page)
@@ -703,11 +707,28 @@ def _nothing_overtaken(state: CrawlState, resumed_counts: bool = True) -> bool:
         return False
     if state.pass_pages <= 1:
         return True
+    if state.catchup_passes and _first_page_covers(state):
+        return True
     # The last pass is a catch-up pass once one has begun (the phase is "merge" once it ended).
     if not state.catchup_passes or state.pass_first_newest is None:
         return False
     previous = datetime.fromisoformat(state.previous_pass_started_at or state.started_at)
     return datetime.fromisoformat(state.pass_first_newest) < previous
+
+
+def _first_page_covers(state: CrawlState) -> bool:
+    """The catch-up pass's first page reaches below the start of the pass before it.
+
+    A model that jumped over that pass was committed after it started, so it sorts on this
+    page, read in one response; any model committed after this page was read by a pass before
+    (a model missed by all of them must have jumped the pass before too). Under a steady stream
+    of commits, a first page holding more than the pass before's worth of them is what ends the
+    passes. The margin is for a local clock a little ahead of the Hub's.
+    """
+    if state.pass_resumed or not state.pass_first_oldest or not state.previous_pass_started_at:
+        return False
+    previous = datetime.fromisoformat(state.previous_pass_started_at)
+    return datetime.fromisoformat(state.pass_first_oldest) < previous - CLOCK_TOLERANCE
 
 
 def _record_progress(db_path: Path, state: CrawlState) -> None:

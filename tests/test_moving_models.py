@@ -276,12 +276,21 @@ def test_models_dated_in_the_future_do_not_keep_the_catch_up_passes_going(tmp_pa
 
 
 def crawl_then_commit_to_120(db_path: Path, hub: FakeHub) -> None:
-    """A full crawl in pages of 50, then recent commits to 120 models: the next full crawl's
-    catch-up pass reads them in three pages."""
+    """A full crawl in pages of 50; the next crawl begins, and 120 models get commits as its
+    first request arrives: its catch-up pass reads them in three pages (commits made before
+    the crawl began would need no catch-up pass)."""
     crawl.refresh(db_path, client=fast_client(hub), page_size=50)
-    now = datetime.now(UTC)
-    for model in sorted(hub.models(), key=lambda m: m["_id"])[:120]:
-        hub.upsert(touch(model, now - timedelta(minutes=2)))
+    committed = False
+
+    def commit_once(number: int, path: str) -> None:
+        nonlocal committed
+        if not committed:
+            committed = True
+            now = datetime.now(UTC)
+            for model in sorted(hub.models(), key=lambda m: m["_id"])[:120]:
+                hub.upsert(touch(model, now))
+
+    hub.faults = commit_once
 
 
 def test_a_crawl_resumed_in_a_catch_up_pass_reads_what_changed_while_it_was_stopped(
@@ -321,3 +330,35 @@ def test_a_crawl_run_in_chunks_shorter_than_its_catch_up_pass_finishes(tmp_path:
         assert stored(db_path) == expected(hub)
         # Nothing changed while it ran: no warning that the listing was still changing.
         assert not [note for run in runs for note in run.notes if "still changing" in note]
+
+
+def test_a_steady_stream_of_commits_ends_the_catch_up_passes_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    # More than a page of commits in the minute before the crawl, within the catch-up passes'
+    # overlap, and three more with every request, for the whole crawl: each catch-up pass sees
+    # something newer than the pass before began and reads more than one page, yet its first
+    # page holds every commit since that pass began, so nothing can have jumped over it and
+    # the crawl ends without a false warning.
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(400, seed=9))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        order = itertools.cycle(oldest_first(hub.models()))
+        a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+        current = {m["_id"]: m for m in hub.models()}
+        for _ in range(60):
+            hub.upsert(touch(current[next(order)], a_minute_ago))
+
+        def commit_three(number: int, path: str) -> None:
+            current = {m["_id"]: m for m in hub.models()}
+            for _ in range(3):
+                hub.upsert(touch(current[next(order)], datetime.now(UTC)))
+
+        hub.faults = commit_three
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        hub.faults = None
+        assert result.complete and result.merge.deleted == 0
+        assert not [note for note in result.notes if "still changing" in note]
+        assert set(stored(db_path)) == set(expected(hub))  # no model missing
+        catch_up_pages = result.pages - 8  # the listing is 8 pages
+        assert 1 <= catch_up_pages <= 4, result.pages
