@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, DatabaseError, HfstatsError
@@ -32,9 +33,20 @@ class DatabasePath(click.Path):
         super().__init__(dir_okay=False, path_type=Path)
 
     def convert(self, value, param, ctx):
+        from_env = (
+            ctx is not None
+            and param is not None
+            and param.name == "db_path"
+            and ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT
+            and bool(os.environ.get("HFSTATS_DB"))
+        )
+        where = " (from $HFSTATS_DB)" if from_env else ""
         if isinstance(value, str) and not value.strip():
-            self.fail("an empty path names no file", param, ctx)
-        return super().convert(value, param, ctx)
+            self.fail(f"an empty path names no file{where}", param, ctx)
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            self.fail(f"{exc.message}{where}", param, ctx)
 
 
 def default_db() -> str:

@@ -75,7 +75,7 @@ def _write_tables(
     for table, sql in _TABLES.items():
         relation = connection.sql(sql)
         counts[table] = relation.count("*").fetchall()[0][0]
-        log.info("export: %s, %d rows", table, counts[table])
+        log.info("export: %s, %d row%s", table, counts[table], "" if counts[table] == 1 else "s")
         table_dir = staging / table
         table_dir.mkdir()
         if counts[table]:

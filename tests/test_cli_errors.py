@@ -568,3 +568,16 @@ def test_an_error_repeating_a_runaway_argument_stays_short(tmp_path: Path) -> No
     result = hfstats(tmp_path, "query", "x" * 20_000, "--db", str(tmp_path / "hub.duckdb"))
     assert_one_line_error(result, exit_code=2)
     assert len(result.stderr) < 600
+
+
+def test_a_bad_hfstats_db_says_where_the_path_came_from(tmp_path: Path) -> None:
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "HFSTATS_DB": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "hfstats.cli", "snapshots"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_one_line_error(result, exit_code=2)
+    assert "is a directory" in result.stderr and "$HFSTATS_DB" in result.stderr
