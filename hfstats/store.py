@@ -358,6 +358,11 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
                     f"{path} is in use ({by}): a refresh finishing, or a program that has it "
                     "open; try again later"
                 ) from None
+            if "permission denied" in message.lower():
+                raise DatabaseError(
+                    f"cannot open {path}: permission denied; check the file's and its "
+                    "folder's permissions (it was left untouched)"
+                ) from None
             raise DatabaseError(
                 f"cannot open {path}: {_first_line(message)}; it was left untouched: "
                 "pass another --db path (or restore the file from a backup)"
@@ -437,6 +442,8 @@ def check_writable(path: str | Path) -> None:
     """Refuse, as ``write`` would, an existing file hfstats must not write to; called before a
     lock file is made beside it. A database in use is left for the lock to judge."""
     path = Path(path)
+    if not path.resolve().parent.is_dir():
+        raise UsageError(f"folder {path.resolve().parent} does not exist")
     if not path.exists() or path.stat().st_size == 0:
         return
     try:

@@ -581,3 +581,31 @@ def test_a_bad_hfstats_db_says_where_the_path_came_from(tmp_path: Path) -> None:
     )
     assert_one_line_error(result, exit_code=2)
     assert "is a directory" in result.stderr and "$HFSTATS_DB" in result.stderr
+
+
+def test_refresh_into_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    db = tmp_path / "no" / "such" / "hub.duckdb"
+    result = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", "http://127.0.0.1:9")
+    assert_one_line_error(result, exit_code=2)
+    assert "does not exist" in result.stderr and ".lock" not in result.stderr
+
+
+def test_a_database_without_permission_is_not_called_damaged(
+    tmp_path: Path, hfstats_db: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root (CI) permissions are not enforced: DuckDB's answer to a file it may not open is
+    # given instead.
+    from hfstats import store
+    from hfstats.errors import DatabaseError
+
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(hfstats_db)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise duckdb.IOException(f'IO Error: Cannot open file "{db}": Permission denied')
+
+    monkeypatch.setattr(store.duckdb, "connect", refuse)
+    with pytest.raises(DatabaseError, match="permission denied; check the file") as error:
+        with store.read(db):
+            pass
+    assert "backup" not in str(error.value)
