@@ -395,7 +395,9 @@ class HubClient:
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise BadResponse(f"no answer within {self.timeout:g}s") from None
         except requests.ConnectionError as exc:
-            raise BadResponse(f"connection failed ({type(exc).__name__})") from None
+            raise BadResponse(
+                f"connection to {self._origin[1]} failed ({type(exc).__name__})"
+            ) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise BadResponse(f"broken response ({type(exc).__name__})") from None
         status = response.status_code

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import pytest
@@ -214,6 +215,7 @@ def test_endpoint_that_refuses_the_connection(tmp_path: Path) -> None:
         "--quiet",
     )
     assert_one_line_error(result)
+    assert f"connection to {urlsplit(closed_port_url).netloc} failed" in result.stderr
 
 
 def test_invalid_token(tmp_path: Path) -> None:
