@@ -12,6 +12,7 @@ import io
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -29,6 +30,17 @@ _MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 def escape_control(text: str) -> str:
     return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide characters (CJK, most emoji) take two,
+    combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
 
 
 def iso_duration(value: timedelta) -> str:
@@ -102,14 +114,18 @@ def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> s
         return "\n".join(lines)
     if fmt == "table":
         cells = [[escape_control(_text(v)) for v in row] for row in rows]
-        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        widths = [
+            max([display_width(c)] + [display_width(r[i]) for r in cells])
+            for i, c in enumerate(columns)
+        ]
         numeric = [_numeric(rows, i) for i in range(len(columns))]
 
         def line(values: Sequence[str]) -> str:
-            return "  ".join(
-                v.rjust(w) if n else v.ljust(w)
-                for v, w, n in zip(values, widths, numeric, strict=True)
-            ).rstrip()
+            padded = []
+            for value, width, right in zip(values, widths, numeric, strict=True):
+                padding = " " * (width - display_width(value))
+                padded.append(padding + value if right else value + padding)
+            return "  ".join(padded).rstrip()
 
         out = [line(list(columns)), "  ".join("-" * w for w in widths)]
         out += [line(r) for r in cells]

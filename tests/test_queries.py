@@ -738,6 +738,20 @@ def test_sql_prints_every_column_type(db, fmt):
         assert "P3DT90S" in result.stdout and "ab01" in result.stdout
 
 
+def test_the_table_aligns_wide_characters_by_the_columns_they_take():
+    from hfstats.output import render
+
+    rows = [("日本語モデル", 3), ("ascii", 12), ("emoji 🤗", 1)]
+    # Each CJK character and the emoji take two terminal columns: the numbers line up.
+    assert render(rows, ["name", "n"], "table").splitlines() == [
+        "name           n",
+        "------------  --",
+        "日本語モデル   3",
+        "ascii         12",
+        "emoji 🤗       1",
+    ]
+
+
 def test_csv_writes_booleans_as_json_does(db):
     result = invoke("sql", "SELECT true AS yes, false AS no", "--db", str(db), "--format", "csv")
     assert result.exit_code == 0, result.output
