@@ -618,31 +618,37 @@ def _lenient_json(body: bytes) -> object | None:
         return None
 
 
-# One link of a Link header (RFC 8288): <URI> and its parameters; a quoted value may hold ; and ,
-_LINK_RE = re.compile(
-    r'\s*<([^<>]*)>((?:\s*;\s*[^\s;,=]+\s*(?:=\s*(?:"(?:[^"\\]|\\.)*"|[^\s;,"]*))?)*)\s*(?:,|$)'
-)
-_LINK_PARAM_RE = re.compile(r';\s*([^\s;,=]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^\s;,"]*))?')
+# One link of a Link header: <URI>, then its parameters up to the next link. Both patterns
+# match in linear time: the header comes from the server, so it may be hostile.
+_LINK_RE = re.compile(r"<([^<>]*)>([^<]*)")
+# One parameter (RFC 8288): names are case-insensitive; a quoted value may hold ; and ,
+_LINK_PARAM_RE = re.compile(r';[ \t]*([^\s;,=]+)(?:[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^\s;,"]*))?')
 # A registered relation type (RFC 8288 reg-rel-type); an extension type is a URI.
 _RELATION_RE = re.compile(r"[a-z][a-z0-9.\-]*|[a-z][a-z0-9+.\-]*:\S+")
+# What may stand between links and parameters: RFC 9110 lists allow empty elements.
+_LIST_FILLER = " \t,;"
 
 
-def _parse_links(header: str) -> list[tuple[str, list[str]]] | None:
-    """The links of a ``Link`` header as (URI, relation types, lower-cased); None when any part
-    of it is not a well-formed link (a header cut short, garbage)."""
+def _parse_links(header: str) -> tuple[list[tuple[str, list[str]]], bool]:
+    """The links of a ``Link`` header as (URI, relation types, lower-cased), and whether the
+    whole header is well formed (one cut short, or with garbage in it, is not)."""
     links = []
+    well_formed = True
     position = 0
-    while position < len(header):
-        match = _LINK_RE.match(header, position)
-        if match is None or match.end() == position:
-            return None
-        params = {
-            name.lower(): value[1:-1] if value.startswith('"') else value
-            for name, value in _LINK_PARAM_RE.findall(match.group(2))
-        }
+    for match in _LINK_RE.finditer(header):
+        if header[position : match.start()].strip(_LIST_FILLER):
+            well_formed = False
+        params: dict[str, str] = {}
+        for name, value in _LINK_PARAM_RE.findall(match.group(2)):
+            # A parameter given twice counts the first time (RFC 8288).
+            params.setdefault(name.lower(), value[1:-1] if value.startswith('"') else value)
+        if _LINK_PARAM_RE.sub("", match.group(2)).strip(_LIST_FILLER):
+            well_formed = False
         links.append((match.group(1).strip(), params.get("rel", "").lower().split()))
         position = match.end()
-    return links
+    if not links or header[position:].strip(_LIST_FILLER):
+        well_formed = False
+    return links, well_formed
 
 
 def _garbled_next(relation: str) -> bool:
@@ -660,23 +666,22 @@ def _next_link(header: str) -> str | None:
     rather than taken for the end of the listing (which, in a full crawl, would mark every
     later model deleted).
     """
-    links = _parse_links(header)
-    for url, relations in links or []:
+    links, well_formed = _parse_links(header)
+    for url, relations in links:
         if "next" in relations:
             if url:
                 return url
             raise BadResponse("a Link header with an empty rel=next URL")
     # No next link: the end, but only if every link is whole. One damaged link beside good
     # ones (a cut "rel=n") may have been the next one.
-    whole = [
+    whole = well_formed and all(
         url
-        for url, relations in links or []
-        if url
         and not any(ch.isspace() for ch in url)
         and relations
         and all(_RELATION_RE.fullmatch(r) and not _garbled_next(r) for r in relations)
-    ]
-    if not links or len(whole) < len(links):
+        for url, relations in links
+    )
+    if not whole:
         raise BadResponse("a Link header without a usable rel=next URL")
     return None
 

@@ -11,6 +11,8 @@ import email.utils
 import gc
 import http.server
 import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -463,6 +465,11 @@ NEXT = "https://hub.test/api/models?limit=10&cursor=abc"
         (f'<{NEXT}>; REL="next"', NEXT),
         (f'<{NEXT};v=2,3>; rel="next"', f"{NEXT};v=2,3"),
         (f'<{NEXT}>; title="a, b; c"; rel=next', NEXT),
+        # RFC 9110 lists may hold empty elements; a parameter given twice counts the first time.
+        (f'<{NEXT}>; rel="next", ', NEXT),
+        (f", <https://hub.test/a>; rel=prev,, <{NEXT}>;\trel=next;", NEXT),
+        (f'<{NEXT}>; rel="next"; rel="nofollow"', NEXT),
+        (f'<{NEXT}>; crossorigin; rel="next"', NEXT),
         # A server's own relation type on the last page is no damage.
         (f'<{NEXT}>; rel="previous-page"', None),
         (f'<{NEXT}>; rel="https://example.com/rels/older"', None),
@@ -498,6 +505,21 @@ def test_link_header_naming_no_page_is_retried_not_taken_for_the_end(link: str) 
         with pytest.raises(HubUnavailableError, match="Link header with"):
             client.get_page(url)
         assert len(mock.calls) == 3
+
+
+def test_a_hostile_link_header_is_parsed_in_linear_time() -> None:
+    # A pattern that backtracks exponentially would never finish on these few hundred bytes:
+    # run in a child process, so that such a regression fails instead of hanging the suite.
+    code = (
+        "from hfstats.hub import BadResponse, _next_link\n"
+        "for header in ['<https://h/x>' + '; a ' * 60 + 'x', '<a>; p' + ' ' * 65000 + 'x']:\n"
+        "    try:\n"
+        "        _next_link(header)\n"
+        "    except BadResponse:\n"
+        "        pass\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
 
 
 @pytest.mark.parametrize("enabled_before", [True, False])
