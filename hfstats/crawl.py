@@ -75,6 +75,10 @@ CUT_TAIL_TOLERATED_MIN = 10
 # The Hub's Date header has whole seconds: a difference with the local clock beyond this is
 # skew (or a slow first response), not rounding.
 CLOCK_TOLERANCE = timedelta(seconds=2)
+# A catch-up pass stops at its first page once that page reaches this far below the start of
+# the pass before: room for a listing that shows a commit a little after its lastModified, and
+# for the Hub's clocks (Date, lastModified) disagreeing a little.
+SETTLE_MARGIN = timedelta(minutes=2)
 
 
 @dataclass
@@ -685,6 +689,8 @@ def _finish_phase(state: CrawlState, first_url: str) -> None:
 def _restart_pass(state: CrawlState, first_url: str) -> None:
     state.pass_pages = 0
     state.pass_resumed = False
+    # Set by the pass's first page, if its times can be read: never judged by the pass before's.
+    state.pass_first_newest = state.pass_first_oldest = None
     state.pass_started_at = datetime.now(UTC).isoformat()
     state.last_oldest = None
     state.next_url = first_url
@@ -723,12 +729,12 @@ def _first_page_covers(state: CrawlState) -> bool:
     page, read in one response; any model committed after this page was read by a pass before
     (a model missed by all of them must have jumped the pass before too). Under a steady stream
     of commits, a first page holding more than the pass before's worth of them is what ends the
-    passes. The margin is for a local clock a little ahead of the Hub's.
+    passes. ``SETTLE_MARGIN`` allows for a listing that lags its commits, and for clocks.
     """
     if state.pass_resumed or not state.pass_first_oldest or not state.previous_pass_started_at:
         return False
     previous = datetime.fromisoformat(state.previous_pass_started_at)
-    return datetime.fromisoformat(state.pass_first_oldest) < previous - CLOCK_TOLERANCE
+    return datetime.fromisoformat(state.pass_first_oldest) < previous - SETTLE_MARGIN
 
 
 def _record_progress(db_path: Path, state: CrawlState) -> None:

@@ -335,7 +335,7 @@ def test_a_crawl_run_in_chunks_shorter_than_its_catch_up_pass_finishes(tmp_path:
 def test_a_steady_stream_of_commits_ends_the_catch_up_passes_without_a_warning(
     tmp_path: Path,
 ) -> None:
-    # More than a page of commits in the minute before the crawl, within the catch-up passes'
+    # More than a page of commits minutes before the crawl, within the catch-up passes'
     # overlap, and three more with every request, for the whole crawl: each catch-up pass sees
     # something newer than the pass before began and reads more than one page, yet its first
     # page holds every commit since that pass began, so nothing can have jumped over it and
@@ -344,10 +344,10 @@ def test_a_steady_stream_of_commits_ends_the_catch_up_passes_without_a_warning(
     with FakeHub(list(synthetic_models(400, seed=9))) as hub:
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
         order = itertools.cycle(oldest_first(hub.models()))
-        a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+        a_while_ago = datetime.now(UTC) - timedelta(minutes=5)
         current = {m["_id"]: m for m in hub.models()}
         for _ in range(60):
-            hub.upsert(touch(current[next(order)], a_minute_ago))
+            hub.upsert(touch(current[next(order)], a_while_ago))
 
         def commit_three(number: int, path: str) -> None:
             current = {m["_id"]: m for m in hub.models()}
@@ -362,3 +362,67 @@ def test_a_steady_stream_of_commits_ends_the_catch_up_passes_without_a_warning(
         assert set(stored(db_path)) == set(expected(hub))  # no model missing
         catch_up_pages = result.pages - 8  # the listing is 8 pages
         assert 1 <= catch_up_pages <= 4, result.pages
+
+
+def test_commits_the_listing_shows_late_are_neither_missed_nor_marked_deleted(
+    tmp_path: Path,
+) -> None:
+    # While the listing pass reads its second page, the 12 oldest models get commits whose
+    # lastModified is 30 s in the past by the time the listing shows them (a listing lagging
+    # its commits, or the Hub's clocks apart): a catch-up pass must still read them.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(100, seed=3))) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        oldest12 = oldest_first(hub.models())[:12]
+
+        def commit_late(number: int, path: str) -> None:
+            if number == hub.stats.requests and len(hub.requests_seen) == first + 2:
+                current = {m["_id"]: m for m in hub.models()}
+                shown = datetime.now(UTC) - timedelta(seconds=30)
+                for n, object_id in enumerate(oldest12):
+                    hub.upsert(touch(current[object_id], shown - timedelta(milliseconds=n)))
+
+        first = len(hub.requests_seen)
+        hub.faults = commit_late
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        hub.faults = None
+        assert result.merge.deleted == 0
+        assert stored(db) == expected(hub)
+
+
+def test_a_catch_up_pass_without_readable_times_is_not_judged_by_the_pass_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No margin, so that the pass before's first page would seem to settle the pass.
+    monkeypatch.setattr(crawl, "SETTLE_MARGIN", timedelta(0))
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(100, seed=3))) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        oldest24 = oldest_first(hub.models())[:24]
+        first_pages = in_pass = 0
+
+        def plan(number: int, path: str) -> None:
+            nonlocal first_pages, in_pass
+            if first_page_requests(path):
+                first_pages += 1
+                in_pass = 0
+            in_pass += 1
+            current = {m["_id"]: m for m in hub.models()}
+            now = datetime.now(UTC)
+            if first_pages == 1 and in_pass == 2:
+                # 24 old models, not listed yet, get commits: they jump above the listing pass.
+                for n, object_id in enumerate(oldest24):
+                    hub.upsert(touch(current[object_id], now - timedelta(milliseconds=n)))
+            if first_pages == 2 and in_pass == 2:
+                # The 14 the catch-up pass has not read get another, with a time Python cannot
+                # read (it still sorts right): the next pass's first page has no readable time.
+                for n, object_id in enumerate(oldest24[10:]):
+                    model = touch(current[object_id], now - timedelta(milliseconds=n))
+                    model["lastModified"] = model["lastModified"][:-1] + "+00:00 UTC"
+                    hub.upsert(model)
+
+        hub.faults = plan
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        hub.faults = None
+        assert result.merge.deleted == 0
+        assert set(stored(db)) == {m["_id"] for m in hub.models()}
