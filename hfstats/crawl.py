@@ -110,7 +110,7 @@ class CrawlState:
     # The current pass was stopped and resumed: its first page, read before the stop, cannot
     # show what changed meanwhile, so it never settles the catch-up passes.
     pass_resumed: bool = False
-    listing_oldest: str | None = None  # the oldest lastModified the listing pass read
+    listing_oldest: str | None = None  # the oldest lastModified on the listing's last page
     listing_models: int | None = None  # models the listing pass read (catch-up passes re-read)
     format: int = STATE_FORMAT
 
@@ -615,10 +615,9 @@ def _crawl(
         if state.phase == "listing" and state.listing_models is not None:
             state.listing_models += len(page.models)
         if state.phase == "listing" and oldest is not None:
-            if state.listing_oldest is None or oldest < datetime.fromisoformat(
-                state.listing_oldest
-            ):
-                state.listing_oldest = oldest.isoformat()
+            # Of the last page, not the whole listing: one element elsewhere with a time older
+            # than where the listing stopped (bad data) must not hide a cut.
+            state.listing_oldest = oldest.isoformat()
         previous_oldest = state.last_oldest and datetime.fromisoformat(state.last_oldest)
         if oldest is not None:
             state.last_oldest = oldest.isoformat()

@@ -415,6 +415,35 @@ def test_a_full_crawl_that_ends_early_on_a_glitch_marks_nothing_deleted(tmp_path
         assert_same_models(db_path, hub)
 
 
+class TimeOutOfOrderHub(FakeHub):
+    """Sorts a model by its ``_sort`` key where it has one: its ``lastModified`` disagrees."""
+
+    def _order(self) -> list[tuple[str, str]]:
+        if self._sorted is None:
+            self._sorted = sorted(
+                (str(m.get("_sort", m.get("lastModified", ""))), object_id)
+                for object_id, m in self._models.items()
+            )
+        return self._sorted
+
+
+def test_one_old_time_early_in_the_listing_does_not_hide_a_cut(tmp_path: Path) -> None:
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(300, seed=29))
+    newest = max(models, key=lambda m: m["lastModified"])
+    # Listed first, but dated 2000: older than anything where the cut falls.
+    odd = {**newest, "_sort": newest["lastModified"], "lastModified": "2000-01-01T00:00:00.000Z"}
+    with TimeOutOfOrderHub([odd if m is newest else m for m in models]) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        first = len(hub.requests_seen)
+        hub.faults = faults_at({first + n: "missing-link" for n in range(4, 8)})
+        with pytest.raises(HubError, match="100 models of snapshot 1 last modified"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert len(models_view(db_path)) == 300
+
+
 @pytest.mark.parametrize(("deleted", "allow_shrink"), [(12, False), (40, True)])
 def test_the_oldest_models_deleted_are_recorded_up_to_a_tolerance_or_when_allowed(
     tmp_path: Path, deleted: int, allow_shrink: bool
