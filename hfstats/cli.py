@@ -171,9 +171,22 @@ def _is_duckdb_interrupt(exc: Exception) -> bool:
 
 
 def _interrupted(ctx: click.Context) -> None:
+    what, code = _stop_reason()
     if ctx.invoked_subcommand == "refresh":
-        _fail("interrupted; the next refresh resumes where this one stopped", EXIT_INTERRUPTED)
-    _fail("interrupted", EXIT_INTERRUPTED)
+        _fail(f"{what}; the next refresh resumes where this one stopped", code)
+    _fail(what, code)
+
+
+# The signal that stopped the command, if not Ctrl-C: SIGTERM (systemd's stop, timeout(1)),
+# SIGHUP (a closed terminal).
+_stopped_by: int | None = None
+
+
+def _stop_reason() -> tuple[str, int]:
+    """How to name the stop, and its exit code (128 + the signal's number, as shells do)."""
+    if _stopped_by is None:
+        return "interrupted", EXIT_INTERRUPTED
+    return f"stopped by {signal.Signals(_stopped_by).name}", 128 + _stopped_by
 
 
 # An error repeats what the user typed; a pasted file or a runaway argument stays readable.
@@ -706,10 +719,18 @@ def _on_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _on_stop(signum: int, frame: object) -> None:
+    """SIGTERM or SIGHUP: stop as Ctrl-C does, saving the crawl's progress and saying so."""
+    global _stopped_by
+    _stopped_by = signum
+    _on_ctrl_c(signum, frame)
+
+
 def _exit_interrupted() -> None:
-    sys.stderr.write("hfstats: error: interrupted\n")
+    what, code = _stop_reason()
+    sys.stderr.write(f"hfstats: error: {what}\n")
     sys.stderr.flush()
-    os._exit(EXIT_INTERRUPTED)
+    os._exit(code)
 
 
 def main() -> None:
@@ -718,6 +739,9 @@ def main() -> None:
     # inherits SIGINT ignored, and must stay so.
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_ctrl_c)
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(stop) is signal.SIG_DFL:
+            signal.signal(stop, _on_stop)
     try:
         cli(standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -611,3 +611,36 @@ def test_a_database_without_permission_is_not_called_damaged(
         with store.read(db):
             pass
     assert "backup" not in str(error.value)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_refresh_stopped_by_sigterm_says_so_and_keeps_its_progress(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    # systemd's stop and timeout(1) send SIGTERM; a closed terminal SIGHUP.
+    db = tmp_path / "hub.duckdb"
+    log = tmp_path / "refresh.log"
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home")}
+    with FakeHub(MODELS, latency=0.3) as hub:
+        args = ["--log-file", str(log), "refresh", "--db", str(db), "--endpoint", hub.url]
+        running = subprocess.Popen(
+            [sys.executable, "-m", "hfstats.cli", *args, "--page-size", "5", "--quiet"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        while hub.stats.requests < 3:  # a few pages in
+            time.sleep(0.05)
+        running.send_signal(stop)
+        out, err = running.communicate(timeout=60)
+        result = subprocess.CompletedProcess(running.args, running.returncode, out, err)
+        assert_one_line_error(result, 128 + stop)
+        assert f"stopped by {stop.name}; the next refresh resumes" in err
+        assert f"exit {128 + stop}: stopped by {stop.name}" in log.read_text()
+        with duckdb.connect(str(db), read_only=True) as connection:
+            (pages,) = connection.execute("SELECT pages FROM snapshots").fetchone()
+        assert pages >= 1  # its progress, recorded on the way out
+        resumed = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", hub.url)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "resumed" in resumed.stderr
