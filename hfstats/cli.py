@@ -273,9 +273,9 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
 @click.option(
     "--allow-shrink",
     is_flag=True,
-    help="Record a full crawl that lists fewer than half the models of the last snapshot, or "
-    "ends above its oldest models (refused by default: usually an outage or a glitch, not "
-    "deletions).",
+    help="With --full: record a crawl that lists fewer than half the models of the last "
+    "snapshot, or ends above its oldest models (refused by default: usually an outage or a "
+    "glitch, not deletions).",
 )
 @quiet_option
 @click.pass_context

@@ -66,12 +66,17 @@ MAX_CATCHUP_PASSES = 5
 # of the previous snapshot's models is refused: an outage (an empty page taken for the end of
 # the listing) is far likelier than the Hub losing half its models in a day.
 SHRINK_REFUSED_BELOW = 0.5
-# Nor is a full listing whose oldest lastModified leaves more of the previous snapshot's models
-# below it than a page (or 5% of them, at least 10): sorted newest first, a listing ends with
-# the Hub's oldest models, and only a listing cut short (a page taken for the last one during a
+# Nor is a full listing that leaves more than this many of the previous snapshot's models
+# unlisted below the oldest time on its last page: sorted newest first, a listing ends with the
+# Hub's oldest models, and only a listing cut short (a page taken for the last one during a
 # glitch) leaves a whole tail of them out. Deleted models are spread over all times.
-CUT_TAIL_TOLERATED_SHARE = 0.05
-CUT_TAIL_TOLERATED_MIN = 10
+CUT_TAIL_TOLERATED = 10
+# The same tail missing again at the next full crawl (give or take CUT_TAIL_TOLERATED models)
+# is taken for real deletions: glitches hiding the same models a crawl apart are unlikely, while
+# a refusal that never clears would hold back every deletion. Tails up to this size are kept
+# (in hfstats_meta) to be compared; a larger one is only recorded with --allow-shrink.
+REFUSED_TAIL_KEY = "refused_tail"
+REFUSED_TAIL_KEPT = 10_000
 # The Hub's Date header has whole seconds: a difference with the local clock beyond this is
 # skew (or a slow first response), not rounding.
 CLOCK_TOLERANCE = timedelta(seconds=2)
@@ -380,7 +385,8 @@ def refresh(
         with store.write(db_path) as connection:
             if state.mode == "full" and not allow_shrink:
                 _refuse_a_shrunken_listing(connection, staging, state)
-                _refuse_a_cut_listing(connection, staging, state)
+                if accepted := _refuse_a_cut_listing(connection, staging, state):
+                    result.notes.append(accepted)
             result.merge = store.merge_pages(
                 connection,
                 snapshot_id=state.snapshot_id,
@@ -391,7 +397,15 @@ def refresh(
                 requests=state.requests,
                 models_seen=state.models_seen,
             )
+            if state.mode == "full":
+                # A tail refused before is either recorded now or was listed again.
+                store.set_meta(connection, REFUSED_TAIL_KEY, None)
         staging.discard()
+        if allow_shrink and state.mode == "incremental":
+            result.notes.append(
+                "--allow-shrink changes only full crawls; this refresh was incremental "
+                "(run `hfstats refresh --full --allow-shrink`)"
+            )
         if result.merge.memory_limits_tried > 1:
             result.notes.append(
                 f"the merge ran out of memory at smaller limits and needed "
@@ -500,41 +514,68 @@ def _refuse_a_shrunken_listing(
     raise HubError(
         f"the Hub listed {listed:,} models where snapshot {latest['snapshot_id']} "
         f"had {latest['models']:,}: not marking the others deleted, as an outage is likelier; "
-        "this crawl was dropped, so the next refresh crawls again (with --allow-shrink it "
-        "records a listing that really shrank)"
+        "this crawl was dropped: run `hfstats refresh --full` again later (with --allow-shrink "
+        "it records a listing that really shrank)"
     )
 
 
 def _refuse_a_cut_listing(
     connection: duckdb.DuckDBPyConnection, staging: Staging, state: CrawlState
-) -> None:
+) -> str | None:
+    """Drop a full crawl whose listing seems cut short (``CUT_TAIL_TOLERATED``), unless the same
+    tail was missing at the last refused crawl: then a note that it is recorded as deleted."""
     latest = store.latest_complete(connection)
     if latest is None or latest["endpoint"] != state.endpoint or state.listing_oldest is None:
-        return
+        return None
     oldest = datetime.fromisoformat(state.listing_oldest)
-    tolerated = max(
-        CUT_TAIL_TOLERATED_MIN,
-        min(state.page_size, int(CUT_TAIL_TOLERATED_SHARE * (latest["models"] or 0))),
-    )
     # Counted cheaply first; only a suspicious count is checked against the listed ids, as
     # models committed to since the last snapshot left their old place at the tail.
     snapshot_id = latest["snapshot_id"]
-    if store.models_modified_before(connection, snapshot_id, oldest) <= tolerated:
-        return
-    older = store.models_modified_before(
-        connection, snapshot_id, oldest, unlisted_in=staging.page_files(state.pages)
+    if store.models_modified_before(connection, snapshot_id, oldest) <= CUT_TAIL_TOLERATED:
+        return None
+    missing, ids = store.unlisted_models_before(
+        connection, snapshot_id, oldest, staging.page_files(state.pages), REFUSED_TAIL_KEPT
     )
-    if older <= tolerated:
-        return
+    if missing <= CUT_TAIL_TOLERATED:
+        return None
+    earlier = _earlier_refused_tail(connection, state.endpoint)
+    if (
+        earlier
+        and missing <= REFUSED_TAIL_KEPT
+        and earlier <= set(ids)
+        and missing - len(earlier) <= CUT_TAIL_TOLERATED
+    ):
+        store.set_meta(connection, REFUSED_TAIL_KEY, None)
+        return (
+            f"{missing:,} of the oldest models, missing from the last full crawl's listing too, "
+            "are recorded as deleted"
+        )
+    kept = {"endpoint": state.endpoint, "ids": ids} if missing <= REFUSED_TAIL_KEPT else None
+    store.set_meta(connection, REFUSED_TAIL_KEY, json.dumps(kept) if kept else None)
     _save_progress(connection, state)
     staging.discard()
+    again = (
+        "if the same models are missing at the next `hfstats refresh --full`, they are recorded "
+        "as deleted; `hfstats refresh --full --allow-shrink` records them now"
+        if kept
+        else "`hfstats refresh --full --allow-shrink` records such a listing"
+    )
     raise HubError(
         f"the Hub's listing ended at models last modified {_instant(oldest)}, but "
-        f"{older:,} models of snapshot {snapshot_id} last modified before that are not listed: "
-        "the listing was likely cut short (a glitch at a page taken for the last one), so they "
-        "are not marked deleted; this crawl was dropped, so the next refresh crawls again "
-        "(with --allow-shrink it records such a listing)"
+        f"{missing:,} models of snapshot {snapshot_id} last modified before that are not "
+        "listed: the listing was likely cut short (a glitch at a page taken for the last one), "
+        f"so they are not marked deleted and this crawl was dropped; {again}"
     )
+
+
+def _earlier_refused_tail(connection: duckdb.DuckDBPyConnection, endpoint: str) -> set[str]:
+    try:
+        kept = json.loads(store.get_meta(connection, REFUSED_TAIL_KEY) or "null")
+    except ValueError:
+        return set()
+    if not isinstance(kept, dict) or kept.get("endpoint") != endpoint:
+        return set()
+    return {i for i in kept.get("ids") or [] if isinstance(i, str)}
 
 
 def _instant(moment: datetime) -> str:

@@ -611,46 +611,69 @@ def latest_complete(connection: duckdb.DuckDBPyConnection) -> dict | None:
 
 
 def models_modified_before(
-    connection: duckdb.DuckDBPyConnection,
-    snapshot_id: int,
-    instant: datetime,
-    unlisted_in: list[Path] | None = None,
+    connection: duckdb.DuckDBPyConnection, snapshot_id: int, instant: datetime
 ) -> int:
-    """How many models of a snapshot were last modified before ``instant``; with
-    ``unlisted_in``, only those whose ``_id`` none of these page files lists (a model committed
-    to since is listed with its new time), which reads every page again."""
-    if unlisted_in is None:
-        row = _first_row(
-            connection.execute(
-                "SELECT count(*) FROM models_at(?) WHERE last_modified < ?", [snapshot_id, instant]
-            )
-        )
-        return int(row[0]) if row else 0
-    if not unlisted_in:
-        return models_modified_before(connection, snapshot_id, instant)
-    connection.execute("SET memory_limit = ?", [merge_memory_limits(unlisted_in)[0]])
-    connection.execute("SET threads = ?", [MERGE_THREADS])
+    """How many models of a snapshot were last modified before ``instant``."""
     row = _first_row(
         connection.execute(
-            """
-            WITH older AS (
-                SELECT object_id FROM models_at($snapshot_id) WHERE last_modified < $instant
-            ),
-            listed AS (
-                SELECT DISTINCT older.object_id
-                FROM read_json_objects($files, format = 'array') AS t(j)
-                JOIN older ON older.object_id = t.j->>'_id'
-            )
-            SELECT (SELECT count(*) FROM older) - (SELECT count(*) FROM listed)
-            """,
-            {
-                "snapshot_id": snapshot_id,
-                "instant": instant,
-                "files": [str(p) for p in unlisted_in],
-            },
+            "SELECT count(*) FROM models_at(?) WHERE last_modified < ?", [snapshot_id, instant]
         )
     )
     return int(row[0]) if row else 0
+
+
+def unlisted_models_before(
+    connection: duckdb.DuckDBPyConnection,
+    snapshot_id: int,
+    instant: datetime,
+    page_files: list[Path],
+    keep: int,
+) -> tuple[int, list[str]]:
+    """The models of a snapshot last modified before ``instant`` whose ``_id`` none of the page
+    files lists (a model committed to since is listed with its new time): how many, and the
+    object ids of up to ``keep`` of them, sorted. Reads every page again."""
+    if not page_files:
+        # Nothing listed: every such model is unlisted.
+        ids = connection.execute(
+            "SELECT object_id FROM models_at(?) WHERE last_modified < ? ORDER BY 1",
+            [snapshot_id, instant],
+        ).fetchall()
+        return len(ids), [i for (i,) in ids[:keep]]
+    connection.execute("SET memory_limit = ?", [merge_memory_limits(page_files)[0]])
+    connection.execute("SET threads = ?", [MERGE_THREADS])
+    connection.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE unlisted AS
+        WITH older AS (
+            SELECT object_id FROM models_at($snapshot_id) WHERE last_modified < $instant
+        ),
+        listed AS (
+            SELECT DISTINCT older.object_id
+            FROM read_json_objects($files, format = 'array') AS t(j)
+            JOIN older ON older.object_id = t.j->>'_id'
+        )
+        SELECT object_id FROM older WHERE object_id NOT IN (SELECT object_id FROM listed)
+        """,
+        {"snapshot_id": snapshot_id, "instant": instant, "files": [str(p) for p in page_files]},
+    )
+    count = connection.execute("SELECT count(*) FROM unlisted").fetchall()[0][0]
+    ids = connection.execute("SELECT object_id FROM unlisted ORDER BY 1 LIMIT ?", [keep])
+    kept = [i for (i,) in ids.fetchall()]
+    connection.execute("DROP TABLE unlisted")
+    return int(count), kept
+
+
+def get_meta(connection: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    rows = connection.execute("SELECT value FROM hfstats_meta WHERE key = ?", [key]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def set_meta(connection: duckdb.DuckDBPyConnection, key: str, value: str | None) -> None:
+    """Set ``key`` in hfstats_meta, or remove it (None)."""
+    if value is None:
+        connection.execute("DELETE FROM hfstats_meta WHERE key = ?", [key])
+    else:
+        connection.execute("INSERT OR REPLACE INTO hfstats_meta VALUES (?, ?)", [key, value])
 
 
 def snapshot_is_complete(connection: duckdb.DuckDBPyConnection, snapshot_id: int) -> bool | None:

@@ -415,6 +415,52 @@ def test_a_full_crawl_that_ends_early_on_a_glitch_marks_nothing_deleted(tmp_path
         assert_same_models(db_path, hub)
 
 
+def test_the_same_oldest_models_missing_at_the_next_full_crawl_are_recorded(
+    tmp_path: Path,
+) -> None:
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(300, seed=29))
+    oldest_first = sorted(models, key=lambda m: (m["lastModified"], m["_id"]))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        for model in oldest_first[:40]:  # an early account deleted: the 40 oldest models
+            hub.delete(model["_id"])
+        with pytest.raises(HubError, match="if the same models are missing at the next"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert len(models_view(db_path)) == 300
+        hub.delete(oldest_first[100]["_id"])  # and one more, elsewhere, in the meantime
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert result.merge.deleted == 41
+        assert "40 of the oldest models, missing from the last full crawl" in " ".join(result.notes)
+        assert_same_models(db_path, hub)
+
+
+def test_allow_shrink_on_an_incremental_refresh_says_it_changed_nothing(tmp_path: Path) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(60, seed=29))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, allow_shrink=True)
+    assert result.mode == "incremental"
+    assert any("--full --allow-shrink" in note for note in result.notes)
+
+
+def test_two_glitches_cutting_different_tails_are_both_refused(tmp_path: Path) -> None:
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(300, seed=29))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        for cut_after in (4, 5):  # the listing ends after 200, then after 250 models
+            first = len(hub.requests_seen)
+            hub.faults = faults_at({first + cut_after + n: "missing-link" for n in range(4)})
+            with pytest.raises(HubError, match="likely cut short"):
+                crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        hub.faults = None
+        assert len(models_view(db_path)) == 300
+
+
 class TimeOutOfOrderHub(FakeHub):
     """Sorts a model by its ``_sort`` key where it has one: its ``lastModified`` disagrees."""
 
@@ -444,12 +490,12 @@ def test_one_old_time_early_in_the_listing_does_not_hide_a_cut(tmp_path: Path) -
         assert len(models_view(db_path)) == 300
 
 
-@pytest.mark.parametrize(("deleted", "allow_shrink"), [(12, False), (40, True)])
+@pytest.mark.parametrize(("deleted", "allow_shrink"), [(8, False), (40, True)])
 def test_the_oldest_models_deleted_are_recorded_up_to_a_tolerance_or_when_allowed(
     tmp_path: Path, deleted: int, allow_shrink: bool
 ) -> None:
-    # Deleting the oldest models leaves the same tail out as a listing cut short: a few (at most
-    # 5% of 300 here) are taken for deletions; more only with --allow-shrink.
+    # Deleting the oldest models leaves the same tail out as a listing cut short: a few (up to
+    # 10) are taken for deletions; more only with --allow-shrink (or see the next test).
     db_path = tmp_path / "hub.duckdb"
     models = list(synthetic_models(300, seed=29))
     with FakeHub(models) as hub:
