@@ -753,8 +753,6 @@ def _nothing_overtaken(state: CrawlState, resumed_counts: bool = True) -> bool:
         return False
     if state.pass_pages <= 1:
         return True
-    if state.catchup_passes and _first_page_covers(state):
-        return True
     # The last pass is a catch-up pass once one has begun (the phase is "merge" once it ended).
     if not state.catchup_passes or state.pass_first_newest is None:
         return False
@@ -770,8 +768,9 @@ def _first_page_covers(state: CrawlState) -> bool:
     (a model missed by all of them must have jumped the pass before too). Under a steady stream
     of commits, a first page holding more than the pass before's worth of them is what ends the
     passes. ``SETTLE_MARGIN`` allows for a listing that lags its commits, and for clocks.
+    Asked only as a pass's first page arrives, so never of a pass resumed after a stop.
     """
-    if state.pass_resumed or not state.pass_first_oldest or not state.previous_pass_started_at:
+    if not state.pass_first_oldest or not state.previous_pass_started_at:
         return False
     previous = datetime.fromisoformat(state.previous_pass_started_at)
     return datetime.fromisoformat(state.pass_first_oldest) < previous - SETTLE_MARGIN

@@ -538,6 +538,9 @@ def test_ctrl_c_handling_is_installed_only_where_ctrl_c_is_not_ignored(
         ("http://127.0.0.1:abc", "not a valid URL"),
         ("https://", "not an http(s) URL"),
         ("https://user:secret@hub.test", "holds credentials"),
+        ("https://secret@hub.test", "holds credentials"),  # a token as the user name
+        ("http://:80", "not an http(s) URL"),  # a port, no host
+        ("ftp://" + "x" * 5000, "not an http(s) URL"),  # a runaway value, shown cut
     ],
 )
 def test_a_bad_endpoint_is_a_usage_error_before_anything_is_written(
@@ -547,6 +550,7 @@ def test_a_bad_endpoint_is_a_usage_error_before_anything_is_written(
     result = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", endpoint)
     assert_one_line_error(result, exit_code=2)
     assert says in result.stderr and "secret" not in result.stderr
+    assert len(result.stderr) < 400
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "hf-home") == []
 
 

@@ -625,17 +625,22 @@ def test_a_listing_refused_at_every_page_size_is_one_error_after_three_requests(
 
 
 @pytest.mark.parametrize(
-    "refusal", [{"error": '"limit" must be less than or equal to 500'}, {"error": "Bad Request"}]
+    ("status", "refusal"),
+    [
+        (400, {"error": '"limit" must be less than or equal to 500'}),
+        (400, {"error": "Bad Request"}),
+        (422, {"detail": "Unprocessable Entity"}),
+    ],
 )
 def test_a_page_size_the_hub_refuses_is_lowered_before_the_first_page(
-    tmp_path: Path, refusal: dict
+    tmp_path: Path, status: int, refusal: dict
 ) -> None:
     import responses
 
     from hfstats.hub import models_url
 
     with responses.RequestsMock() as mock:
-        mock.get(models_url("https://hub.test", 1000), status=400, json=refusal)
+        mock.get(models_url("https://hub.test", 1000), status=status, json=refusal)
         mock.get(models_url("https://hub.test", 500), json=[listing_element(1), listing_element(2)])
         client = HubClient("https://hub.test", sleep=lambda seconds: None)
         result = crawl.refresh(tmp_path / "hub.duckdb", client=client, page_size=1000)

@@ -470,6 +470,7 @@ NEXT = "https://hub.test/api/models?limit=10&cursor=abc"
         (f", <https://hub.test/a>; rel=prev,, <{NEXT}>;\trel=next;", NEXT),
         (f'<{NEXT}>; rel="next"; rel="nofollow"', NEXT),
         (f'<{NEXT}>; crossorigin; rel="next"', NEXT),
+        (f'<{NEXT}>; rel="prev";', None),
         # A server's own relation type on the last page is no damage.
         (f'<{NEXT}>; rel="previous-page"', None),
         (f'<{NEXT}>; rel="https://example.com/rels/older"', None),
@@ -495,6 +496,15 @@ def test_link_header_forms(link: str, expected_next: str | None) -> None:
         # A damaged link beside a whole one may have been the next one.
         f'<https://hub.test/api/models>; rel="canonical", <{NEXT}>; rel="n',
         f'</static/app.css>; rel=preload, <{NEXT}>; rel="nxt"',
+        # Misspelt or cut short next relations, garbage around links, a malformed relation or
+        # a URI with a space: none may be taken for the end of the listing.
+        f'<{NEXT}>; rel="nxet"',
+        f'<{NEXT}>; rel="ne"',
+        f'garbage <{NEXT}>; rel="prev"',
+        f'<{NEXT}>; rel="prev" junk',
+        f'<https://hub.test/a>; rel="prev", <{NEXT}',
+        '<https://hub.test/a b>; rel="prev"',
+        f'<{NEXT}>; rel="prev!"',
     ],
 )
 def test_link_header_naming_no_page_is_retried_not_taken_for_the_end(link: str) -> None:

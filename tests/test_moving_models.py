@@ -426,3 +426,63 @@ def test_a_catch_up_pass_without_readable_times_is_not_judged_by_the_pass_before
         hub.faults = None
         assert result.merge.deleted == 0
         assert set(stored(db)) == {m["_id"] for m in hub.models()}
+
+
+def test_a_resumed_catch_up_pass_never_settles_by_its_first_page(tmp_path: Path) -> None:
+    # The catch-up pass's first page reaches far below the listing's start (nothing changed
+    # during it), and the run stops right after it. While stopped, the oldest model gets a
+    # commit: that first page, read before, cannot show it, so another pass must read it.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(100, seed=3))) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10)
+
+        def stop_after_the_first_catch_up_page(state: crawl.CrawlState, page: object) -> None:
+            if state.phase == "catchup" and state.pass_pages == 1:
+                raise KeyboardInterrupt  # Ctrl-C, with that page saved
+
+        with pytest.raises(KeyboardInterrupt):
+            crawl.refresh(
+                db,
+                client=fast_client(hub),
+                page_size=10,
+                full=True,
+                on_page=stop_after_the_first_catch_up_page,
+            )
+        saved = json.loads((tmp_path / "hub.duckdb.crawl" / "state.json").read_text())
+        assert (saved["phase"], saved["pass_pages"], saved["next_url"]) == ("catchup", 1, None)
+        oldest = oldest_first(hub.models())[0]
+        hub.upsert(touch(next(m for m in hub.models() if m["_id"] == oldest), datetime.now(UTC)))
+        resumed = crawl.refresh(db, client=fast_client(hub), page_size=10)
+        assert resumed.complete and resumed.resumed
+        assert stored(db) == expected(hub)  # the commit made while it was stopped
+
+
+def test_a_covering_first_page_ends_its_catch_up_pass_there(tmp_path: Path) -> None:
+    # Commits from 5 minutes before the crawl fill more than a page, within the catch-up pass's
+    # overlap; the pass's first page reaches below the listing's start, so it is the only page.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(400, seed=9))) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=50)
+        before = datetime.now(UTC) - timedelta(minutes=5)
+        for object_id in oldest_first(hub.models())[:80]:
+            hub.upsert(touch(next(m for m in hub.models() if m["_id"] == object_id), before))
+        paths: list[str] = []
+        hub.faults = lambda number, path: paths.append(path)
+        result = crawl.refresh(db, client=fast_client(hub), page_size=50, full=True)
+        hub.faults = None
+        passes = [n for n, path in enumerate(paths) if first_page_requests(path)]
+        assert len(passes) == 2  # the listing and one catch-up pass
+        assert len(paths) - passes[1] == 1  # of one page
+        assert result.merge.deleted == 0 and stored(db) == expected(hub)
+
+
+def test_a_full_crawl_of_another_endpoint_is_not_judged_by_its_snapshots(tmp_path: Path) -> None:
+    # Every model of the first Hub is older than the second Hub's: compared with them, the
+    # second listing would look cut short.
+    db = tmp_path / "hub.duckdb"
+    now = datetime.now(UTC)
+    newer = [touch(m, now - timedelta(seconds=n)) for n, m in enumerate(synthetic_models(60, 4))]
+    with FakeHub(list(synthetic_models(60, seed=3))) as first, FakeHub(newer) as second:
+        crawl.refresh(db, client=fast_client(first), page_size=10)
+        result = crawl.refresh(db, client=fast_client(second), page_size=10, full=True)
+        assert result.complete and stored(db) == expected(second)
