@@ -444,7 +444,7 @@ def check_writable(path: str | Path) -> None:
     path = Path(path)
     if not path.resolve().parent.is_dir():
         raise UsageError(f"folder {path.resolve().parent} does not exist")
-    if not path.exists() or path.stat().st_size == 0:
+    if not path.exists():
         return
     try:
         connection = _open(path, read_only=True, lock_wait=0)

@@ -332,6 +332,7 @@ def test_models_without_a_creation_date_are_not_placeholder_dated(tmp_path, year
     assert (additions["numbers"]["lower"], additions["numbers"]["upper"]) == (lower, upper)
     assert additions["numbers"]["placeholder_models"] == 1
     assert additions["numbers"]["undated_models"] == 3
+    assert any(c.startswith("no creation date: 3 pytorch_only") for c in additions["caveats"])
     share = results["share-today"]
     assert share["numbers"]["placeholder_models"] == 1
     assert any(c.startswith("placeholder dates: 1 of the 6 models") for c in share["caveats"])

@@ -587,6 +587,30 @@ def test_a_bad_hfstats_db_says_where_the_path_came_from(tmp_path: Path) -> None:
     )
     assert_one_line_error(result, exit_code=2)
     assert "is a directory" in result.stderr and "$HFSTATS_DB" in result.stderr
+    # The built-in default is no environment variable: nothing to name.
+    (tmp_path / "hfstats.duckdb").mkdir()
+    env.pop("HFSTATS_DB")
+    result = subprocess.run(
+        [sys.executable, "-m", "hfstats.cli", "snapshots"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert_one_line_error(result, exit_code=2)
+    assert "is a directory" in result.stderr and "HFSTATS_DB" not in result.stderr
+
+
+def test_an_empty_file_is_refused_before_a_lock_is_made(tmp_path: Path) -> None:
+    # What `touch hub.duckdb` leaves: DuckDB opens no 0-byte file, so it is not ours to fill.
+    db = tmp_path / "hub.duckdb"
+    db.touch()
+    with FakeHub(MODELS) as hub:
+        result = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", hub.url, "--quiet")
+    assert_one_line_error(result, exit_code=1)
+    assert db.stat().st_size == 0
+    assert not (tmp_path / "hub.duckdb.lock").exists()
 
 
 def test_refresh_into_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:

@@ -155,8 +155,11 @@ def test_demo_builds_a_fresh_database_and_never_replaces_a_users_own(tmp_path, m
     first = runner.invoke(cli, ["demo"])
     assert first.exit_code == 0, first.output + first.stderr
     assert "hfstats-demo.duckdb" in first.output
+    lock = tmp_path / "hfstats-demo.duckdb.lock"
+    lock.write_text("")  # another process may hold it: the demo must not remove it
     again = runner.invoke(cli, ["demo"])
     assert again.exit_code == 0, again.output + again.stderr
+    assert lock.exists()
     # Replaced, not appended to: one snapshot with the 34 recorded models.
     assert rows(tmp_path / "hfstats-demo.duckdb", "SELECT count(*) FROM snapshots") == [(1,)]
     assert rows(tmp_path / "hfstats-demo.duckdb", "SELECT count(*) FROM models") == [(34,)]

@@ -692,11 +692,31 @@ def test_sql_prints_a_result_of_many_batches_whole(db, fmt):
     result = invoke("sql", sql, "--db", str(db), "--format", fmt)
     assert result.exit_code == 0, result.stderr
     expected = [{"n": n, "label": f"r{n}"} for n in range(rows)]
+    assert result.stdout.endswith("\n") and not result.stdout.endswith("\n\n")
     if fmt == "json":
         assert json.loads(result.stdout) == expected
     else:
         lines = result.stdout.splitlines()
         assert lines == ["n,label"] + [f"{e['n']},{e['label']}" for e in expected]
+
+
+def test_sql_prints_an_empty_result_as_an_empty_document(db):
+    empty = invoke("sql", "SELECT 1 AS one WHERE false", "--db", str(db), "--format", "json")
+    assert (empty.exit_code, json.loads(empty.stdout)) == (0, [])
+    header_only = invoke("sql", "SELECT 1 AS one WHERE false", "--db", str(db), "--format", "csv")
+    assert (header_only.exit_code, header_only.stdout) == (0, "one\n")
+
+
+def test_sql_failing_halfway_through_its_rows_is_one_error(db):
+    # The first rows convert; a later one does not, after some output was printed.
+    sql = (
+        "SELECT CAST(CASE WHEN range > 15000 THEN 'x' ELSE '1' END AS INTEGER) AS n "
+        "FROM range(20000)"
+    )
+    result = invoke("sql", sql, "--db", str(db), "--format", "csv")
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("hfstats: error: SQL failed: Conversion Error")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_sql_has_the_macros_and_prints_null(db):
@@ -741,14 +761,16 @@ def test_sql_prints_every_column_type(db, fmt):
 def test_the_table_aligns_wide_characters_by_the_columns_they_take():
     from hfstats.output import render
 
-    rows = [("日本語モデル", 3), ("ascii", 12), ("emoji 🤗", 1)]
-    # Each CJK character and the emoji take two terminal columns: the numbers line up.
+    rows = [("日本語モデル", 3), ("ascii", 12), ("emoji 🤗", 1), ("ＡＢ cafe\u0301", 5)]
+    # Each CJK, fullwidth character and the emoji take two terminal columns, a combining accent
+    # none: the numbers line up.
     assert render(rows, ["name", "n"], "table").splitlines() == [
         "name           n",
         "------------  --",
         "日本語モデル   3",
         "ascii         12",
         "emoji 🤗       1",
+        "ＡＢ cafe\u0301      5",
     ]
 
 
@@ -771,11 +793,20 @@ def test_readable_formats_show_nan_and_infinities_unlike_null(db, fmt):
 
 
 def test_the_table_shows_tiny_shares_booleans_and_bidi_controls_readably(db):
-    sql = "SELECT 0.000027::DOUBLE AS share, true AS yes, 'a' || chr(8238) || 'b' AS rtl"
+    sql = (
+        "SELECT 0.000027::DOUBLE AS share, -0.000027::DOUBLE AS fall, true AS yes, "
+        "'a' || chr(8238) || chr(8294) || chr(8207) || 'b' AS rtl"
+    )
     result = invoke("sql", sql, "--db", str(db), "--format", "table")
     assert result.exit_code == 0, result.output
-    # Not 0 (four decimals), True (Python's) or a raw right-to-left override.
-    assert result.stdout.splitlines()[-1].split() == ["2.7e-05", "true", "a\\u202eb"]
+    # Not 0 (four decimals), True (Python's) or raw bidirectional controls (U+202E, U+2066,
+    # U+200F).
+    assert result.stdout.splitlines()[-1].split() == [
+        "2.7e-05",
+        "-2.7e-05",
+        "true",
+        "a\\u202e\\u2066\\u200fb",
+    ]
 
 
 def test_models_at_holds_complete_snapshots_only(db):
@@ -788,6 +819,23 @@ def test_models_at_holds_complete_snapshots_only(db):
     # FIRST as crawled first; then SECOND upserted and one of FIRST deleted.
     latest = len({m["_id"] for m in FIRST + SECOND}) - 1
     assert (count(1), count(2), count(3), count(99)) == (len(FIRST), latest, 0, 0)
+
+
+def test_models_at_of_a_crawl_still_running_is_empty(db, tmp_path):
+    copy = tmp_path / "hub.duckdb"
+    copy.write_bytes(db.read_bytes())
+    with store.write(copy) as connection:
+        running = store.begin_snapshot(
+            connection,
+            mode="full",
+            endpoint="https://hub.test",
+            started_at=datetime.now(UTC),
+            hfstats_version="test",
+        )
+    sql = f"SELECT count(*) AS n FROM models_at({running})"
+    result = invoke("sql", sql, "--db", str(copy), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"n": 0}]
 
 
 def test_a_query_cache_answers_the_same_question_once(db):
