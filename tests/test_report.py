@@ -370,16 +370,19 @@ def placeholder_dated(model: dict) -> bool:
 
 
 def test_placeholder_captions_count_each_model_once(tmp_path):
-    # Placeholder-dated models shipping no format, three formats, one format; one cites arXiv.
+    # Placeholder-dated models shipping no format, three formats, one format, three more; one
+    # cites arXiv.
     models = [
         *SECOND_SNAPSHOT,
         element(20, PLACEHOLDER, ["pytorch", "onnx"], ["model.onnx", "m.safetensors", "m.gguf"]),
         element(21, PLACEHOLDER, ["pytorch", "arxiv:2001.00001"], ["m.safetensors"]),
+        element(22, PLACEHOLDER, ["pytorch"], ["a.gguf", "b.onnx", "c.tflite"]),
     ]
     db = crawl_into(tmp_path / "hub.duckdb", [models])
     placeholder = [m for m in models if placeholder_dated(m)]
     citing = [m for m in placeholder if any(t.startswith("arxiv:") for t in m["tags"])]
-    assert (len(placeholder), len(citing)) == (4, 1)
+    # Five models, seven (model, format) pairs: a caption summing the pairs would say 7.
+    assert (len(placeholder), len(citing)) == (5, 1)
     with store.read(db) as connection:
         data = report.collect(connection)
     formats = report.deployment_formats_figure(data).caption
