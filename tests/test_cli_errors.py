@@ -25,17 +25,27 @@ from hfstats.testing.synthetic import synthetic_models
 MODELS = list(synthetic_models(40, seed=61))
 
 
-def hfstats(tmp_path: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+def hfstats(
+    tmp_path: Path,
+    *args: str,
+    token: str | None = None,
+    hfstats_db: str | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "NO_COLOR": "1"}
     env.pop("HF_TOKEN", None)
+    env.pop("HFSTATS_DB", None)
     if token is not None:
         env["HF_TOKEN"] = token
+    if hfstats_db is not None:
+        env["HFSTATS_DB"] = hfstats_db
     return subprocess.run(
         [sys.executable, "-m", "hfstats.cli", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=cwd,
     )
 
 
@@ -577,27 +587,12 @@ def test_an_error_repeating_a_runaway_argument_stays_short(tmp_path: Path) -> No
 
 
 def test_a_bad_hfstats_db_says_where_the_path_came_from(tmp_path: Path) -> None:
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "HFSTATS_DB": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "hfstats.cli", "snapshots"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = hfstats(tmp_path, "snapshots", hfstats_db=str(tmp_path))
     assert_one_line_error(result, exit_code=2)
     assert "is a directory" in result.stderr and "$HFSTATS_DB" in result.stderr
     # The built-in default is no environment variable: nothing to name.
     (tmp_path / "hfstats.duckdb").mkdir()
-    env.pop("HFSTATS_DB")
-    result = subprocess.run(
-        [sys.executable, "-m", "hfstats.cli", "snapshots"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    result = hfstats(tmp_path, "snapshots", cwd=tmp_path)
     assert_one_line_error(result, exit_code=2)
     assert "is a directory" in result.stderr and "HFSTATS_DB" not in result.stderr
 
