@@ -590,6 +590,14 @@ def test_a_bad_hfstats_db_says_where_the_path_came_from(tmp_path: Path) -> None:
     result = hfstats(tmp_path, "snapshots", hfstats_db=str(tmp_path))
     assert_one_line_error(result, exit_code=2)
     assert "is a directory" in result.stderr and "$HFSTATS_DB" in result.stderr
+    # A blank one names no file, and says where it came from too.
+    result = hfstats(tmp_path, "snapshots", hfstats_db="  ")
+    assert_one_line_error(result, exit_code=2)
+    assert "empty path" in result.stderr and "$HFSTATS_DB" in result.stderr
+    # A --db typed on the command line is not the variable's, though the variable is set.
+    result = hfstats(tmp_path, "snapshots", "--db", str(tmp_path), hfstats_db="x.duckdb")
+    assert_one_line_error(result, exit_code=2)
+    assert "is a directory" in result.stderr and "HFSTATS_DB" not in result.stderr
     # The built-in default is no environment variable: nothing to name.
     (tmp_path / "hfstats.duckdb").mkdir()
     result = hfstats(tmp_path, "snapshots", cwd=tmp_path)
