@@ -36,7 +36,7 @@ class DatabasePath(click.Path):
         from_env = (
             ctx is not None
             and param is not None
-            and param.name == "db_path"
+            and param.default is default_db  # --db of the commands that read $HFSTATS_DB
             and ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT
             and bool(os.environ.get("HFSTATS_DB"))
         )

@@ -598,6 +598,11 @@ def test_a_bad_hfstats_db_says_where_the_path_came_from(tmp_path: Path) -> None:
     result = hfstats(tmp_path, "snapshots", "--db", str(tmp_path), hfstats_db="x.duckdb")
     assert_one_line_error(result, exit_code=2)
     assert "is a directory" in result.stderr and "HFSTATS_DB" not in result.stderr
+    # `demo` has a --db of its own, which the variable does not set.
+    (tmp_path / "hfstats-demo.duckdb").mkdir()
+    result = hfstats(tmp_path, "demo", cwd=tmp_path, hfstats_db="x.duckdb")
+    assert_one_line_error(result, exit_code=2)
+    assert "is a directory" in result.stderr and "HFSTATS_DB" not in result.stderr
     # The built-in default is no environment variable: nothing to name.
     (tmp_path / "hfstats.duckdb").mkdir()
     result = hfstats(tmp_path, "snapshots", cwd=tmp_path)

@@ -601,6 +601,16 @@ def test_yearly_title_counts_the_years_each_framework_class_led():
     assert report.yearly_additions_title(rows) == title
 
 
+def test_formats_tied_in_the_latest_year_are_named_alphabetically():
+    rows = [
+        {"year": 2025, "format": "onnx", "models": 2},
+        {"year": 2025, "format": "gguf", "models": 2},
+        {"year": 2024, "format": "onnx", "models": 9},  # an earlier year does not count
+    ]
+    assert report.deployment_formats_title(rows).startswith("GGUF: ")
+    assert "created in 2025 (2)" in report.deployment_formats_title(rows)
+
+
 def test_library_caption_mentions_other_only_when_there_is_an_other_row():
     few = [{"library_name": name, "models": 1} for name in ("a", "b", None)]
     caption = report.library_share_caption(few)
