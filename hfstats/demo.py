@@ -70,10 +70,7 @@ def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
     try:
         result = crawl_sample(scratch)
         with store.write(scratch) as connection:
-            connection.execute(
-                "INSERT OR REPLACE INTO hfstats_meta VALUES (?, ?)",
-                [DEMO_MARKER, sample_recording().name],
-            )
+            store.set_meta(connection, DEMO_MARKER, sample_recording().name)
         # The old file's write-ahead log would be replayed into the new one: remove it first.
         _remove_database(db_path, keep_file=True)
         os.replace(scratch, db_path)
@@ -88,12 +85,10 @@ def _check_replaceable(db_path: Path) -> None:
         return
     try:
         with store.read(db_path) as connection:
-            marked = connection.execute(
-                "SELECT count(*) FROM hfstats_meta WHERE key = ?", [DEMO_MARKER]
-            ).fetchone()[0]
+            marked = store.get_meta(connection, DEMO_MARKER) is not None
             snapshots = connection.execute("SELECT count(*) FROM snapshots").fetchone()[0]
     except DatabaseError:
-        marked = snapshots = 0
+        marked, snapshots = False, 0
     if not marked:
         raise UsageError(
             f"{db_path} exists and was not made by `hfstats demo`; choose another --db path"

@@ -546,10 +546,7 @@ def _migrate(connection: duckdb.DuckDBPyConnection, version: int | None) -> None
         for statement in _VIEWS:
             connection.execute(statement)
         _refresh_stored_classification(connection)
-        connection.execute(
-            "INSERT OR REPLACE INTO hfstats_meta VALUES ('schema_version', ?)",
-            [str(SCHEMA_VERSION)],
-        )
+        set_meta(connection, "schema_version", str(SCHEMA_VERSION))
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
@@ -562,16 +559,13 @@ _CLASSIFY = "file_frameworks(files, library_name), deployment_formats(tags, file
 def _refresh_stored_classification(connection: duckdb.DuckDBPyConnection) -> None:
     """Recompute the stored files-method frameworks and formats when the rules have changed."""
     version = frameworks.rules_version()
-    rows = connection.execute(
-        "SELECT value FROM hfstats_meta WHERE key = 'rules_version'"
-    ).fetchall()
-    if rows and rows[0][0] == version:
+    if get_meta(connection, "rules_version") == version:
         return
     connection.execute(
         "UPDATE model_versions SET file_frameworks = file_frameworks(files, library_name), "
         "formats = deployment_formats(tags, files, library_name)"
     )
-    connection.execute("INSERT OR REPLACE INTO hfstats_meta VALUES ('rules_version', ?)", [version])
+    set_meta(connection, "rules_version", version)
 
 
 # -- snapshots ---------------------------------------------------------------------------------
@@ -632,13 +626,6 @@ def unlisted_models_before(
     """The models of a snapshot last modified before ``instant`` whose ``_id`` none of the page
     files lists (a model committed to since is listed with its new time): how many, and the
     object ids of up to ``keep`` of them, sorted. Reads every page again."""
-    if not page_files:
-        # Nothing listed: every such model is unlisted.
-        ids = connection.execute(
-            "SELECT object_id FROM models_at(?) WHERE last_modified < ? ORDER BY 1",
-            [snapshot_id, instant],
-        ).fetchall()
-        return len(ids), [i for (i,) in ids[:keep]]
     connection.execute("SET memory_limit = ?", [merge_memory_limits(page_files)[0]])
     connection.execute("SET threads = ?", [MERGE_THREADS])
     connection.execute(
