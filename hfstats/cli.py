@@ -1,7 +1,7 @@
 """The `hfstats` command: parses options, calls the library, prints. Nothing else.
 
 Exit codes: 0 ok, 1 error, 2 usage (bad input), 75 busy (another refresh holds the database:
-try again later), 130 interrupted.
+try again later), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def cli(ctx: click.Context, debug: bool, log_file: Path | None) -> None:
     re-measure published claims (check) and render charts for docs (report).
 
     Exit codes: 0 ok, 1 error, 2 bad input, 75 busy (another refresh is running; try later),
-    130 interrupted.
+    130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

@@ -680,3 +680,15 @@ def test_a_refresh_stopped_by_sigterm_says_so_and_keeps_its_progress(
         resumed = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", hub.url)
         assert resumed.returncode == 0, resumed.stderr
         assert "resumed" in resumed.stderr
+
+
+def test_help_lists_the_exit_code_of_every_signal_a_command_stops_on():
+    """Cron and systemd users read the codes in --help: each stop signal's 128 + number."""
+    from click.testing import CliRunner
+
+    from hfstats.cli import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
+    for stop, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")):
+        assert f"{128 + stop} stopped by {name}" in text or f"{128 + stop} by {name}" in text
+    assert "130 interrupted" in text
