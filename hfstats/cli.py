@@ -293,6 +293,7 @@ def refresh(
 
     _logging_from(ctx, quiet)
     progress = CrawlProgress(quiet=quiet)
+    hub.check_online()
     client = hub.HubClient(
         endpoint,
         hub.default_token(),

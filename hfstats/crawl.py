@@ -47,7 +47,7 @@ from .errors import (
     HubRefusedError,
     PageSizeRefusedError,
 )
-from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
+from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, check_online, models_url
 
 log = logging.getLogger("hfstats.crawl")
 
@@ -304,7 +304,9 @@ def refresh(
         raise HfstatsError("--page-size must be at least 1")
     store.merge_memory_limit()
     # A bad endpoint or a file hfstats must not write to is refused before the lock file is made.
-    client = client or HubClient(endpoint, token)
+    if client is None:
+        check_online()
+        client = HubClient(endpoint, token)
     store.check_writable(db_path)
     with RefreshLock(db_path):
         staging = Staging(db_path)

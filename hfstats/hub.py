@@ -69,10 +69,25 @@ def default_endpoint() -> str:
 
 
 def default_token() -> str | None:
-    """The token huggingface_hub would use (``HF_TOKEN`` or the cached login), if any."""
-    from huggingface_hub import get_token
+    """The token huggingface_hub would send (``HF_TOKEN`` or the cached login), if any: none
+    when ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` is set, as huggingface_hub does."""
+    from huggingface_hub import constants, get_token
 
+    if constants.HF_HUB_DISABLE_IMPLICIT_TOKEN:
+        return None
     return get_token()
+
+
+def check_online() -> None:
+    """Refuse to reach the Hub when ``HF_HUB_OFFLINE`` is set, as huggingface_hub does: on such
+    a machine a crawl would only wait out its retries and fail."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise UsageError(
+            "HF_HUB_OFFLINE is set, so hfstats does not reach the Hub; unset it to crawl "
+            "(`hfstats demo` works offline)"
+        )
 
 
 def default_headers(token: str | None) -> dict[str, str]:

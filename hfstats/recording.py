@@ -27,7 +27,7 @@ from responses.registries import OrderedRegistry
 
 from . import crawl
 from .errors import UsageError
-from .hub import HubClient, models_url
+from .hub import HubClient, check_online, models_url
 
 # Response headers a recording must never keep: they carry credentials or session state.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -201,6 +201,7 @@ def record(
     out_folder = Path(out_path).resolve().parent
     if not out_folder.is_dir():
         raise UsageError(f"folder {out_folder} does not exist")
+    check_online()
     session = requests.Session()
     client = HubClient(
         endpoint,

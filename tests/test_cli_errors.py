@@ -31,10 +31,12 @@ def hfstats(
     token: str | None = None,
     hfstats_db: str | None = None,
     cwd: Path | None = None,
+    env_extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "NO_COLOR": "1"}
-    env.pop("HF_TOKEN", None)
-    env.pop("HFSTATS_DB", None)
+    for name in ("HF_TOKEN", "HFSTATS_DB", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_IMPLICIT_TOKEN"):
+        env.pop(name, None)
+    env.update(env_extra or {})
     if token is not None:
         env["HF_TOKEN"] = token
     if hfstats_db is not None:
@@ -241,6 +243,59 @@ def test_invalid_token(tmp_path: Path) -> None:
         )
     assert_one_line_error(result, exit_code=1)
     assert "401" in result.stderr and "HF_TOKEN" in result.stderr
+
+
+def test_hf_hub_disable_implicit_token_keeps_the_token_at_home(tmp_path: Path) -> None:
+    # huggingface_hub's convention: with it set, HF_TOKEN is not sent unless asked for.
+    with FakeHub(MODELS, token="hf_the_right_one") as hub:
+        args = ("refresh", "--db", str(tmp_path / "hub.duckdb"), "--endpoint", hub.url)
+        refused = hfstats(
+            tmp_path,
+            *args,
+            token="hf_the_right_one",
+            env_extra={"HF_HUB_DISABLE_IMPLICIT_TOKEN": "1"},
+        )
+        sent = hfstats(tmp_path, *args, token="hf_the_right_one")
+    assert_one_line_error(refused, exit_code=1)
+    assert "401" in refused.stderr
+    assert sent.returncode == 0, sent.stderr
+
+
+def test_hf_hub_offline_refuses_to_crawl_before_any_request_or_file(tmp_path: Path) -> None:
+    db = tmp_path / "hub.duckdb"
+    offline = {"HF_HUB_OFFLINE": "1"}
+    with FakeHub(MODELS) as hub:
+        result = hfstats(
+            tmp_path, "refresh", "--db", str(db), "--endpoint", hub.url, env_extra=offline
+        )
+        recorded = hfstats(
+            tmp_path, "record", str(tmp_path / "rec.yaml"), "--endpoint", hub.url, env_extra=offline
+        )
+    assert hub.stats.requests == 0
+    for refused in (result, recorded):
+        assert_one_line_error(refused, exit_code=2)
+        assert "HF_HUB_OFFLINE" in refused.stderr
+    assert not [p.name for p in tmp_path.iterdir() if p.name != "hf-home"]
+
+
+def test_hf_hub_offline_refuses_a_refresh_from_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    from hfstats.errors import UsageError
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(UsageError, match="HF_HUB_OFFLINE"):
+        crawl.refresh(tmp_path / "hub.duckdb", endpoint="http://127.0.0.1:9")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_runs_with_hf_hub_offline_set(tmp_path: Path) -> None:
+    # The demo replays a recording: an offline machine is where it is most wanted.
+    result = hfstats(tmp_path, "demo", cwd=tmp_path, env_extra={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "hfstats-demo.duckdb").exists()
 
 
 # -- --debug -------------------------------------------------------------------------------------
