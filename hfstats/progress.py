@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -24,10 +25,14 @@ class CrawlProgress:
         self._last_log = 0.0
         self._started = time.monotonic()
         self._models_at_start: int | None = None
+        self._redirect = contextlib.ExitStack()
         if not quiet and self.stream.isatty():
             from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
 
             self._bar = tqdm(unit=" pages", file=self.stream, dynamic_ncols=True, leave=False)
+            # Log lines (retries, waits, the merge) go above the bar instead of onto its line.
+            self._redirect.enter_context(logging_redirect_tqdm([logging.getLogger("hfstats")]))
 
     def on_page(self, state: CrawlState, page: Page | None) -> None:
         if self.quiet:
@@ -61,6 +66,7 @@ class CrawlProgress:
             self._bar.refresh()
 
     def close(self) -> None:
+        self._redirect.close()
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -1,0 +1,72 @@
+"""What a refresh shows while it works: the bar on a terminal, log lines otherwise."""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from hfstats import crawl
+from hfstats.cli import _setup_logging
+from hfstats.hub import HubClient
+from hfstats.progress import CrawlProgress
+from hfstats.testing.fakehub import FakeHub
+from hfstats.testing.synthetic import synthetic_models
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_log_lines_on_a_terminal_start_their_own_line_above_the_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = Terminal()
+    # In the test's body: pytest sets its own sys.stderr again after fixtures.
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setattr(logging.getLogger("hfstats"), "handlers", [])
+    _setup_logging(quiet=False, log_file=None, debug=False)
+    progress = CrawlProgress()
+    state = crawl.CrawlState(
+        snapshot_id=1,
+        mode="full",
+        endpoint="http://hub",
+        started_at="2026-12-01T00:00:00+00:00",
+        page_size=10,
+        phase="listing",
+        next_url=None,
+    )
+    for _ in range(3):
+        state.models_seen += 10
+        state.pages += 1
+        progress.on_page(state, None)
+        logging.getLogger("hfstats.hub").warning("retry 1/8 in 1.0s: HTTP 503")
+    progress.close()
+    written = terminal.getvalue()
+    assert "pages" in written  # the bar was drawn
+    assert written.count("retry 1/8") == 3
+    # Never glued onto the bar's text: each message starts a line (or a redrawn one).
+    assert not re.search(r"[^\r\n]retry 1/8", written), written
+
+
+def test_a_refresh_says_when_it_merges(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The merge of a million models takes most of a minute after the last page.
+    models = list(synthetic_models(45, seed=3))
+    caplog.set_level(logging.INFO, logger="hfstats")
+    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
+    with FakeHub(models) as hub:
+        crawl.refresh(tmp_path / "hub.duckdb", client=HubClient(hub.url), page_size=20)
+    pages = math.ceil(len(models) / 20) + 1  # the listing, then one catch-up page
+    merging = [r.getMessage() for r in caplog.records if r.getMessage().startswith("merging")]
+    assert merging == [
+        f"merging {pages} page(s), {len(models) + 20} listing element(s), into snapshot 1"
+    ]
