@@ -41,9 +41,14 @@ _TABLES = {
     "snapshots": f"SELECT s.*, {_SNAPSHOT_DATE} FROM snapshots s WHERE s.complete",
     # Types every engine reads: Trino, Athena and older Spark have no unsigned 64-bit integer
     # (the hash becomes 16 hex digits) and may not know Parquet's JSON type (raw becomes text).
+    # Databases typed before hfstats refused them may hold times Arrow and Spark cannot read
+    # (infinity, years past 9999): NULL, as hfstats types them now.
     "model_versions": (
         "SELECT t.* REPLACE (lpad(hex(t.content_hash), 16, '0') AS content_hash, "
-        f"t.raw::VARCHAR AS raw), {_SNAPSHOT_DATE} FROM model_versions t {_BEGAN_IN}"
+        f"t.raw::VARCHAR AS raw, "
+        f"CASE WHEN t.created_at {store.READABLE_TIME} THEN t.created_at END AS created_at, "
+        f"CASE WHEN t.last_modified {store.READABLE_TIME} THEN t.last_modified END "
+        f"AS last_modified), {_SNAPSHOT_DATE} FROM model_versions t {_BEGAN_IN}"
     ),
     "model_counters": f"SELECT t.*, {_SNAPSHOT_DATE} FROM model_counters t {_BEGAN_IN}",
 }

@@ -279,6 +279,17 @@ def _typed(name: str, json_types: str, expression: str) -> str:
     return f"CASE WHEN json_type({value}) IN ({json_types}) THEN {expression.replace('{v}', value)} END"
 
 
+# An ISO-8601 time, or NULL: DuckDB's cast also takes 'epoch' and 'infinity', and years past
+# 9999 that Python, Spark and Arrow cannot read back.
+READABLE_TIME = (
+    "BETWEEN TIMESTAMPTZ '0001-01-01 00:00:00+00' AND TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
+)
+_TIME = (
+    "CASE WHEN ({v}->>'$')[1] BETWEEN '0' AND '9' "
+    f"AND TRY_CAST({{v}}->>'$' AS TIMESTAMPTZ) {READABLE_TIME} "
+    "THEN TRY_CAST({v}->>'$' AS TIMESTAMPTZ) END"
+)
+
 # Typed columns derived from one raw listing element ``j`` (with ``f`` its extracted keys).
 # Every extraction checks the JSON type first, so a value of the wrong type becomes NULL
 # instead of failing the whole merge.
@@ -288,8 +299,8 @@ _TYPED_COLUMNS = f"""
     {_typed("modelId", "'VARCHAR'", "{v}->>'$'")} AS model_id,
     {_typed("author", "'VARCHAR'", "{v}->>'$'")} AS author,
     {_typed("sha", "'VARCHAR'", "{v}->>'$'")} AS sha,
-    {_typed("createdAt", "'VARCHAR'", "TRY_CAST({v}->>'$' AS TIMESTAMPTZ)")} AS created_at,
-    {_typed("lastModified", "'VARCHAR'", "TRY_CAST({v}->>'$' AS TIMESTAMPTZ)")} AS last_modified,
+    {_typed("createdAt", "'VARCHAR'", _TIME)} AS created_at,
+    {_typed("lastModified", "'VARCHAR'", _TIME)} AS last_modified,
     {_typed("private", "'BOOLEAN'", "({v}->>'$')::BOOLEAN")} AS private,
     {_typed("disabled", "'BOOLEAN'", "({v}->>'$')::BOOLEAN")} AS disabled,
     {_typed("gated", "'VARCHAR', 'BOOLEAN'", "{v}->>'$'")} AS gated,

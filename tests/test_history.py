@@ -420,3 +420,37 @@ def test_export_of_a_database_without_a_complete_snapshot_is_refused(tmp_path):
     with pytest.raises(DatabaseError, match="no complete snapshot yet"):
         export(db, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# Times DuckDB's cast takes but that are no ISO-8601 instant Arrow, Spark or Python can read.
+UNREADABLE_TIMES = ["infinity", "-infinity", "epoch", "290000-01-01T00:00:00Z", "0000-06-01"]
+
+
+def test_times_no_reader_can_read_are_stored_as_null_and_exported_readable(tmp_path):
+    models = list(synthetic_models(12, seed=17))
+    for model, odd in zip(models, UNREADABLE_TIMES, strict=False):
+        model["createdAt"] = odd
+    sent = {m["_id"]: m["createdAt"] for m in models}
+    db = tmp_path / "t.duckdb"
+    with FakeHub(models) as hub:
+        run_refresh(db, hub)
+    with store.read(db) as connection:
+        stored = dict(connection.execute("SELECT object_id, created_at FROM models").fetchall())
+    for object_id, value in sent.items():
+        if value in UNREADABLE_TIMES:
+            assert stored[object_id] is None, value
+        else:
+            expected = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            assert stored[object_id] == expected
+    # A database typed before: the export still writes no time an engine cannot read.
+    with duckdb.connect(str(db)) as connection:
+        connection.execute(
+            "UPDATE model_versions SET created_at = 'infinity', last_modified = '-infinity'"
+        )
+    out = tmp_path / "export"
+    export(db, out)
+    exported = duckdb.sql(
+        "SELECT count(*), count(created_at), count(last_modified) FROM read_parquet($path)",
+        params={"path": str(out / "model_versions" / "*" / "*.parquet")},
+    ).fetchall()
+    assert exported == [(len(models), 0, 0)]
