@@ -510,7 +510,8 @@ def _refuse_a_shrunken_listing(
     connection: duckdb.DuckDBPyConnection, staging: Staging, state: CrawlState
 ) -> None:
     latest = store.latest_complete(connection)
-    if latest is None or latest["endpoint"] != state.endpoint or not latest["models"]:
+    # Also against another endpoint's snapshot: a partial mirror would mark the rest deleted.
+    if latest is None or not latest["models"]:
         return
     # Not models_seen: catch-up passes read the top of the listing again.
     listed = state.models_seen if state.listing_models is None else state.listing_models
@@ -520,8 +521,9 @@ def _refuse_a_shrunken_listing(
     # after the outage succeeds.
     _save_progress(connection, state)
     staging.discard()
+    other = f" (of {latest['endpoint']})" if latest["endpoint"] != state.endpoint else ""
     raise HubError(
-        f"the Hub listed {listed:,} models where snapshot {latest['snapshot_id']} "
+        f"the Hub listed {listed:,} models where snapshot {latest['snapshot_id']}{other} "
         f"had {latest['models']:,}: not marking the others deleted, as an outage is likelier; "
         "this crawl was dropped: run `hfstats refresh --full` again later (with --allow-shrink "
         "it records a listing that really shrank)"

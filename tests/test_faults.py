@@ -378,6 +378,26 @@ def test_the_shrink_guard_counts_the_listing_not_the_catch_up_pass_reading_it_ag
         assert len(models_view(db_path)) == 300
 
 
+def test_a_partial_mirror_of_another_endpoint_is_refused_as_a_shrunken_listing(
+    tmp_path: Path,
+) -> None:
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(300, seed=23))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=100)
+    # HF_ENDPOINT pointed at a mirror holding a third of the models.
+    with FakeHub(models[:100]) as mirror:
+        with pytest.raises(HubError, match=r"listed 100 models where snapshot 1 \(of http"):
+            crawl.refresh(db_path, client=fast_client(mirror), page_size=100)
+        assert len(models_view(db_path)) == 300  # nothing marked deleted
+        result = crawl.refresh(
+            db_path, client=fast_client(mirror), page_size=100, allow_shrink=True
+        )
+        assert result.merge.deleted == 200
+
+
 @pytest.mark.parametrize(("deleted", "allow_shrink"), [(100, False), (150, True)])
 def test_half_the_listing_or_an_allowed_shrink_is_recorded(
     tmp_path: Path, deleted: int, allow_shrink: bool
