@@ -8,7 +8,8 @@ Layout under the output folder::
 
 A version's partition is the date of the snapshot it first appeared in (``valid_from``), so a
 daily export adds one small partition per table, and the state as of snapshot S is
-``valid_from <= S AND (valid_to IS NULL OR valid_to > S)`` in any engine that reads Parquet.
+``valid_from <= S AND (valid_to IS NULL OR valid_to > S)`` in both tables, for an S that
+``snapshots`` holds, in any engine that reads Parquet (the README has the query).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ log = logging.getLogger("hfstats.export")
 
 FORMATS = ("parquet",)
 # Written into every export: a folder holding it is one `hfstats export` may replace.
-MARKER_FILE = ".hfstats-export"
+MARKER_FILE = outdir.EXPORT_MARKER
 
 # Each table, with the date of the snapshot that partitions its rows: its own for snapshots,
 # the one a version or counter interval began in for the others.
@@ -63,8 +64,6 @@ def export(db_path: str | Path, out_dir: str | Path, fmt: str = "parquet") -> di
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
     target = Path(out_dir).resolve()
-    if not target.parent.exists():
-        raise UsageError(f"folder {target.parent} does not exist")
     outdir.check_replaceable(target, MARKER_FILE, "hfstats export", keep=Path(db_path))
     counts: dict[str, int] = {}
     with store.read(db_path) as connection:
@@ -85,4 +84,13 @@ def _write_tables(
         table_dir.mkdir()
         if counts[table]:
             relation.write_parquet(str(table_dir), partition_by=["snapshot_date"], overwrite=True)
+        else:
+            # No rows (a Hub with no models): a file with the columns still, in the latest
+            # snapshot's partition, since readers refuse a folder without Parquet files.
+            latest = connection.sql(f"SELECT max(snapshot_date) FROM ({_TABLES['snapshots']})")
+            partition = table_dir / f"snapshot_date={latest.fetchall()[0][0].isoformat()}"
+            partition.mkdir()
+            relation.project("* EXCLUDE (snapshot_date)").write_parquet(
+                str(partition / "data_0.parquet")
+            )
     (staging / MARKER_FILE).write_text(json.dumps({"hfstats_version": __version__}) + "\n")

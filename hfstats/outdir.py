@@ -16,6 +16,11 @@ from pathlib import Path
 
 from .errors import UsageError
 
+EXPORT_MARKER = ".hfstats-export"
+REPORT_MARKER = ".hfstats-report"
+# Marker file -> the command that replaces a folder holding it as a whole.
+_MARKERS = {EXPORT_MARKER: "hfstats export", REPORT_MARKER: "hfstats report"}
+
 
 def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | None = None) -> None:
     """Refuse ``out_dir`` (resolved) unless ``command`` may replace it; ``keep`` (e.g. the
@@ -26,6 +31,14 @@ def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | Non
         raise UsageError(f"{out_dir} is the current folder or contains it; name a subfolder")
     if keep is not None and out_dir in keep.resolve().parents:
         raise UsageError(f"{out_dir} holds {keep}, which replacing it would delete")
+    for ancestor in out_dir.parents:
+        for marker_name, replacer in _MARKERS.items():
+            if (ancestor / marker_name).is_file():
+                # The next run of that command would delete this folder with the rest.
+                raise UsageError(
+                    f"{out_dir} is inside {ancestor}, which `{replacer}` replaces as a whole; "
+                    "name a folder outside it"
+                )
     if not out_dir.exists():
         _check_creatable(out_dir)
         return

@@ -47,7 +47,7 @@ DEFAULT_OUT = Path("reports/latest")
 # A file that marks a folder as written by `hfstats report`: only such folders are replaced.
 log = logging.getLogger("hfstats.report")
 
-MARKER_FILE = ".hfstats-report"
+MARKER_FILE = outdir.REPORT_MARKER
 
 PLACEHOLDER_LABEL = "created on or before 2022-03-02"
 CLASS_LABELS = {

@@ -438,6 +438,40 @@ def test_export_never_replaces_a_folder_it_did_not_write(tmp_path: Path, databas
     ]
 
 
+def test_an_output_folder_inside_an_export_or_report_is_refused(
+    tmp_path: Path, database: Path
+) -> None:
+    # The next export or report of the outer folder would delete it with the rest.
+    out = tmp_path / "history"
+    assert hfstats(tmp_path, "export", str(out), "--db", str(database)).returncode == 0
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / ".hfstats-report").write_text("{}")
+    for args in (
+        ("export", str(out / "sub")),
+        ("report", "--out", str(out / "model_versions" / "charts")),
+        ("export", str(tmp_path / "report" / "history")),
+    ):
+        result = hfstats(tmp_path, *args, "--db", str(database))
+        assert_one_line_error(result, exit_code=2)
+        assert "replaces as a whole" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".hfstats-export",
+        "model_counters",
+        "model_versions",
+        "snapshots",
+    ]
+
+
+def test_export_creates_missing_parent_folders_as_report_does(
+    tmp_path: Path, database: Path
+) -> None:
+    result = hfstats(
+        tmp_path, "export", str(tmp_path / "a" / "b" / "history"), "--db", str(database)
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a" / "b" / "history" / ".hfstats-export").is_file()
+
+
 def test_prune_reads_the_db_given_to_the_snapshots_group(tmp_path: Path, hfstats_db: bytes) -> None:
     chosen, other = tmp_path / "chosen.duckdb", tmp_path / "other.duckdb"
     chosen.write_bytes(hfstats_db)

@@ -454,3 +454,57 @@ def test_times_no_reader_can_read_are_stored_as_null_and_exported_readable(tmp_p
         params={"path": str(out / "model_versions" / "*" / "*.parquet")},
     ).fetchall()
     assert exported == [(len(models), 0, 0)]
+
+
+def readme_parquet_query() -> str:
+    """The SQL the README gives for the state as of snapshot 3 of an export."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Beyond one file: Parquet", 1)[1]
+    return section.split("```sql\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_query_on_an_export_gives_models_at_each_snapshot(tmp_path):
+    db = tmp_path / "r.duckdb"
+    with FakeHub(synthetic_models(120, seed=31)) as hub:
+        run_refresh(db, hub)
+        models = commit_to_first(hub, 10, NOW)
+        hub.delete(models[10]["_id"])
+        for m in models[20:25]:  # counters move without a commit
+            hub.upsert({**m, "likes": m["likes"] + 3})
+        run_refresh(db, hub)
+        crawl.refresh(db, client=HubClient(hub.url, None), full=True, page_size=10, max_pages=1)
+    out = tmp_path / "history"
+    export(db, out)
+    template = readme_parquet_query().replace("hub-history", str(out))
+    for snapshot_id in (1, 2, 3, 99):  # 3 is unfinished, 99 does not exist
+        sql = re.sub(r"\b3\b", str(snapshot_id), template)
+        exported = duckdb.sql(
+            f"SELECT object_id, id, likes, downloads FROM ({sql}) ORDER BY object_id"
+        ).fetchall()
+        with store.read(db) as connection:
+            expected = connection.execute(
+                "SELECT object_id, id, likes, downloads FROM models_at(?) ORDER BY object_id",
+                [snapshot_id],
+            ).fetchall()
+        assert exported == expected, snapshot_id
+        assert bool(exported) == (snapshot_id in (1, 2))
+
+
+def test_an_export_of_a_hub_without_models_has_readable_empty_tables(tmp_path):
+    db = tmp_path / "empty.duckdb"
+    with FakeHub([]) as hub:
+        run_refresh(db, hub)
+    out = tmp_path / "history"
+    export(db, out)
+    with store.read(db) as connection:
+        columns = {
+            table: [d[0] for d in connection.execute(f"SELECT * FROM {table} LIMIT 0").description]
+            for table in ("model_versions", "model_counters")
+        }
+    for table, names in columns.items():
+        relation = duckdb.sql(
+            "SELECT * FROM read_parquet($path, hive_partitioning = true)",
+            params={"path": str(out / table / "*" / "*.parquet")},
+        )
+        assert relation.fetchall() == []
+        assert relation.columns == [*names, "snapshot_date"]
