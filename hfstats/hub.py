@@ -55,6 +55,11 @@ _READ_SIZE = 1 << 20
 # far below any working link, far above a server dribbling a byte at a time.
 _MIN_BYTES_PER_SECOND = 1024
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_ASCTIME_RE = re.compile(r"[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}")
+# Requests left beyond this are as good as unlimited (and keep the count an int).
+_MAX_REMAINING = 2.0**31
+# Redirects followed for one page before it counts as broken: each is a request of the quota.
+MAX_REDIRECTS = 5
 # A surrogate escape in the raw JSON: DuckDB's parser rejects unpaired ones, so such pages take
 # the slow path through Python (see ``Page.body_for_storage``).
 _SURROGATE_ESCAPE_RE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -142,7 +147,9 @@ class RateLimit:
             if remaining is None:
                 continue
             reset = values.get("t", values.get("reset"))
-            limits.append(cls(int(float(remaining)), _reset_seconds(reset) if reset else None))
+            # A number too long for a float is infinity: more requests than anyone will make.
+            left = min(float(remaining), _MAX_REMAINING)
+            limits.append(cls(int(left), _reset_seconds(reset) if reset else None))
         if not limits:
             return None
         tightest = min(limits, key=lambda limit: limit.remaining)
@@ -152,13 +159,13 @@ class RateLimit:
             resets = [limit.reset_seconds for limit in exhausted]
             reset = None if None in resets else max(resets)
             tightest = cls(tightest.remaining, reset)
-        if tightest.reset_seconds is None and policy:
+        windows = [
+            _reset_seconds(v) for k, v in _RATELIMIT_PARAM_RE.findall(policy or "") if k == "w"
+        ]
+        if windows and (tightest.reset_seconds is None or tightest.reset_seconds > max(windows)):
             # Which policy the exhausted limit belongs to is not sure: the longest window is.
-            windows = [
-                _reset_seconds(v) for k, v in _RATELIMIT_PARAM_RE.findall(policy) if k == "w"
-            ]
-            if windows:
-                return cls(tightest.remaining, max(windows))
+            # A fixed window resets within its length, whatever a larger t says.
+            return cls(tightest.remaining, max(windows))
         return tightest
 
     @classmethod
@@ -187,6 +194,8 @@ def _reset_seconds(value: str) -> int:
     """Whole seconds until a reset, rounded up; from a Unix time in seconds or milliseconds
     too (X-RateLimit-Reset is often one)."""
     seconds = float(value)
+    if not math.isfinite(seconds):
+        return _MAX_RESET_SECONDS
     if seconds > 1e12:
         seconds = seconds / 1000 - time.time()
     elif seconds > 1e9:
@@ -195,35 +204,37 @@ def _reset_seconds(value: str) -> int:
 
 
 def _http_date(value: str | None) -> datetime | None:
+    """An HTTP date (RFC 9110: IMF-fixdate, RFC 850 or asctime, all GMT), or None."""
     if not value:
         return None
+    value = value.strip()
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    # A zone it cannot read (CET, -0000) comes back naive: better no time than a wrong one.
-    return moment if moment.tzinfo else None
+    if moment.tzinfo is None:
+        # "-0000" is UTC with no zone said, and asctime has no zone but is GMT by definition;
+        # a zone name the parser does not know (CET) is no time at all rather than a wrong one.
+        if not (value.endswith("-0000") or _ASCTIME_RE.fullmatch(value)):
+            return None
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
-def retry_after_seconds(header: str | None) -> float | None:
+def retry_after_seconds(header: str | None, now: datetime | None = None) -> float | None:
     """``Retry-After`` as seconds: a number (whole, as HTTP says, or with decimals) or an HTTP
-    date; at most an hour, like a rate-limit reset."""
+    date, counted from ``now`` (the response's Date: the server's clock, as it meant it; else
+    ours); at most an hour, like a rate-limit reset."""
     if not header:
         return None
     header = header.strip()
     if _NUMBER_RE.fullmatch(header):
         return min(float(header), float(_MAX_RESET_SECONDS))
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError, OverflowError):
+    when = _http_date(header)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        # "-0000" is UTC with no zone said; a zone name the parser does not know (CET) is no
-        # time at all rather than a wrong one.
-        if not header.endswith("-0000"):
-            return None
-        when = when.replace(tzinfo=UTC)
-    return min(max(0.0, when.timestamp() - time.time()), float(_MAX_RESET_SECONDS))
+    since = now.timestamp() if now is not None else time.time()
+    return min(max(0.0, when.timestamp() - since), float(_MAX_RESET_SECONDS))
 
 
 @dataclass
@@ -313,7 +324,15 @@ class HubClient:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        if token and (token != token.strip() or not token.isprintable() or not token.isascii()):
+            # requests would fail every request with an encoding error or an invalid header.
+            raise UsageError(
+                "the token (HF_TOKEN or the cached login) holds spaces or characters an HTTP "
+                "header cannot carry; check it"
+            )
+        self._token = token
         self.session = session or requests.Session()
+        self.session.max_redirects = MAX_REDIRECTS
         self.session.headers.update(default_headers(token))
         self._sleep = sleep
         self._on_wait = on_wait
@@ -345,7 +364,11 @@ class HubClient:
                         f"giving up on {self._redact(url)} after {self.max_retries} retries: "
                         f"{problem}; {self._give_up_hint}"
                     ) from None
-                delay = problem.wait if problem.wait is not None else self._backoff(attempt)
+                # A wait the server asks for, but never less than the backoff: a Retry-After of
+                # 0, or a date already past by our clock, must not send the retries at once.
+                delay = self._backoff(attempt)
+                if problem.wait is not None:
+                    delay = max(problem.wait, delay)
                 if problem.at_least is not None:
                     delay = max(delay, min(problem.at_least, self.backoff_cap))
                 self.stats.retries += 1
@@ -407,6 +430,9 @@ class HubClient:
                 body = self._read_body(response)
             finally:
                 response.close()
+        except requests.TooManyRedirects:
+            self.stats.requests += self.session.max_redirects
+            raise BadResponse(f"more than {self.session.max_redirects} redirects") from None
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise BadResponse(f"no answer within {self.timeout:g}s") from None
         except requests.ConnectionError as exc:
@@ -419,10 +445,11 @@ class HubClient:
         self.stats.status_counts[status] = self.stats.status_counts.get(status, 0) + 1
         self._note_rate_limit(response)
 
+        served_at = _http_date(response.headers.get("Date"))
         if status == 429:
             if self._after_window_wait:
                 self._resets_run_late = True
-            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            wait = retry_after_seconds(response.headers.get("Retry-After"), served_at)
             if wait is None:
                 # Waiting for the window to reset only makes sense when the window is used up;
                 # a 429 that still reports requests left is a burst limit: back off instead.
@@ -437,11 +464,11 @@ class HubClient:
         if status >= 500 or status == 408:
             # A server in trouble may ask for a pause (Retry-After); it lengthens the backoff
             # up to its cap, but a 0 must not make the retries come all at once.
-            asked = retry_after_seconds(response.headers.get("Retry-After"))
+            asked = retry_after_seconds(response.headers.get("Retry-After"), served_at)
             raise BadResponse(f"HTTP {status}", at_least=asked)
         if status in (401, 403):
             raise HubAuthError(
-                f"the Hub refused the request ({status} {_error_message(response, body)}); "
+                f"the Hub refused the request ({status} {self._error_message(response, body)}); "
                 "check HF_TOKEN or log in again with `hf auth login`"
             )
         if status == 404:
@@ -450,7 +477,7 @@ class HubClient:
                 "check --endpoint or HF_ENDPOINT"
             )
         if status >= 400:
-            message = _error_message(response, body)
+            message = self._error_message(response, body)
             # The largest page size is not documented; a Hub may refuse one rather than cap it.
             refusal = f"the Hub answered {status} {message} for {self._redact(url)}"
             if "limit" in message.lower():
@@ -470,7 +497,13 @@ class HubClient:
                 kind = "HTML" if body.lstrip()[:1] == b"<" else "a body that is not JSON"
                 raise BadResponse(f"{kind} instead of the model list ({len(body)} bytes)") from None
         if not isinstance(models, list):
-            raise BadResponse(f"a JSON {type(models).__name__} instead of the model list")
+            said = models.get("error") if isinstance(models, dict) else None
+            said = f": {self._scrub(said)[:200]}" if isinstance(said, str) else ""
+            raise BadResponse(f"a JSON {type(models).__name__} instead of the model list{said}")
+        if models and not any(_is_model(element) for element in models):
+            # An error dressed as a list ([{"message": ...}]): believed, it would end the crawl
+            # or mark the models of this page deleted.
+            raise BadResponse(f"a list of {len(models)} element(s) without a model's _id")
 
         link_header = response.headers.get("Link")
         next_url = None
@@ -480,13 +513,7 @@ class HubClient:
                 next_url = self._same_origin(urljoin(response.url or url, next_link))
             if next_url == url:
                 raise BadResponse("a Link header pointing at the page itself")
-        return Page(
-            url=url,
-            models=models,
-            body=body,
-            next_url=next_url,
-            served_at=_http_date(response.headers.get("Date")),
-        )
+        return Page(url=url, models=models, body=body, next_url=next_url, served_at=served_at)
 
     def _read_body(self, response: requests.Response) -> bytes:
         """The whole body, read as it arrives (from when the headers are in). Each read is
@@ -508,6 +535,13 @@ class HubClient:
                     f"finish (after {elapsed:.0f}s)"
                 )
         return b"".join(chunks)
+
+    def _error_message(self, response: requests.Response, body: bytes) -> str:
+        return self._scrub(_error_message(response, body))[:200]
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the token: a server may echo the credentials it refused."""
+        return text.replace(self._token, "hf_***") if self._token else text
 
     def _same_origin(self, url: str) -> str:
         """Keep every request on the configured endpoint, so the token goes nowhere else.
@@ -590,6 +624,11 @@ def _endpoint_parts(endpoint: str) -> SplitResult:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
             f"endpoint {shown!r} is not an http(s) URL; pass e.g. --endpoint https://huggingface.co"
+        )
+    if parts.query or parts.fragment or endpoint.endswith(("?", "#")):
+        raise UsageError(
+            f"endpoint {shown!r} has a query or fragment; give the Hub's base URL "
+            "(e.g. https://huggingface.co)"
         )
     if parts.username is not None or parts.password is not None:
         # The endpoint is stored with every snapshot and exported: no secret may ride in it.
@@ -701,6 +740,13 @@ def _next_link(header: str) -> str | None:
     return None
 
 
+def _is_model(element: object) -> bool:
+    if not isinstance(element, dict):
+        return False
+    object_id = element.get("_id")
+    return isinstance(object_id, str) and object_id != ""
+
+
 def _error_message(response: requests.Response, body: bytes) -> str:
     message = response.headers.get("X-Error-Message")
     if not message:
@@ -713,5 +759,4 @@ def _error_message(response: requests.Response, body: bytes) -> str:
             # {"detail": ...} (a string, or a list of problems).
             found = payload.get("error") or payload.get("detail")
             message = found if isinstance(found, str) or found is None else json.dumps(found)
-    message = (message or response.reason or "").strip().replace("\n", " ")
-    return message[:200]
+    return (message or response.reason or "").strip().replace("\n", " ")

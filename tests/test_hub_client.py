@@ -730,3 +730,128 @@ def test_a_mirror_whose_path_is_api_still_gets_its_prefix() -> None:
         mock.get(url, json=[{"_id": "a"}], headers={"Link": f'<{upstream}>; rel="next"'})
         page = HubClient("https://proxy.test/api", sleep=Sleeps()).get_page(url)
     assert page.next_url == "https://proxy.test/api/api/models?limit=2&cursor=abc"
+
+
+# -- answers a proxy or a Hub in trouble may give -----------------------------------------------
+
+
+@pytest.mark.parametrize("body", [[1, 2, 3], [{"message": "upstream error"}], [{"_id": ""}]])
+def test_a_list_without_any_model_is_retried_not_believed(body: list) -> None:
+    # Believed, its next link would be followed and its models' place marked deleted.
+    url = "https://hub.test/api/models?limit=2"
+    with responses.RequestsMock() as mock:
+        mock.get(url, json=body, headers={"Link": f'<{url}&cursor=x>; rel="next"'})
+        mock.get(url, json=[{"_id": "a"}, 7], headers={"Link": f'<{url}&cursor=x>; rel="next"'})
+        client = HubClient("https://hub.test", sleep=Sleeps(), backoff_base=0.01)
+        page = client.get_page(url)
+    assert page.models == [{"_id": "a"}, 7]  # one model among junk is a page
+    assert client.stats.retries == 1
+
+
+def test_an_error_object_with_status_200_is_quoted() -> None:
+    url = "https://hub.test/api/models?limit=2"
+    with responses.RequestsMock() as mock:
+        mock.get(url, json={"error": "Invalid username or password."})
+        client = HubClient("https://hub.test", sleep=Sleeps(), max_retries=1)
+        with pytest.raises(HubUnavailableError, match="Invalid username or password"):
+            client.get_page(url)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"RateLimit": '"api";r=5;t=' + "9" * 400},
+        {"RateLimit": '"api";r=' + "9" * 400 + ";t=5"},
+        {"RateLimit": '"api";r=0', "RateLimit-Policy": '"fixed window";"api";q=5;w=' + "9" * 400},
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9" * 400},
+    ],
+)
+def test_numbers_too_long_for_a_float_in_rate_limit_headers_are_bounded(headers: dict) -> None:
+    # float("9" * 400) is infinity: math.ceil of it raised OverflowError on every page.
+    limit = RateLimit.from_headers(headers)
+    assert limit is not None
+    assert 0 <= limit.remaining <= 2**31
+    assert limit.reset_seconds in (None, 5, 3600)
+
+
+def test_a_reset_beyond_the_policy_window_waits_one_window() -> None:
+    limit = RateLimit.parse('"api";r=0;t=1000', '"fixed window";"api";q=500;w=300')
+    assert limit == RateLimit(remaining=0, reset_seconds=300)
+
+
+def test_a_429_retry_after_of_zero_still_backs_off() -> None:
+    sleeps = Sleeps()
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=429, headers={"Retry-After": "0"}, body="{}")
+        mock.get(url, status=429, headers={"Retry-After": "0"}, body="{}")
+        mock.get(url, json=[{"_id": "a"}])
+        HubClient("https://hub.test", sleep=sleeps, backoff_base=1.0).get_page(url)
+    assert len(sleeps) == 2 and 0.5 <= sleeps[0] <= 1 and 1 <= sleeps[1] <= 2
+
+
+def test_a_retry_after_date_counts_from_the_servers_own_clock() -> None:
+    # The server's clock runs 10 s behind ours; it asks for 5 s from its now.
+    sleeps = Sleeps()
+    url = "https://hub.test/api/models?limit=10"
+    server_now = time.time() - 10
+    headers = {
+        "Date": email.utils.formatdate(server_now, usegmt=True),
+        "Retry-After": email.utils.formatdate(server_now + 5, usegmt=True),
+    }
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=429, headers=headers, body="{}")
+        mock.get(url, json=[{"_id": "a"}])
+        HubClient("https://hub.test", sleep=sleeps, backoff_base=0.01).get_page(url)
+    assert len(sleeps) == 1 and 4 <= sleeps[0] <= 6
+
+
+def test_a_retry_after_in_asctime_form_is_utc() -> None:
+    # RFC 9110 asks recipients to read all three date forms; asctime names no zone: GMT.
+    in_a_minute = time.gmtime(time.time() + 60)
+    asctime = time.strftime("%a %b ", in_a_minute) + f"{in_a_minute.tm_mday:2d}"
+    asctime += time.strftime(" %H:%M:%S %Y", in_a_minute)
+    assert 55 <= retry_after_seconds(asctime) <= 60
+    assert _http_date(asctime) is not None
+
+
+def test_a_redirect_loop_spends_few_requests_and_counts_them_all() -> None:
+    url = "https://hub.test/api/models?limit=10"
+    other = "https://hub.test/api/other?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=302, headers={"Location": other})
+        mock.get(other, status=302, headers={"Location": url})
+        client = HubClient("https://hub.test", sleep=Sleeps(), max_retries=2)
+        with pytest.raises(HubUnavailableError, match="redirects"):
+            client.get_page(url)
+        assert client.stats.requests == len(mock.calls) <= 3 * 10
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_a_token_the_server_echoes_is_not_repeated(status: int) -> None:
+    token = "hf_SECRETtoken123"
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(
+            url,
+            status=status,
+            headers={"X-Error-Message": f"Invalid credentials in header (Bearer {token})"},
+        )
+        with pytest.raises((HubAuthError, HubRefusedError)) as error:
+            HubClient("https://hub.test", token, sleep=Sleeps()).get_page(url)
+    assert token not in str(error.value) and "Invalid credentials" in str(error.value)
+
+
+@pytest.mark.parametrize("token", ["hf_SECRET€TOKEN", "hf_abc\n", " hf_abc", "hf_a\tb"])
+def test_a_token_no_header_can_carry_is_a_usage_error(token: str) -> None:
+    with pytest.raises(UsageError, match="HF_TOKEN") as error:
+        HubClient("https://hub.test", token)
+    assert token.strip() not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["https://hub.test/mirror?x=1", "https://hub.test/mirror#frag", "https://hub.test?"]
+)
+def test_an_endpoint_with_a_query_or_fragment_is_refused(endpoint: str) -> None:
+    with pytest.raises(UsageError, match="query or fragment"):
+        HubClient(endpoint)
