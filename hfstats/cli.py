@@ -292,15 +292,11 @@ def refresh(
     from .progress import CrawlProgress
 
     _logging_from(ctx, quiet)
-    progress = CrawlProgress(quiet=quiet)
     hub.check_online()
-    client = hub.HubClient(
-        endpoint,
-        hub.default_token(),
-        timeout=timeout,
-        max_retries=max_retries,
-        on_wait=progress.on_wait,
-    )
+    client = hub.HubClient(endpoint, hub.default_token(), timeout=timeout, max_retries=max_retries)
+    # After the checks above: the bar is drawn when made, and their errors need a line of their own.
+    progress = CrawlProgress(quiet=quiet)
+    client.on_wait = progress.on_wait
     try:
         result = crawl.refresh(
             db_path,

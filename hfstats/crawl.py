@@ -384,18 +384,18 @@ def refresh(
                 "a model modified during the crawl may be missing from this snapshot (and "
                 "counted as deleted) until the next refresh"
             )
-        # The merge of a million models takes most of a minute, in silence otherwise.
-        log.info(
-            "merging %d page(s), %d listing element(s), into snapshot %d",
-            state.pages,
-            state.models_seen,
-            state.snapshot_id,
-        )
         with store.write(db_path) as connection:
             if state.mode == "full" and not allow_shrink:
                 _refuse_a_shrunken_listing(connection, staging, state)
                 if accepted := _refuse_a_cut_listing(connection, staging, state):
                     result.notes.append(accepted)
+            # The merge of a million models takes most of a minute, in silence otherwise.
+            log.info(
+                "merging %d page(s), %d listing element(s), into snapshot %d",
+                state.pages,
+                state.models_seen,
+                state.snapshot_id,
+            )
             result.merge = store.merge_pages(
                 connection,
                 snapshot_id=state.snapshot_id,

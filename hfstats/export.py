@@ -39,7 +39,11 @@ _BEGAN_IN = (
     "(SELECT min(snapshot_id) FROM snapshots WHERE complete))"
 )
 _TABLES = {
-    "snapshots": f"SELECT s.*, {_SNAPSHOT_DATE} FROM snapshots s WHERE s.complete",
+    "snapshots": (
+        "SELECT s.* REPLACE (CASE WHEN s.high_water_mark "
+        f"{store.READABLE_TIME} THEN s.high_water_mark END AS high_water_mark), "
+        f"{_SNAPSHOT_DATE} FROM snapshots s WHERE s.complete"
+    ),
     # Types every engine reads: Trino, Athena and older Spark have no unsigned 64-bit integer
     # (the hash becomes 16 hex digits) and may not know Parquet's JSON type (raw becomes text).
     # Databases typed before hfstats refused them may hold times Arrow and Spark cannot read

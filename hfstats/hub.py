@@ -160,12 +160,16 @@ class RateLimit:
             reset = None if None in resets else max(resets)
             tightest = cls(tightest.remaining, reset)
         windows = [
-            _reset_seconds(v) for k, v in _RATELIMIT_PARAM_RE.findall(policy or "") if k == "w"
+            w
+            for k, v in _RATELIMIT_PARAM_RE.findall(policy or "")
+            if k == "w" and (w := _reset_seconds(v)) > 0
         ]
-        if windows and (tightest.reset_seconds is None or tightest.reset_seconds > max(windows)):
+        if windows and tightest.reset_seconds is None:
             # Which policy the exhausted limit belongs to is not sure: the longest window is.
-            # A fixed window resets within its length, whatever a larger t says.
             return cls(tightest.remaining, max(windows))
+        if len(windows) == 1 and len(limits) == 1 and tightest.reset_seconds > windows[0]:
+            # One limit, one policy: its window resets within its length, whatever t says.
+            return cls(tightest.remaining, windows[0])
         return tightest
 
     @classmethod
@@ -335,7 +339,7 @@ class HubClient:
         self.session.max_redirects = MAX_REDIRECTS
         self.session.headers.update(default_headers(token))
         self._sleep = sleep
-        self._on_wait = on_wait
+        self.on_wait = on_wait
         self._give_up_hint = give_up_hint
         self.stats = RequestStats()
         self._rate_limit_wait = 0.0
@@ -500,10 +504,11 @@ class HubClient:
             said = models.get("error") if isinstance(models, dict) else None
             said = f": {self._scrub(said)[:200]}" if isinstance(said, str) else ""
             raise BadResponse(f"a JSON {type(models).__name__} instead of the model list{said}")
-        if models and not any(_is_model(element) for element in models):
+        if models and not any(_looks_like_a_model(element) for element in models):
             # An error dressed as a list ([{"message": ...}]): believed, it would end the crawl
-            # or mark the models of this page deleted.
-            raise BadResponse(f"a list of {len(models)} element(s) without a model's _id")
+            # or mark the models of this page deleted. (A model without a usable _id is
+            # skipped at the merge and counted as rejected.)
+            raise BadResponse(f"a list of {len(models)} element(s), none of them a model")
 
         link_header = response.headers.get("Link")
         next_url = None
@@ -602,15 +607,15 @@ class HubClient:
         return random.uniform(ceiling / 2, ceiling)
 
     def _wait(self, reason: str, seconds: float) -> None:
-        if self._on_wait is not None:
-            self._on_wait(reason, seconds)
+        if self.on_wait is not None:
+            self.on_wait(reason, seconds)
         self._sleep(seconds)
 
-    @staticmethod
-    def _redact(url: str) -> str:
-        """The URL without its query (cursors are long and say nothing to a user)."""
+    def _redact(self, url: str) -> str:
+        """The URL without its query (cursors are long and say nothing to a user), and without
+        the token should a server have put it in a next link's path."""
         parts = urlsplit(url)
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        return self._scrub(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
 
 
 def _endpoint_parts(endpoint: str) -> SplitResult:
@@ -740,11 +745,8 @@ def _next_link(header: str) -> str | None:
     return None
 
 
-def _is_model(element: object) -> bool:
-    if not isinstance(element, dict):
-        return False
-    object_id = element.get("_id")
-    return isinstance(object_id, str) and object_id != ""
+def _looks_like_a_model(element: object) -> bool:
+    return isinstance(element, dict) and any(key in element for key in ("_id", "id", "modelId"))
 
 
 def _error_message(response: requests.Response, body: bytes) -> str:

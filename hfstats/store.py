@@ -930,8 +930,10 @@ def _merge(
     for table in ("incoming", "new_counters"):
         connection.execute(f"DROP TABLE {table}")
 
+    # Versions typed before unreadable times became NULL may still hold one.
     models, high_water_mark = connection.execute(
-        "SELECT count(*), max(last_modified) FROM model_versions WHERE valid_to IS NULL"
+        f"SELECT count(*), max(last_modified) FILTER (WHERE last_modified {READABLE_TIME}) "
+        "FROM model_versions WHERE valid_to IS NULL"
     ).fetchall()[0]
     connection.execute(
         """

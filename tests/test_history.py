@@ -508,3 +508,33 @@ def test_an_export_of_a_hub_without_models_has_readable_empty_tables(tmp_path):
         )
         assert relation.fetchall() == []
         assert relation.columns == [*names, "snapshot_date"]
+
+
+def test_an_unreadable_time_left_by_older_typing_is_no_high_water_mark(tmp_path):
+    models = list(synthetic_models(30, seed=19))
+    db = tmp_path / "w.duckdb"
+    with FakeHub(models) as hub:
+        run_refresh(db, hub)
+        newest = max(models, key=lambda m: m["lastModified"])
+        with duckdb.connect(str(db)) as connection:  # as hfstats typed 'infinity' before
+            connection.execute(
+                "UPDATE model_versions SET last_modified = 'infinity' WHERE object_id = ?",
+                [newest["_id"]],
+            )
+        run_refresh(db, hub)
+    readable = max(m["lastModified"] for m in models if m is not newest)
+    with store.read(db) as connection:
+        (mark,) = connection.execute(
+            "SELECT high_water_mark FROM snapshots WHERE snapshot_id = 2"
+        ).fetchone()
+    assert mark == datetime.fromisoformat(readable.replace("Z", "+00:00"))
+    out = tmp_path / "export"
+    export(db, out)
+    with duckdb.connect(str(db)) as connection:
+        connection.execute("UPDATE snapshots SET high_water_mark = 'infinity'")
+    export(db, out)
+    exported = duckdb.sql(
+        "SELECT count(*), count(high_water_mark) FROM read_parquet($path)",
+        params={"path": str(out / "snapshots" / "*" / "*.parquet")},
+    ).fetchall()
+    assert exported == [(2, 0)]

@@ -735,7 +735,7 @@ def test_a_mirror_whose_path_is_api_still_gets_its_prefix() -> None:
 # -- answers a proxy or a Hub in trouble may give -----------------------------------------------
 
 
-@pytest.mark.parametrize("body", [[1, 2, 3], [{"message": "upstream error"}], [{"_id": ""}]])
+@pytest.mark.parametrize("body", [[1, 2, 3], [{"message": "upstream error"}], [None, {"e": 1}]])
 def test_a_list_without_any_model_is_retried_not_believed(body: list) -> None:
     # Believed, its next link would be followed and its models' place marked deleted.
     url = "https://hub.test/api/models?limit=2"
@@ -855,3 +855,44 @@ def test_a_token_no_header_can_carry_is_a_usage_error(token: str) -> None:
 def test_an_endpoint_with_a_query_or_fragment_is_refused(endpoint: str) -> None:
     with pytest.raises(UsageError, match="query or fragment"):
         HubClient(endpoint)
+
+
+def test_a_page_of_models_without_a_usable_id_is_believed() -> None:
+    # Skipped at the merge and counted as rejected, as documented; the crawl goes on.
+    url = "https://hub.test/api/models?limit=2"
+    body = [{"id": "legacy-model", "modelId": "legacy-model"}, {"_id": "", "id": "x"}]
+    with responses.RequestsMock() as mock:
+        mock.get(url, json=body, headers={"Link": f'<{url}&cursor=x>; rel="next"'})
+        client = HubClient("https://hub.test", sleep=Sleeps(), backoff_base=0.01)
+        assert client.get_page(url).models == body
+    assert client.stats.retries == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "policy", "expected"),
+    [
+        # Two limits: which policy the window belongs to is unknown, so t is believed.
+        ('"api";r=5;t=100, "daily";r=0;t=3000', '"fixed window";"api";q=500;w=300', 3000),
+        # A window of 0 says nothing.
+        ('"api";r=0;t=100', '"fixed window";"api";q=500;w=0', 100),
+        ('"api";r=0', '"fixed window";"api";q=500;w=0', None),
+    ],
+)
+def test_the_policy_window_caps_only_its_own_single_limit(
+    header: str, policy: str, expected: int | None
+) -> None:
+    assert RateLimit.parse(header, policy).reset_seconds == expected
+
+
+def test_a_token_in_a_next_links_path_is_not_repeated() -> None:
+    token = "hf_SECRETtoken123"
+    first = "https://hub.test/api/models?limit=1"
+    second = f"https://hub.test/api/models/{token}?cursor=2"
+    with responses.RequestsMock() as mock:
+        mock.get(first, json=[{"_id": "a"}], headers={"Link": f'<{second}>; rel="next"'})
+        mock.get(second, status=500, body="busy")
+        client = HubClient("https://hub.test", token, sleep=Sleeps(), max_retries=1)
+        page = client.get_page(first)
+        with pytest.raises(HubUnavailableError) as error:
+            client.get_page(page.next_url)
+    assert token not in str(error.value)

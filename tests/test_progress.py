@@ -70,3 +70,22 @@ def test_a_refresh_says_when_it_merges(
     assert merging == [
         f"merging {pages} page(s), {len(models) + 20} listing element(s), into snapshot 1"
     ]
+
+
+def test_no_bar_is_drawn_before_a_refresh_can_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Drawn first, the bar would get the usage error written onto its line.
+    from click.testing import CliRunner
+    from huggingface_hub import constants
+
+    from hfstats import progress
+    from hfstats.cli import cli
+
+    made = []
+    monkeypatch.setattr(progress.CrawlProgress, "__init__", lambda *a, **k: made.append(a))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    result = CliRunner().invoke(cli, ["refresh", "--db", "never.duckdb"])
+    assert result.exit_code == 2 and "HF_HUB_OFFLINE" in result.output
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    result = CliRunner().invoke(cli, ["refresh", "--endpoint", "https://hub.test/?x=1"])
+    assert result.exit_code == 2 and "query or fragment" in result.output
+    assert made == []
