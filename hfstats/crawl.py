@@ -462,6 +462,10 @@ def _start_or_resume(
                 saved.pass_resumed = True
             elif saved.phase == "catchup":
                 saved.pass_started_at = datetime.now(UTC).isoformat()  # it begins only now
+            elif saved.phase == "merge" and saved.mode == "full" and saved.next_catchup_until:
+                # Stopped before its merge: what changed since (a day, under cron) is read by
+                # one more catch-up pass, or the snapshot would hold the Hub of before the stop.
+                _begin_catchup_pass(saved, models_url(saved.endpoint, saved.page_size))
             staging.save(saved)
             return saved, True, notes
 
@@ -728,13 +732,18 @@ class _SavedCursorRefused(Exception):
 
 def _finish_phase(state: CrawlState, first_url: str) -> None:
     if state.next_catchup_until is not None and not _catchup_settled(state):
-        state.phase = "catchup"
-        state.catchup_passes += 1
-        state.catchup_until, state.next_catchup_until = state.next_catchup_until, None
-        state.previous_pass_started_at = state.pass_started_at or state.started_at
-        _restart_pass(state, first_url)
+        _begin_catchup_pass(state, first_url)
     else:
         state.phase = "merge"
+
+
+def _begin_catchup_pass(state: CrawlState, first_url: str) -> None:
+    """A catch-up pass down to where the last pass's first page was."""
+    state.phase = "catchup"
+    state.catchup_passes += 1
+    state.catchup_until, state.next_catchup_until = state.next_catchup_until, None
+    state.previous_pass_started_at = state.pass_started_at or state.started_at
+    _restart_pass(state, first_url)
 
 
 def _restart_pass(state: CrawlState, first_url: str) -> None:

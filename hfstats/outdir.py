@@ -8,6 +8,7 @@ written to a staging folder beside it and swapped in.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -68,7 +69,8 @@ def replacing(out_dir: Path) -> Iterator[Path]:
     """A staging folder beside ``out_dir`` (resolved), swapped in for it when the block ends
     without an error, removed otherwise."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.new-{secrets.token_hex(4)}"
+    _recover(out_dir)
+    staging = _sibling(out_dir, "new")
     staging.mkdir()
     try:
         yield staging
@@ -78,11 +80,48 @@ def replacing(out_dir: Path) -> Iterator[Path]:
         raise
 
 
+def _sibling(out_dir: Path, kind: str) -> Path:
+    # Named with our PID, so that a later run can tell a killed run's leftovers from the
+    # folders of one still running.
+    return out_dir.parent / f".{out_dir.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _recover(out_dir: Path) -> None:
+    """Clear what a killed run left beside ``out_dir``: its staging folder, and the earlier
+    result it had moved aside, put back when it was killed before the new one was in place."""
+    pattern = re.compile(re.escape(f".{out_dir.name}.") + r"(new|old)-(\d+)-[0-9a-f]{8}")
+    left = []
+    for path in out_dir.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match and path.is_dir() and not _running(int(match[2])):
+            left.append((match[1], path))
+    moved_aside = sorted(
+        (path for kind, path in left if kind == "old"), key=lambda p: p.stat().st_mtime
+    )
+    if moved_aside and not out_dir.exists():
+        moved_aside.pop().rename(out_dir)
+    for _, path in left:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
+
+
 def _swap_in(staging: Path, out_dir: Path) -> None:
     if not out_dir.exists():
         staging.rename(out_dir)
         return
-    previous = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
+    previous = _sibling(out_dir, "old")
     out_dir.rename(previous)
     try:
         staging.rename(out_dir)

@@ -547,10 +547,29 @@ _MIGRATIONS: list[list[str]] = [
 ]
 
 
+@contextmanager
+def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN, then COMMIT when the block ends, ROLLBACK when it raises.
+
+    A Ctrl-C or SIGTERM may land just as COMMIT returns: the transaction is then committed and
+    the ROLLBACK that follows has nothing to undo, which must not hide the interrupt."""
+    connection.execute("BEGIN")
+    committed = False
+    try:
+        yield
+        connection.execute("COMMIT")
+        committed = True
+    finally:
+        if not committed:
+            try:
+                connection.execute("ROLLBACK")
+            except duckdb.TransactionException:
+                pass
+
+
 def _migrate(connection: duckdb.DuckDBPyConnection, version: int | None) -> None:
     current = version or 0
-    connection.execute("BEGIN")
-    try:
+    with transaction(connection):
         for steps in _MIGRATIONS[current:]:
             for statement in steps:
                 connection.execute(statement)
@@ -558,10 +577,6 @@ def _migrate(connection: duckdb.DuckDBPyConnection, version: int | None) -> None
             connection.execute(statement)
         _refresh_stored_classification(connection)
         set_meta(connection, "schema_version", str(SCHEMA_VERSION))
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
 
 
 _CLASSIFY = "file_frameworks(files, library_name), deployment_formats(tags, files, library_name)"
@@ -752,14 +767,19 @@ def merge_pages(
         connection.execute("SET memory_limit = ?", [limit])
         connection.execute("SET threads = ?", [MERGE_THREADS])
         connection.execute("SET preserve_insertion_order = false")
-        connection.execute("BEGIN")
         try:
-            result = _merge(
-                connection, snapshot_id, page_files, full, finished_at, pages, requests, models_seen
-            )
-            connection.execute("COMMIT")
+            with transaction(connection):
+                result = _merge(
+                    connection,
+                    snapshot_id,
+                    page_files,
+                    full,
+                    finished_at,
+                    pages,
+                    requests,
+                    models_seen,
+                )
         except duckdb.OutOfMemoryException:
-            connection.execute("ROLLBACK")
             if tried == len(limits):
                 raise HfstatsError(
                     f"the merge ran out of memory at a limit of {limit}: set HFSTATS_MEMORY_LIMIT "
@@ -767,9 +787,6 @@ def merge_pages(
                 ) from None
             log.warning("merge: out of memory at %s, trying again at %s", limit, limits[tried])
             continue
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
         result.memory_limit = limit
         result.memory_limits_tried = tried
         return result
@@ -986,8 +1003,7 @@ def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:
     if not kept:
         return {"snapshots_dropped": 0, "versions_dropped": 0, "counters_dropped": 0}
     oldest_kept = min(kept)
-    connection.execute("BEGIN")
-    try:
+    with transaction(connection):
         # A version that ended at or before the oldest kept snapshot is visible in none of them.
         versions = connection.execute(
             "DELETE FROM model_versions WHERE valid_to IS NOT NULL AND valid_to <= ?", [oldest_kept]
@@ -1005,10 +1021,6 @@ def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:
                 f"UPDATE {table} SET valid_from = ? WHERE valid_from < ?",
                 [oldest_kept, oldest_kept],
             )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     connection.execute("CHECKPOINT")
     return {
         "snapshots_dropped": snapshots,

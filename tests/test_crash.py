@@ -274,3 +274,53 @@ def test_kill_9_during_the_merge_is_all_or_nothing(tmp_path: Path, crash_setup) 
         assert models_rows(db_path) == after
         assert not staging.exists()
     assert kills >= 8, f"only {kills} kills landed"
+
+
+class InterruptedAsCommitReturns:
+    """A connection whose COMMIT completes, then a Ctrl-C or SIGTERM lands."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, *args):
+        result = self._connection.execute(sql, *args)
+        if sql == "COMMIT":
+            raise KeyboardInterrupt
+        return result
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+
+def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_snapshot_stands(
+    tmp_path: Path,
+) -> None:
+    # The ROLLBACK after it found no transaction and raised instead: 'unexpected error', exit 1.
+    from hfstats import store
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(40, seed=4))
+    with FakeHub(models) as hub:
+        with pytest.MonkeyPatch.context() as patched:
+            real_write = store.write
+
+            def write(path, *args, **kwargs):
+                context = real_write(path, *args, **kwargs)
+
+                class Wrapped:
+                    def __enter__(self):
+                        return InterruptedAsCommitReturns(context.__enter__())
+
+                    def __exit__(self, *exc):
+                        return context.__exit__(*exc)
+
+                return Wrapped()
+
+            patched.setattr(store, "write", write)
+            with pytest.raises(KeyboardInterrupt):
+                crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
+        with store.read(db_path) as connection:
+            assert connection.execute("SELECT count(*) FROM models").fetchall() == [(40,)]
+        # The next refresh finds the snapshot merged and starts a new one.
+        again = crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
+        assert again.complete and again.snapshot_id == 2

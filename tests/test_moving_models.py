@@ -315,6 +315,35 @@ def test_a_crawl_resumed_in_a_catch_up_pass_reads_what_changed_while_it_was_stop
         assert stored(db_path) == expected(hub)
 
 
+def test_a_crawl_stopped_before_its_merge_reads_what_changed_while_it_was_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stopped (Ctrl-C, systemd, a timeout) once every page was read: the next run would merge
+    # the Hub of before the stop and date the snapshot after it.
+    from hfstats import store
+
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(120, seed=8))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+
+        def stopped(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as patched:
+            patched.setattr(store, "merge_pages", stopped)
+            with pytest.raises(KeyboardInterrupt):
+                crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        saved = json.loads((tmp_path / "hub.duckdb.crawl" / "state.json").read_text())
+        assert saved["phase"] == "merge"
+        now = datetime.now(UTC)
+        for model in sorted(hub.models(), key=lambda m: m["_id"])[:7]:  # the oldest among them
+            hub.upsert(touch(model, now))
+        hub.upsert({**next(synthetic_models(1, seed=99)), "lastModified": now.isoformat()})
+        resumed = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert resumed.complete and resumed.resumed
+        assert stored(db_path) == expected(hub)
+
+
 def test_a_crawl_run_in_chunks_shorter_than_its_catch_up_pass_finishes(tmp_path: Path) -> None:
     # Each run reads two pages of a three-page catch-up pass: resuming must not start the pass
     # over every time (it would never end), and the passes stay bounded.
