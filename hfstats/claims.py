@@ -79,6 +79,8 @@ _KIND_FIELDS = {
 }
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SOURCE_KEYS = ("publication", "title", "author", "date", "url", "wording")
+# Hundreds of claims fit in a few hundred KB; a file far larger is a mistake (or /dev/zero).
+CLAIMS_FILE_LIMIT = 10 * 10**6
 
 
 @dataclass(frozen=True)
@@ -156,8 +158,35 @@ TABLE_COLUMNS = ["claim", "expected", "measured", "verdict", "reading"]
 
 
 class _ClaimsLoader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so that a bad date is reported with its claim, and
-    refuses a key given twice in one mapping (YAML would keep the last one silently)."""
+    """SafeLoader that leaves dates as text, so that a bad date is reported with its claim,
+    refuses a key given twice in one mapping (YAML would keep the last one silently), and
+    refuses an alias to a node holding aliases itself: ten such nested lists make a billion
+    items out of one line. (Aliases of plain nodes, like the packaged file's sources, stay.)"""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._aliases_seen = 0
+        self._holding_aliases: set[str] = set()
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._holding_aliases:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"*{event.anchor} repeats a node that holds aliases itself (not allowed: "
+                    "such nesting grows without bound)",
+                    event.start_mark,
+                )
+            self._aliases_seen += 1
+            return super().compose_node(parent, index)
+        anchor = getattr(event, "anchor", None)
+        before = self._aliases_seen
+        node = super().compose_node(parent, index)
+        if anchor is not None and self._aliases_seen > before:
+            self._holding_aliases.add(anchor)
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -203,13 +232,22 @@ def load_claims(path: str | Path | None = None) -> list[Claim]:
 
 def _load_file(path: Path) -> list[Claim]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(CLAIMS_FILE_LIMIT + 1)
+        if len(data) > CLAIMS_FILE_LIMIT:
+            raise UsageError(
+                f"{path}: larger than {CLAIMS_FILE_LIMIT // 10**6} MB; not a claims file"
+            )
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such claims file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the claims file: {exc}") from None
     try:
         document = yaml.load(text, Loader=_ClaimsLoader)  # _ClaimsLoader is a SafeLoader
+    except (RecursionError, ValueError) as exc:
+        # Nesting deeper than Python recurses, an integer of thousands of digits.
+        raise UsageError(f"{path}: cannot read the claims file: {str(exc)[:200]}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -327,6 +365,9 @@ def _parse_source(value: Any, fail) -> dict[str, str]:
         raise fail(f"unknown source field(s): {', '.join(sorted(map(str, unknown)))}")
     if not value.get("publication"):
         raise fail("missing field 'source.publication' (write 'unconfirmed' if unknown)")
+    for key in _SOURCE_KEYS:
+        if isinstance(value.get(key), list | dict):
+            raise fail(f"source.{key} must be text")
     return {key: str(value[key]) for key in _SOURCE_KEYS if value.get(key) is not None}
 
 
@@ -376,7 +417,11 @@ def _parse_select(value: Any, query: str, fail) -> dict[str, Any]:
             f"select.framework_class must be one of {', '.join(FRAMEWORK_CLASSES)} "
             f"(got {value['framework_class']!r})"
         )
-    if "year" in needed and (isinstance(value["year"], bool) or not isinstance(value["year"], int)):
+    if "year" in needed and (
+        isinstance(value["year"], bool)
+        or not isinstance(value["year"], int)
+        or not 1 <= value["year"] <= 9999
+    ):
         raise fail(f"select.year must be a year such as 2022 (got {value['year']!r})")
     return dict(value)
 

@@ -451,6 +451,21 @@ claims:
             ("    kind: measured\n", "    kind: measured\n    ? [a, b]\n    : c\n"),
             "a key must be text",
         ),
+        (
+            ("    kind: measured\n", "    kind: [&a [x, x, x], &b [*a, *a, *a], [*b, *b, *b]]\n"),
+            "repeats a node that holds aliases itself",
+        ),
+        (
+            ("source: {publication: a test}", "source: {publication: a test, title: [a, b]}"),
+            "source.title must be text",
+        ),
+        (
+            (
+                "query: exclusivity\n    select: {framework_class: pytorch_only}",
+                "query: yearly_additions\n    select: {framework_class: pytorch_only, year: -5}",
+            ),
+            "select.year must be a year",
+        ),
     ],
     ids=[
         "unknown-query",
@@ -467,6 +482,9 @@ claims:
         "repeated-key",
         "number-key",
         "list-key",
+        "alias-bomb",
+        "list-title",
+        "negative-year",
     ],
 )
 def test_malformed_claims_file_gives_one_line_and_exit_2(fixture_db, tmp_path, change, message):
@@ -547,6 +565,33 @@ def test_control_characters_from_a_claims_file_are_shown_escaped(fixture_db, tmp
     assert not any(ch in out for ch in "\x1b\x07"), out
     assert "red \\x1b[31mtext\\x07 and\\na second line" in out
     assert "clears \\x1b[2J the screen" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("claims: " + "[" * 5000 + "]" * 5000, "cannot read the claims file"),
+        ("claims:\n  - id: " + "9" * 5000, "cannot read the claims file"),
+    ],
+    ids=["nested-too-deep", "huge-integer"],
+)
+def test_claims_yaml_python_cannot_hold_is_a_usage_error(tmp_path, text, message):
+    from hfstats.errors import UsageError
+
+    path = tmp_path / "claims.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match=message):
+        claims.load_claims(path)
+
+
+def test_a_claims_file_far_too_large_is_refused_without_reading_it_all(tmp_path):
+    from hfstats.errors import UsageError
+
+    path = tmp_path / "claims.yaml"
+    with open(path, "wb") as handle:
+        handle.truncate(claims.CLAIMS_FILE_LIMIT + 1)  # sparse: /dev/zero's shape
+    with pytest.raises(UsageError, match="larger than"):
+        claims.load_claims(path)
 
 
 def test_valid_user_claims_file_loads_after_the_packaged_claims(tmp_path):
