@@ -7,6 +7,7 @@ try again later), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHU
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import sys
@@ -43,10 +44,42 @@ class DatabasePath(click.Path):
         where = " (from $HFSTATS_DB)" if from_env else ""
         if isinstance(value, str) and not value.strip():
             self.fail(f"an empty path names no file{where}", param, ctx)
+        _check_utf8(value, param, ctx)
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter as exc:
             self.fail(f"{exc.message}{where}", param, ctx)
+
+
+class FolderPath(click.Path):
+    """An output folder (export, report): like any path, but only names DuckDB can take."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        _check_utf8(value, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Seconds(click.FloatRange):
+    """A FloatRange that refuses nan, which compares false with both of its bounds (and inf and
+    nan fail deep inside the first request otherwise)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
+
+
+def _check_utf8(value: object, param, ctx) -> None:
+    # Bytes that are not UTF-8 reach Python as surrogate escapes, and DuckDB fails on them
+    # with 'std::bad_cast' after hfstats has made a lock file beside them.
+    try:
+        os.fsdecode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise click.BadParameter("the path is not valid UTF-8; rename it", ctx, param) from None
 
 
 def default_db() -> str:
@@ -110,6 +143,22 @@ def echo_data(text: str) -> None:
     click.echo(text, color=True)
 
 
+class _LogFile(logging.FileHandler):
+    """A --log-file whose write failures (a full disk) are said once, in one line: logging
+    would print a traceback for every record."""
+
+    _said = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self._said:
+            self._said = True
+            problem = sys.exc_info()[1]
+            reason = getattr(problem, "strerror", None) or problem
+            sys.stderr.write(
+                f"hfstats: warning: cannot write the log file {self.baseFilename}: {reason}\n"
+            )
+
+
 def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
     root = logging.getLogger("hfstats")
     for handler in root.handlers:
@@ -124,7 +173,7 @@ def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
         root.addHandler(console)
     if log_file is not None:
         try:
-            handler = logging.FileHandler(log_file, encoding="utf-8")
+            handler = _LogFile(log_file, encoding="utf-8")
         except OSError as exc:
             raise HfstatsError(f"cannot write the log file {log_file}: {exc.strerror}") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -257,7 +306,7 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.1),
+    type=Seconds(0.1, 86_400),
     default=60.0,
     show_default=True,
     help="Seconds to wait for each answer of the Hub before retrying; past it, a page still "
@@ -383,7 +432,9 @@ def snapshots(ctx, db_path, fmt):
     type=DatabasePath(),
     help="The hfstats DuckDB database file.  [default: the one given to `snapshots`]",
 )
-@click.option("--keep", type=click.IntRange(1), required=True, help="Complete snapshots to keep.")
+@click.option(
+    "--keep", type=click.IntRange(1, 2**31 - 1), required=True, help="Complete snapshots to keep."
+)
 @quiet_option
 @click.pass_context
 def snapshots_prune(ctx, db_path, keep, quiet):
@@ -394,7 +445,7 @@ def snapshots_prune(ctx, db_path, keep, quiet):
     # Refuses a missing or foreign file before anything is created beside it.
     with store.read(db_path):
         pass
-    with crawl.RefreshLock(db_path), store.write(db_path) as connection:
+    with crawl.RefreshLock(db_path, "snapshots prune"), store.write(db_path) as connection:
         dropped = store.prune(connection, keep)
     if quiet:
         return
@@ -420,7 +471,7 @@ def upgrade_command(ctx, db_path, quiet):
     if not Path(db_path).exists():
         raise DatabaseError(f"no database at {db_path}")
     store.check_writable(db_path)
-    with crawl.RefreshLock(db_path):
+    with crawl.RefreshLock(db_path, "upgrade"):
         before = store.upgrade(db_path)
     if quiet:
         return
@@ -431,7 +482,7 @@ def upgrade_command(ctx, db_path, quiet):
 
 
 @cli.command("export")
-@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", metavar="DIR", type=FolderPath())
 @db_option
 @click.option(
     "--format",
@@ -585,7 +636,7 @@ def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FolderPath(),
     default=Path("reports/latest"),
     show_default=True,
     help="Folder to write; replaced whole once the new report is complete.",
@@ -675,7 +726,7 @@ def record_command(out, endpoint, page_size, max_pages, db_path):
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FolderPath(),
     default=Path("hfstats-demo-report"),
     show_default=True,
     help="Folder for the report.",

@@ -137,7 +137,8 @@ class Staging:
     """The folder beside the database where a crawl keeps its pages and cursor."""
 
     def __init__(self, db_path: Path) -> None:
-        self.root = db_path.with_name(db_path.name + ".crawl")
+        real = Path(db_path).resolve()  # one folder for every spelling of the database's path
+        self.root = real.with_name(real.name + ".crawl")
         self.pages_dir = self.root / "pages"
         self.state_file = self.root / "state.json"
 
@@ -211,8 +212,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
 class RefreshLock:
     """An exclusive, non-blocking lock beside the database; the kernel frees it if we die."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name(db_path.name + ".lock")
+    def __init__(self, db_path: Path, command: str = "refresh") -> None:
+        # Beside the file itself: two spellings of one database (a symlink) share one lock.
+        real = Path(db_path).resolve()
+        self.path = real.with_name(real.name + ".lock")
+        self.command = command
         self._handle = None
 
     def __enter__(self) -> RefreshLock:
@@ -221,16 +225,16 @@ class RefreshLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip()
+            pid, _, command = handle.read().strip().partition(" ")
             handle.close()
-            who = f" (pid {holder})" if holder.isdigit() else ""
+            who = f" (pid {pid})" if pid.isdigit() else ""
             raise BusyError(
-                f"another refresh{who} is running on {self.path.with_suffix('')}; "
-                "this one exits without touching it"
+                f"another {command or 'refresh'}{who} is running on "
+                f"{self.path.with_suffix('')}; this one exits without touching it"
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(f"{os.getpid()} {self.command}")
         handle.flush()
         self._handle = handle
         return self

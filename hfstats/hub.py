@@ -320,7 +320,8 @@ class HubClient:
         on_wait: Callable[[str, float], None] | None = None,
         give_up_hint: str = "run `hfstats refresh` again later to resume",
     ) -> None:
-        self.endpoint = (endpoint or default_endpoint()).rstrip("/")
+        # Only None means the default: --endpoint "" is a mistake, not huggingface.co.
+        self.endpoint = (default_endpoint() if endpoint is None else endpoint).rstrip("/")
         parts = _endpoint_parts(self.endpoint)
         self._origin = (parts.scheme, parts.netloc)
         self._prefix = parts.path.rstrip("/")
@@ -626,6 +627,8 @@ def _endpoint_parts(endpoint: str) -> SplitResult:
         parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError as exc:
         raise UsageError(f"endpoint {shown!r} is not a valid URL ({exc})") from None
+    if any(c.isspace() or not c.isprintable() for c in parts.netloc):
+        raise UsageError(f"endpoint {shown!r} has a space or control character in its host")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
             f"endpoint {shown!r} is not an http(s) URL; pass e.g. --endpoint https://huggingface.co"

@@ -144,7 +144,13 @@ def parse_as_of(value: str | date | datetime) -> datetime:
                 f"bad date {value!r}: use YYYY-MM-DD (the end of that day, UTC) or an ISO 8601 "
                 "timestamp such as 2024-03-01T12:00:00Z"
             ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+    except OverflowError:
+        raise UsageError(f"date {value!r} is out of range in UTC") from None
+    return moment
 
 
 def _convert(value: object, type_: str, name: str) -> object:

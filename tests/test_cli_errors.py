@@ -781,3 +781,111 @@ def test_help_lists_the_exit_code_of_every_signal_a_command_stops_on():
     for stop, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")):
         assert f"{128 + stop} stopped by {name}" in text or f"{128 + stop} by {name}" in text
     assert "130 interrupted" in text
+
+
+# -- input fuzzing ------------------------------------------------------------------------------
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name != "hf-home")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--timeout", "nan"),
+        ("--timeout", "inf"),
+        ("--timeout", "1e309"),
+        ("--endpoint", ""),
+        ("--endpoint", "http://exa mple.com"),
+    ],
+)
+def test_refresh_refuses_bad_numbers_and_endpoints_before_any_file(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    # nan and inf passed the range check and failed inside the first request ('unexpected
+    # error'); --endpoint "" crawled huggingface.co; a space in the host made files first.
+    args = ["refresh", "--db", str(tmp_path / "hub.duckdb"), option, value]
+    if option != "--endpoint":
+        args += ["--endpoint", "http://127.0.0.1:9"]
+    result = hfstats(tmp_path, *args)
+    assert_one_line_error(result, exit_code=2)
+    assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+@pytest.mark.parametrize("command", ["query exclusivity", "report --format json", "check"])
+def test_an_as_of_out_of_range_in_utc_is_a_usage_error(
+    tmp_path: Path, database: Path, command: str, as_of: str
+) -> None:
+    args = [*command.split(), "--db", str(database), "--as-of", as_of]
+    if command.startswith("report"):
+        args += ["--out", str(tmp_path / "report")]
+    if command == "check":
+        claim = VALID_USER_CLAIM.replace("2022-12-31", as_of)
+        (tmp_path / "claims.yaml").write_text(claim)
+        args = ["check", "--db", str(database), "--claims", str(tmp_path / "claims.yaml")]
+    result = hfstats(tmp_path, *args)
+    assert_one_line_error(result, exit_code=2)
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+
+
+VALID_USER_CLAIM = """\
+claims:
+  - id: mine
+    statement: "a claim"
+    source: {publication: a test}
+    kind: measured
+    as_of: "2022-12-31"
+    query: exclusivity
+    select: {framework_class: pytorch_only}
+    expected: {comparison: "~", value: 0.9, tolerance: 0.05}
+"""
+
+
+def test_prune_refuses_a_keep_no_database_can_count_to(tmp_path: Path, database: Path) -> None:
+    before = database.read_bytes()
+    result = hfstats(tmp_path, "snapshots", "--db", str(database), "prune", "--keep", "9" * 20)
+    assert_one_line_error(result, exit_code=2)
+    assert database.read_bytes() == before
+    assert files_in(tmp_path) == ["hub.duckdb"]
+
+
+@pytest.mark.parametrize("command", ["refresh", "demo", "export"])
+def test_a_path_that_is_not_utf8_is_a_usage_error_before_any_file(
+    tmp_path: Path, database: Path, command: str
+) -> None:
+    # DuckDB fails on such a path with 'std::bad_cast', after the lock file was made.
+    odd = os.fsdecode(str(tmp_path).encode() + b"/\xff.duckdb")
+    args = {
+        "refresh": ["refresh", "--db", odd, "--endpoint", "http://127.0.0.1:9"],
+        "demo": ["demo", "--db", odd],
+        "export": ["export", odd, "--db", str(database)],
+    }[command]
+    result = hfstats(tmp_path, *args, cwd=tmp_path)
+    assert_one_line_error(result, exit_code=2)
+    assert "UTF-8" in result.stderr
+    assert files_in(tmp_path) == ["hub.duckdb"]
+
+
+def test_a_log_file_that_cannot_be_written_is_one_warning_not_a_traceback(tmp_path: Path) -> None:
+    result = hfstats(tmp_path, "--log-file", "/dev/full", "query", "nope")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and "cannot write the log file /dev/full" in lines[0]
+
+
+def test_the_busy_message_names_the_command_holding_the_database(
+    tmp_path: Path, database: Path
+) -> None:
+    from hfstats import crawl as crawl_module
+    from hfstats.errors import BusyError
+
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(database)
+    with crawl_module.RefreshLock(database, "snapshots prune"):
+        # Another spelling of the same file (a symlink) meets the same lock.
+        with pytest.raises(BusyError, match=r"another snapshots prune \(pid \d+\)"):
+            with crawl_module.RefreshLock(link):
+                pass
