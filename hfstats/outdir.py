@@ -7,6 +7,7 @@ written to a staging folder beside it and swapped in.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import BusyError, UsageError
 
 EXPORT_MARKER = ".hfstats-export"
 REPORT_MARKER = ".hfstats-report"
@@ -69,15 +70,53 @@ def replacing(out_dir: Path) -> Iterator[Path]:
     """A staging folder beside ``out_dir`` (resolved), swapped in for it when the block ends
     without an error, removed otherwise."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _recover(out_dir)
-    staging = _sibling(out_dir, "new")
-    staging.mkdir()
+    with _exclusive(out_dir):
+        _recover(out_dir)
+        staging = _sibling(out_dir, "new")
+        staging.mkdir()
+        try:
+            yield staging
+            _swap_in(staging, out_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+@contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """One writer per output folder: two reports into one folder at once would swap each
+    other's folders away. A lock file beside it, removed when done; the kernel frees the lock
+    of a killed run."""
+    path = out_dir.parent / f".{out_dir.name}.lock"
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip()
+            handle.close()
+            who = f" (pid {pid})" if pid.isdigit() else ""
+            raise BusyError(
+                f"another export or report{who} is writing {out_dir}; try again when it is done"
+            ) from None
+        # The file may have been removed by the run that held it just before: lock the new one.
+        try:
+            current = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        handle.close()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
     try:
-        yield staging
-        _swap_in(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
 
 
 def _sibling(out_dir: Path, kind: str) -> Path:

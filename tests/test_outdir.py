@@ -62,3 +62,18 @@ def test_a_run_still_going_keeps_its_staging_folder(tmp_path: Path):
     with outdir.replacing(tmp_path / "out") as staging:
         (staging / "index.html").write_text("new")
     assert siblings(tmp_path) == [theirs.name, unrelated.name, "out"]
+
+
+def test_a_second_writer_of_the_same_folder_is_busy_not_swapped_in(tmp_path: Path):
+    # Two reports into one folder at once swapped each other's folders away ('Directory not
+    # empty'), leaving the earlier report hidden beside it.
+    from hfstats.errors import BusyError
+
+    out = tmp_path / "out"
+    with outdir.replacing(out) as first:
+        (first / "index.html").write_text("first")
+        with pytest.raises(BusyError, match=rf"another export or report \(pid {os.getpid()}\)"):
+            with outdir.replacing(out):
+                pass
+    assert (out / "index.html").read_text() == "first"
+    assert siblings(tmp_path) == ["out"]  # no lock file left either
