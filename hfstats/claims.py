@@ -81,6 +81,9 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SOURCE_KEYS = ("publication", "title", "author", "date", "url", "wording")
 # Hundreds of claims fit in a few hundred KB; a file far larger is a mistake (or /dev/zero).
 CLAIMS_FILE_LIMIT = 10 * 10**6
+# Values that aliases may add to a claims file, all told: sources reused across claims need
+# a few hundred.
+ALIAS_EXPANSION_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -160,33 +163,40 @@ TABLE_COLUMNS = ["claim", "expected", "measured", "verdict", "reading"]
 class _ClaimsLoader(yaml.SafeLoader):
     """SafeLoader that leaves dates as text, so that a bad date is reported with its claim,
     refuses a key given twice in one mapping (YAML would keep the last one silently), and
-    refuses an alias to a node holding aliases itself: ten such nested lists make a billion
-    items out of one line. (Aliases of plain nodes, like the packaged file's sources, stay.)"""
+    bounds what aliases expand to: ten nested ones make a billion items out of one line, and
+    fifty thousand of a large list fill the memory. (The packaged file's *assemblyai stays.)"""
 
     def __init__(self, stream) -> None:
         super().__init__(stream)
-        self._aliases_seen = 0
-        self._holding_aliases: set[str] = set()
+        self._expanded = 0
+        self._sizes: dict[int, int] = {}
 
     def compose_node(self, parent, index):
         event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            if event.anchor in self._holding_aliases:
-                raise yaml.composer.ComposerError(
+        if isinstance(event, yaml.AliasEvent) and event.anchor in self.anchors:
+            self._expanded += self._size(self.anchors[event.anchor])
+            if self._expanded > ALIAS_EXPANSION_LIMIT:
+                raise yaml.constructor.ConstructorError(
                     None,
                     None,
-                    f"*{event.anchor} repeats a node that holds aliases itself (not allowed: "
-                    "such nesting grows without bound)",
+                    f"aliases expand to more than {ALIAS_EXPANSION_LIMIT:,} values",
                     event.start_mark,
                 )
-            self._aliases_seen += 1
-            return super().compose_node(parent, index)
-        anchor = getattr(event, "anchor", None)
-        before = self._aliases_seen
-        node = super().compose_node(parent, index)
-        if anchor is not None and self._aliases_seen > before:
-            self._holding_aliases.add(anchor)
-        return node
+        return super().compose_node(parent, index)
+
+    def _size(self, node: yaml.Node) -> int:
+        """Values in ``node``, aliases expanded (each node counted once per anchor)."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._size(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        return size
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()

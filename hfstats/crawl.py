@@ -84,6 +84,10 @@ CLOCK_TOLERANCE = timedelta(seconds=2)
 # the pass before: room for a listing that shows a commit a little after its lastModified, and
 # for the Hub's clocks (Date, lastModified) disagreeing a little.
 SETTLE_MARGIN = timedelta(minutes=2)
+# A crawl stopped after its last page and resumed later than this after its last pass began
+# makes one more catch-up pass before merging; sooner (a merge run again at once with more
+# memory), what changed meanwhile is no more than a crawl's own merge time lets through.
+RESUME_CATCHUP_AFTER = timedelta(minutes=10)
 
 
 @dataclass
@@ -141,6 +145,10 @@ class Staging:
         self.root = real.with_name(real.name + ".crawl")
         self.pages_dir = self.root / "pages"
         self.state_file = self.root / "state.json"
+        spelled = Path(db_path).with_name(Path(db_path).name + ".crawl")
+        if spelled.resolve() != self.root and spelled.is_dir() and not self.root.exists():
+            # Left beside a symlink by an hfstats that did not resolve the path: resumed here.
+            spelled.rename(self.root)
 
     def load(self) -> CrawlState | None:
         try:
@@ -466,7 +474,7 @@ def _start_or_resume(
                 saved.pass_resumed = True
             elif saved.phase == "catchup":
                 saved.pass_started_at = datetime.now(UTC).isoformat()  # it begins only now
-            elif saved.phase == "merge" and saved.mode == "full" and saved.next_catchup_until:
+            elif saved.phase == "merge" and saved.mode == "full" and _stale(saved):
                 # Stopped before its merge: what changed since (a day, under cron) is read by
                 # one more catch-up pass, or the snapshot would hold the Hub of before the stop.
                 _begin_catchup_pass(saved, models_url(saved.endpoint, saved.page_size))
@@ -739,6 +747,11 @@ def _finish_phase(state: CrawlState, first_url: str) -> None:
         _begin_catchup_pass(state, first_url)
     else:
         state.phase = "merge"
+
+
+def _stale(state: CrawlState) -> bool:
+    began = datetime.fromisoformat(state.pass_started_at or state.started_at)
+    return state.next_catchup_until is not None and datetime.now(UTC) - began > RESUME_CATCHUP_AFTER
 
 
 def _begin_catchup_pass(state: CrawlState, first_url: str) -> None:

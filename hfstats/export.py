@@ -72,7 +72,7 @@ def export(db_path: str | Path, out_dir: str | Path, fmt: str = "parquet") -> di
     counts: dict[str, int] = {}
     with store.read(db_path) as connection:
         store.resolve_snapshot(connection, None)  # refuses a database with no complete snapshot
-        with outdir.replacing(target) as staging:
+        with outdir.replacing(target, MARKER_FILE, "hfstats export", Path(db_path)) as staging:
             _write_tables(connection, staging, counts)
     return counts
 

@@ -27,6 +27,11 @@ _MARKERS = {EXPORT_MARKER: "hfstats export", REPORT_MARKER: "hfstats report"}
 def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | None = None) -> None:
     """Refuse ``out_dir`` (resolved) unless ``command`` may replace it; ``keep`` (e.g. the
     database) must not be inside it."""
+    try:
+        os.fsencode(out_dir).decode("utf-8")
+    except UnicodeDecodeError:
+        # DuckDB cannot take such a path (the current folder's name counts too).
+        raise UsageError(f"{out_dir!s:.200} is not valid UTF-8; choose another folder") from None
     here = Path.cwd().resolve()
     if out_dir == here or out_dir in here.parents:
         # Swapping in a new folder would pull the current directory from under the shell.
@@ -66,12 +71,14 @@ def _check_creatable(out_dir: Path) -> None:
 
 
 @contextmanager
-def replacing(out_dir: Path) -> Iterator[Path]:
+def replacing(out_dir: Path, marker: str, command: str, keep: Path | None = None) -> Iterator[Path]:
     """A staging folder beside ``out_dir`` (resolved), swapped in for it when the block ends
-    without an error, removed otherwise."""
+    without an error, removed otherwise. ``out_dir`` is checked again (``check_replaceable``)
+    once no other run can write it: another command may have written it since the first check."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(out_dir):
         _recover(out_dir)
+        check_replaceable(out_dir, marker, command, keep)
         staging = _sibling(out_dir, "new")
         staging.mkdir()
         try:

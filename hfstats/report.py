@@ -1010,7 +1010,7 @@ def write_report(
     with store.read(db_path) as connection:
         data = collect(connection, snapshot_id=snapshot_id, as_of=as_of, method=method)
     figures = build_figures(data)
-    with outdir.replacing(target) as staging:
+    with outdir.replacing(target, MARKER_FILE, "hfstats report", Path(db_path)) as staging:
         _write_files(staging, data, figures, formats)
     return Path(out_dir)
 

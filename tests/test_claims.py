@@ -452,8 +452,23 @@ claims:
             "a key must be text",
         ),
         (
-            ("    kind: measured\n", "    kind: [&a [x, x, x], &b [*a, *a, *a], [*b, *b, *b]]\n"),
-            "repeats a node that holds aliases itself",
+            (
+                "    kind: measured\n",
+                "    kind: [&a ["
+                + "x, " * 9
+                + "x], &b ["
+                + "*a, " * 9
+                + "*a], &c ["
+                + "*b, " * 9
+                + "*b], &d ["
+                + "*c, " * 9
+                + "*c], &e ["
+                + "*d, " * 9
+                + "*d], ["
+                + "*e, " * 9
+                + "*e]]\n",
+            ),
+            "aliases expand to more than 100,000 values",
         ),
         (
             ("source: {publication: a test}", "source: {publication: a test, title: [a, b]}"),
@@ -582,6 +597,40 @@ def test_claims_yaml_python_cannot_hold_is_a_usage_error(tmp_path, text, message
     path.write_text(text, encoding="utf-8")
     with pytest.raises(UsageError, match=message):
         claims.load_claims(path)
+
+
+def test_a_large_list_repeated_by_aliases_is_refused_quickly(tmp_path):
+    # 20,000 items, repeated 50,000 times: a 190 KB file whose value is 10^9 items.
+    from hfstats.errors import UsageError
+
+    path = tmp_path / "claims.yaml"
+    items = ", ".join(["x"] * 20_000)
+    path.write_text(f"claims:\n  - kind: [&a [{items}], " + "*a, " * 50_000 + "*a]\n")
+    with pytest.raises(UsageError, match="aliases expand to more than"):
+        claims.load_claims(path)
+
+
+def test_aliases_of_aliases_a_person_would_write_load(tmp_path):
+    path = tmp_path / "claims.yaml"
+    path.write_text(
+        VALID_CLAIM
+        + VALID_CLAIM.replace("id: mine", "id: second")
+        .replace("claims:\n", "")
+        .replace("source: {publication: a test}", "source: &second {publication: *pub, title: T}")
+        + VALID_CLAIM.replace("id: mine", "id: third")
+        .replace("claims:\n", "")
+        .replace("source: {publication: a test}", "source: *second")
+    )
+    text = path.read_text().replace(
+        "source: {publication: a test}", "source: {publication: &pub a test}", 1
+    )
+    path.write_text(text)
+    loaded = [c for c in claims.load_claims(path) if c.id in ("mine", "second", "third")]
+    assert [c.source for c in loaded] == [
+        {"publication": "a test"},
+        {"publication": "a test", "title": "T"},
+        {"publication": "a test", "title": "T"},
+    ]
 
 
 def test_a_claims_file_far_too_large_is_refused_without_reading_it_all(tmp_path):

@@ -324,3 +324,22 @@ def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_snapshot_stan
         # The next refresh finds the snapshot merged and starts a new one.
         again = crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
         assert again.complete and again.snapshot_id == 2
+
+
+def test_a_crawl_saved_beside_a_symlink_by_an_earlier_version_is_resumed(tmp_path: Path) -> None:
+    # hfstats now keeps the crawl folder beside the file a symlinked --db points at; one left
+    # beside the link by an earlier version must not be orphaned.
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(real / "hub.duckdb")
+    models = list(synthetic_models(60, seed=5))
+    with FakeHub(models) as hub:
+        paused = crawl.refresh(
+            real / "hub.duckdb", client=HubClient(hub.url), page_size=20, max_pages=1
+        )
+        assert not paused.complete
+        (real / "hub.duckdb.crawl").rename(tmp_path / "link.duckdb.crawl")  # where it used to be
+        resumed = crawl.refresh(link, client=HubClient(hub.url), page_size=20)
+    assert resumed.complete and resumed.resumed and resumed.snapshot_id == 1
+    assert not (tmp_path / "link.duckdb.crawl").exists()

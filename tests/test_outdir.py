@@ -22,18 +22,23 @@ def siblings(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir())
 
 
+def report_into(out: Path):
+    return outdir.replacing(out, outdir.REPORT_MARKER, "hfstats report")
+
+
 def test_a_run_killed_between_its_two_renames_gets_its_earlier_result_back(tmp_path: Path):
     # Killed after moving the earlier result aside and before putting the new one in place.
     pid = dead_pid()
     aside = tmp_path / f".out.old-{pid}-0badc0de"
     aside.mkdir()
     (aside / "index.html").write_text("earlier")
+    (aside / outdir.REPORT_MARKER).write_text("{}")
     half = tmp_path / f".out.new-{pid}-12345678"
     half.mkdir()
     (half / "partial").write_text("x")
     out = tmp_path / "out"
     with pytest.raises(RuntimeError):
-        with outdir.replacing(out):
+        with report_into(out):
             raise RuntimeError("this run fails too")
     assert (out / "index.html").read_text() == "earlier"
     assert siblings(tmp_path) == ["out"]
@@ -44,9 +49,10 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "index.html").write_text("earlier")
+    (out / outdir.REPORT_MARKER).write_text("{}")
     for name in (f".out.new-{pid}-aaaaaaaa", f".out.old-{pid}-bbbbbbbb"):
         (tmp_path / name).mkdir()
-    with outdir.replacing(out) as staging:
+    with report_into(out) as staging:
         (staging / "index.html").write_text("new")
     assert (out / "index.html").read_text() == "new"
     assert siblings(tmp_path) == ["out"]
@@ -59,7 +65,7 @@ def test_a_run_still_going_keeps_its_staging_folder(tmp_path: Path):
     theirs.mkdir()
     unrelated = tmp_path / ".out.new-notours"
     unrelated.mkdir()
-    with outdir.replacing(tmp_path / "out") as staging:
+    with report_into(tmp_path / "out") as staging:
         (staging / "index.html").write_text("new")
     assert siblings(tmp_path) == [theirs.name, unrelated.name, "out"]
 
@@ -70,10 +76,48 @@ def test_a_second_writer_of_the_same_folder_is_busy_not_swapped_in(tmp_path: Pat
     from hfstats.errors import BusyError
 
     out = tmp_path / "out"
-    with outdir.replacing(out) as first:
+    with report_into(out) as first:
         (first / "index.html").write_text("first")
+        (first / outdir.REPORT_MARKER).write_text("{}")
         with pytest.raises(BusyError, match=rf"another export or report \(pid {os.getpid()}\)"):
-            with outdir.replacing(out):
+            with report_into(out):
                 pass
     assert (out / "index.html").read_text() == "first"
     assert siblings(tmp_path) == ["out"]  # no lock file left either
+
+
+def test_a_folder_another_command_wrote_since_the_first_check_is_not_replaced(tmp_path: Path):
+    # A report collects its data between its first check and the swap: an export into the same
+    # folder may finish meanwhile, and must not be replaced by the report.
+    from hfstats.errors import UsageError
+
+    out = tmp_path / "out"
+    outdir.check_replaceable(out, outdir.REPORT_MARKER, "hfstats report")  # absent: fine
+    out.mkdir()
+    (out / outdir.EXPORT_MARKER).write_text("{}")
+    with pytest.raises(UsageError, match="not written by `hfstats report`"):
+        with report_into(out):
+            pass
+    assert (out / outdir.EXPORT_MARKER).exists()
+
+
+def test_an_earlier_export_put_back_is_not_deleted_by_a_report(tmp_path: Path):
+    # An export killed between its renames, then a report into the same folder: the export is
+    # put back, and the report refuses it as a folder it did not write.
+    from hfstats.errors import UsageError
+
+    aside = tmp_path / f".out.old-{dead_pid()}-0badc0de"
+    aside.mkdir()
+    (aside / outdir.EXPORT_MARKER).write_text("{}")
+    with pytest.raises(UsageError, match="not written by `hfstats report`"):
+        with report_into(tmp_path / "out"):
+            pass
+    assert (tmp_path / "out" / outdir.EXPORT_MARKER).exists()
+
+
+def test_an_output_folder_whose_full_path_is_not_utf8_is_refused(tmp_path: Path):
+    from hfstats.errors import UsageError
+
+    odd = Path(os.fsdecode(str(tmp_path).encode() + b"/bad\xffdir")) / "out"
+    with pytest.raises(UsageError, match="not valid UTF-8"):
+        outdir.check_replaceable(odd, outdir.EXPORT_MARKER, "hfstats export")

@@ -56,17 +56,26 @@ def test_log_lines_on_a_terminal_start_their_own_line_above_the_bar(
     assert not re.search(r"[^\r\n]retry 1/8", written), written
 
 
-def test_a_refresh_says_when_it_merges(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_refresh_says_when_it_merges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The merge of a million models takes most of a minute after the last page.
     models = list(synthetic_models(45, seed=3))
-    caplog.set_level(logging.INFO, logger="hfstats")
-    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
+    collected = Collected()
+    logger = logging.getLogger("hfstats.crawl")
+    monkeypatch.setattr(logger, "handlers", [collected])
+    monkeypatch.setattr(logger, "level", logging.INFO)
     with FakeHub(models) as hub:
         crawl.refresh(tmp_path / "hub.duckdb", client=HubClient(hub.url), page_size=20)
     pages = math.ceil(len(models) / 20) + 1  # the listing, then one catch-up page
-    merging = [r.getMessage() for r in caplog.records if r.getMessage().startswith("merging")]
+    merging = [m for m in collected.messages if m.startswith("merging")]
     assert merging == [
         f"merging {pages} page(s), {len(models) + 20} listing element(s), into snapshot 1"
     ]
