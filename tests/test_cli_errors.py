@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 import pytest
+from test_claims import VALID_CLAIM
 
 from hfstats import crawl
 from hfstats.hub import HubClient
@@ -822,25 +823,12 @@ def test_an_as_of_out_of_range_in_utc_is_a_usage_error(
     if command.startswith("report"):
         args += ["--out", str(tmp_path / "report")]
     if command == "check":
-        claim = VALID_USER_CLAIM.replace("2022-12-31", as_of)
+        claim = VALID_CLAIM.replace("2022-12-31", as_of)
         (tmp_path / "claims.yaml").write_text(claim)
         args = ["check", "--db", str(database), "--claims", str(tmp_path / "claims.yaml")]
     result = hfstats(tmp_path, *args)
     assert_one_line_error(result, exit_code=2)
     assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
-
-
-VALID_USER_CLAIM = """\
-claims:
-  - id: mine
-    statement: "a claim"
-    source: {publication: a test}
-    kind: measured
-    as_of: "2022-12-31"
-    query: exclusivity
-    select: {framework_class: pytorch_only}
-    expected: {comparison: "~", value: 0.9, tolerance: 0.05}
-"""
 
 
 def test_prune_refuses_a_keep_no_database_can_count_to(tmp_path: Path, database: Path) -> None:
