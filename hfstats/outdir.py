@@ -96,7 +96,10 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
     of a killed run."""
     path = out_dir.parent / f".{out_dir.name}.lock"
     while True:
-        handle = open(path, "a+")
+        try:
+            handle = open(path, "a+")
+        except OSError as exc:
+            raise UsageError(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

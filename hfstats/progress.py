@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 
@@ -26,7 +27,7 @@ class CrawlProgress:
         self._started = time.monotonic()
         self._models_at_start: int | None = None
         self._redirect = contextlib.ExitStack()
-        if not quiet and self.stream.isatty():
+        if not quiet and self.stream.isatty() and _columns(self.stream):
             from tqdm import tqdm
             from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -70,3 +71,12 @@ class CrawlProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _columns(stream) -> int:
+    """The terminal's width; 0 for one without a size (``script``, some CI consoles), where
+    tqdm draws nothing at all: log lines are shown there instead."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 80  # a terminal-like stream without a file descriptor

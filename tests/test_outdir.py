@@ -121,3 +121,11 @@ def test_an_output_folder_whose_full_path_is_not_utf8_is_refused(tmp_path: Path)
     odd = Path(os.fsdecode(str(tmp_path).encode() + b"/bad\xffdir")) / "out"
     with pytest.raises(UsageError, match="not valid UTF-8"):
         outdir.check_replaceable(odd, outdir.EXPORT_MARKER, "hfstats export")
+
+
+def test_a_folder_where_nothing_can_be_written_names_that_folder(tmp_path: Path):
+    from hfstats.errors import UsageError
+
+    with pytest.raises(UsageError, match="cannot write in /proc"):
+        with report_into(Path("/proc/hfstats-report")):
+            pass

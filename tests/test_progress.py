@@ -98,3 +98,19 @@ def test_no_bar_is_drawn_before_a_refresh_can_start(monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(cli, ["refresh", "--endpoint", "https://hub.test/?x=1"])
     assert result.exit_code == 2 and "query or fragment" in result.output
     assert made == []
+
+
+def test_a_terminal_without_a_size_gets_log_lines_not_an_invisible_bar() -> None:
+    # tqdm draws nothing at 0 columns (`script`, some CI consoles): the crawl looked silent.
+    import os
+
+    leader, follower = os.openpty()  # a new pseudo-terminal has no size yet
+    try:
+        with open(follower, "w", closefd=False) as terminal:
+            assert terminal.isatty() and os.get_terminal_size(follower).columns == 0
+            progress = CrawlProgress(stream=terminal)
+            assert progress._bar is None
+            progress.close()
+    finally:
+        os.close(leader)
+        os.close(follower)
