@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -160,6 +161,17 @@ TABLE_COLUMNS = ["claim", "expected", "measured", "verdict", "reading"]
 # -- loading -----------------------------------------------------------------------------------
 
 
+_SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOWN.maxstring = _SHOWN.maxother = 80
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = 6
+_SHOWN.maxlevel = 3
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` cut short: a claims file's value may be huge, and is only quoted."""
+    return _SHOWN.repr(value)
+
+
 class _ClaimsLoader(yaml.SafeLoader):
     """SafeLoader that leaves dates as text, so that a bad date is reported with its claim,
     refuses a key given twice in one mapping (YAML would keep the last one silently), and
@@ -170,19 +182,36 @@ class _ClaimsLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._expanded = 0
         self._sizes: dict[int, int] = {}
+        self._open: set[str] = set()  # anchors whose node is still being read
 
     def compose_node(self, parent, index):
         event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) and event.anchor in self.anchors:
-            self._expanded += self._size(self.anchors[event.anchor])
-            if self._expanded > ALIAS_EXPANSION_LIMIT:
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open:
+                # &a [*a]: a node inside itself, which no claim needs and no size bounds.
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,
-                    f"aliases expand to more than {ALIAS_EXPANSION_LIMIT:,} values",
+                    f"*{event.anchor} refers to the node it is part of",
                     event.start_mark,
                 )
-        return super().compose_node(parent, index)
+            if event.anchor in self.anchors:
+                self._expanded += self._size(self.anchors[event.anchor])
+                if self._expanded > ALIAS_EXPANSION_LIMIT:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"aliases expand to more than {ALIAS_EXPANSION_LIMIT:,} values",
+                        event.start_mark,
+                    )
+            return super().compose_node(parent, index)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.discard(anchor)
 
     def _size(self, node: yaml.Node) -> int:
         """Values in ``node``, aliases expanded (each node counted once per anchor)."""
@@ -194,7 +223,7 @@ class _ClaimsLoader(yaml.SafeLoader):
         elif isinstance(node, yaml.MappingNode):
             size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
         else:
-            size = 1
+            size = 1 + len(node.value) // 64  # a long text counts as many values
         self._sizes[id(node)] = size
         return size
 
@@ -205,11 +234,11 @@ class _ClaimsLoader(yaml.SafeLoader):
             if not isinstance(key, str):
                 # Every key of a claims file names a field or a parameter.
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"a key must be text (got {key!r})", key_node.start_mark
+                    None, None, f"a key must be text (got {_shown(key)})", key_node.start_mark
                 )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key!r} appears twice", key_node.start_mark
+                    None, None, f"the key {_shown(key)} appears twice", key_node.start_mark
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
@@ -282,7 +311,7 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
         raise UsageError(f"{label}: expected a mapping of fields")
     claim_id = entry.get("id")
     if isinstance(claim_id, str) and claim_id:
-        label = f"{origin}: claim {claim_id!r}"
+        label = f"{origin}: claim {_shown(claim_id)}"
 
     def fail(problem: str) -> UsageError:
         return UsageError(f"{label}: {problem}")
@@ -291,7 +320,7 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
     if kind not in KINDS:
         if kind is None:
             raise fail("missing field 'kind'")
-        raise fail(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
+        raise fail(f"kind must be one of {', '.join(KINDS)} (got {_shown(kind)})")
     required, optional = _KIND_FIELDS[kind]
     for name in sorted(_COMMON_FIELDS | required):
         if entry.get(name) in (None, "", {}):
@@ -326,12 +355,12 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
     reserved = {"as_of", "method", "snapshot_id"}
     unknown_params = sorted(set(map(str, params)) - (set(spec.params) - reserved))
     if unknown_params:
-        raise fail(f"query {query} takes no parameter {unknown_params[0]!r} here")
+        raise fail(f"query {query} takes no parameter {_shown(unknown_params[0])} here")
     fields.update(query=query, params=params)
     if kind == "proxy":
         method = entry.get("method", DEFAULT_METHOD)
         if not isinstance(method, str) or method not in METHODS:
-            raise fail(f"method must be one of {', '.join(METHODS)} (got {method!r})")
+            raise fail(f"method must be one of {', '.join(METHODS)} (got {_shown(method)})")
         if "method" in entry and "method" not in spec.params:
             raise fail(f"query {query} classifies no frameworks, so it takes no method")
         return Claim(
@@ -343,7 +372,7 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
     if query not in _MEASURED_SELECT:
         raise fail(
             f"a measured claim uses one of the queries {', '.join(_MEASURED_SELECT)} "
-            f"(got {query!r}); use kind: proxy for other queries"
+            f"(got {_shown(query)}); use kind: proxy for other queries"
         )
     select = _parse_select(entry["select"], query, fail)
     expected = _parse_expected(entry["expected"], fail)
@@ -353,7 +382,7 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
         if not 0 <= expected.value <= 1:
             raise fail(
                 f"expected.value of an exclusivity claim is a share from 0 to 1 "
-                f"(got {expected.value!r}; write 92% as 0.92)"
+                f"(got {_shown(expected.value)}; write 92% as 0.92)"
             )
     return Claim(**fields, select=select, expected=expected, denominator=denominator, method=method)
 
@@ -389,12 +418,12 @@ def _parse_as_of(value: Any, fail) -> tuple[datetime | None, str]:
     if value == "latest":
         return None, "latest"
     if not isinstance(value, str | date):
-        raise fail(f"bad date in as_of: {value!r} (use YYYY-MM-DD, an ISO time or 'latest')")
+        raise fail(f"bad date in as_of: {_shown(value)} (use YYYY-MM-DD, an ISO time or 'latest')")
     try:
         moment = queries.parse_as_of(value)
     except UsageError:
         raise fail(
-            f"bad date in as_of: {value!r} (use YYYY-MM-DD, an ISO time or 'latest')"
+            f"bad date in as_of: {_shown(value)} (use YYYY-MM-DD, an ISO time or 'latest')"
         ) from None
     text = value.isoformat() if isinstance(value, date) else value.strip()
     return moment.astimezone(UTC), text
@@ -406,7 +435,7 @@ def _load_query_spec(name: str, fail):
     try:
         return queries.load_query(name)
     except UsageError as exc:
-        raise fail(f"unknown query {name!r} ({exc})") from None
+        raise fail(f"unknown query {_shown(name)} ({exc})") from None
 
 
 def _parse_select(value: Any, query: str, fail) -> dict[str, Any]:
@@ -425,14 +454,14 @@ def _parse_select(value: Any, query: str, fail) -> dict[str, Any]:
     ):
         raise fail(
             f"select.framework_class must be one of {', '.join(FRAMEWORK_CLASSES)} "
-            f"(got {value['framework_class']!r})"
+            f"(got {_shown(value['framework_class'])})"
         )
     if "year" in needed and (
         isinstance(value["year"], bool)
         or not isinstance(value["year"], int)
         or not 1 <= value["year"] <= 9999
     ):
-        raise fail(f"select.year must be a year such as 2022 (got {value['year']!r})")
+        raise fail(f"select.year must be a year such as 2022 (got {_shown(value['year'])})")
     return dict(value)
 
 
@@ -444,13 +473,13 @@ def _parse_expected(value: Any, fail) -> Expected:
         raise fail("missing field 'expected.comparison'")
     if not isinstance(comparison, str) or comparison not in COMPARISONS:
         raise fail(
-            f"bad comparison {comparison!r} in expected (use one of {', '.join(COMPARISONS)})"
+            f"bad comparison {_shown(comparison)} in expected (use one of {', '.join(COMPARISONS)})"
         )
     number = value.get("value")
     if number is None:
         raise fail("missing field 'expected.value'")
     if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
-        raise fail(f"expected.value must be a number (got {number!r})")
+        raise fail(f"expected.value must be a number (got {_shown(number)})")
     tolerance = value.get("tolerance")
     if comparison == "~":
         if tolerance is None:
@@ -461,9 +490,11 @@ def _parse_expected(value: Any, fail) -> Expected:
             or not math.isfinite(tolerance)
             or tolerance < 0
         ):
-            raise fail(f"expected.tolerance must be a number >= 0 (got {tolerance!r})")
+            raise fail(f"expected.tolerance must be a number >= 0 (got {_shown(tolerance)})")
     elif tolerance is not None:
-        raise fail(f"expected.tolerance only goes with '~' (the comparison is {comparison!r})")
+        raise fail(
+            f"expected.tolerance only goes with '~' (the comparison is {_shown(comparison)})"
+        )
     unknown = set(value) - {"comparison", "value", "tolerance"}
     if unknown:
         raise fail(f"unknown expected field(s): {', '.join(sorted(map(str, unknown)))}")
@@ -507,7 +538,7 @@ def _parse_summary(value: Any, columns: list[str], fail) -> dict[str, str]:
     for key, column in value.items():
         if column not in columns:
             raise fail(
-                f"summary.{key}: the query has no column {column!r} (it has {', '.join(columns)})"
+                f"summary.{key}: the query has no column {_shown(column)} (it has {', '.join(columns)})"
             )
     named = [value["group_by"], value["count"], *([value["of"]] if "of" in value else [])]
     if len(set(named)) < len(named):
@@ -938,7 +969,7 @@ def _summable(claim: Claim, row: dict[str, Any], column: str, field: str) -> int
         return 0
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise UsageError(
-            f"{claim.origin}: claim {claim.id!r}: summary.{field}: column {column!r} of "
+            f"{claim.origin}: claim {_shown(claim.id)}: summary.{field}: column {_shown(column)} of "
             f"query {claim.query} holds {type(value).__name__} values, not numbers to add up"
         )
     return value if isinstance(value, int) else float(value)

@@ -148,7 +148,10 @@ class Staging:
         spelled = Path(db_path).with_name(Path(db_path).name + ".crawl")
         if spelled.resolve() != self.root and spelled.is_dir() and not self.root.exists():
             # Left beside a symlink by an hfstats that did not resolve the path: resumed here.
-            spelled.rename(self.root)
+            try:
+                spelled.rename(self.root)
+            except OSError as exc:  # another filesystem: the crawl starts over instead
+                log.warning("left the saved crawl %s where it is (%s)", spelled, exc.strerror)
 
     def load(self) -> CrawlState | None:
         try:

@@ -51,6 +51,9 @@ def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | Non
         return
     if not out_dir.is_dir():
         raise UsageError(f"{out_dir} is a file; name a folder")
+    if not os.access(out_dir.parent, os.W_OK | os.X_OK):
+        # The new folder is staged beside it: refused now, not after a report's queries.
+        raise UsageError(f"cannot write in {out_dir.parent}, where {out_dir.name} is replaced")
     if (out_dir / marker).exists() or not any(out_dir.iterdir()):
         return
     raise UsageError(

@@ -610,6 +610,35 @@ def test_a_large_list_repeated_by_aliases_is_refused_quickly(tmp_path):
         claims.load_claims(path)
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # An alias inside its own anchor: measured while empty, it counted as one value.
+        ("[&a [*a, x, x], *a, *a]", "refers to the node it is part of"),
+        # A long text repeated: it counted as one value however long.
+        ("[&s " + "x" * 100_000 + ", " + "*s, " * 99 + "*s]", "aliases expand to more than"),
+    ],
+    ids=["recursive", "long-text"],
+)
+def test_aliases_that_grow_other_ways_are_refused(tmp_path, value, message):
+    from hfstats.errors import UsageError
+
+    path = tmp_path / "claims.yaml"
+    path.write_text(f"claims:\n  - kind: {value}\n")
+    with pytest.raises(UsageError, match=message):
+        claims.load_claims(path)
+
+
+def test_a_huge_value_is_quoted_short(tmp_path):
+    # The messages quoted a field's value whole: a 1 MB kind made a 1 MB line.
+    from hfstats.errors import UsageError
+
+    path = write_claims(tmp_path, VALID_CLAIM.replace("kind: measured", "kind: " + "y" * 10**6))
+    with pytest.raises(UsageError, match="kind must be one of") as error:
+        claims.load_claims(path)
+    assert len(str(error.value)) < 500
+
+
 def test_aliases_of_aliases_a_person_would_write_load(tmp_path):
     path = tmp_path / "claims.yaml"
     path.write_text(

@@ -343,3 +343,25 @@ def test_a_crawl_saved_beside_a_symlink_by_an_earlier_version_is_resumed(tmp_pat
         resumed = crawl.refresh(link, client=HubClient(hub.url), page_size=20)
     assert resumed.complete and resumed.resumed and resumed.snapshot_id == 1
     assert not (tmp_path / "link.duckdb.crawl").exists()
+
+
+def test_a_crawl_beside_a_symlink_that_cannot_be_moved_is_left_and_the_refresh_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A symlink into another filesystem: rename fails with EXDEV, and every refresh failed.
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(real / "hub.duckdb")
+    (tmp_path / "link.duckdb.crawl").mkdir()
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if self.name == "link.duckdb.crawl":
+            raise OSError(18, "Invalid cross-device link")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with FakeHub(list(synthetic_models(30, seed=5))) as hub:
+        result = crawl.refresh(link, client=HubClient(hub.url), page_size=20)
+    assert result.complete and (tmp_path / "link.duckdb.crawl").is_dir()

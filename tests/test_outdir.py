@@ -129,3 +129,20 @@ def test_a_folder_where_nothing_can_be_written_names_that_folder(tmp_path: Path)
     with pytest.raises(UsageError, match="cannot write in /proc"):
         with report_into(Path("/proc/hfstats-report")):
             pass
+
+
+def test_an_existing_folder_in_a_folder_that_cannot_be_written_is_refused_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Found only when the swap began: after a report had run all its queries.
+    from hfstats.errors import UsageError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / outdir.REPORT_MARKER).write_text("{}")
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: path != tmp_path and real_access(path, mode)
+    )
+    with pytest.raises(UsageError, match="cannot write in"):
+        outdir.check_replaceable(out, outdir.REPORT_MARKER, "hfstats report")
