@@ -51,17 +51,6 @@ class DatabasePath(click.Path):
             self.fail(f"{exc.message}{where}", param, ctx)
 
 
-class FolderPath(click.Path):
-    """An output folder (export, report): like any path, but only names DuckDB can take."""
-
-    def __init__(self) -> None:
-        super().__init__(file_okay=False, path_type=Path)
-
-    def convert(self, value, param, ctx):
-        _check_utf8(value, param, ctx)
-        return super().convert(value, param, ctx)
-
-
 class Seconds(click.FloatRange):
     """A FloatRange that refuses nan, which compares false with both of its bounds (and inf and
     nan fail deep inside the first request otherwise)."""
@@ -482,7 +471,7 @@ def upgrade_command(ctx, db_path, quiet):
 
 
 @cli.command("export")
-@click.argument("out_dir", metavar="DIR", type=FolderPath())
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @db_option
 @click.option(
     "--format",
@@ -636,7 +625,7 @@ def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
 @click.option(
     "--out",
     "out_dir",
-    type=FolderPath(),
+    type=click.Path(file_okay=False, path_type=Path),
     default=Path("reports/latest"),
     show_default=True,
     help="Folder to write; replaced whole once the new report is complete.",
@@ -726,7 +715,7 @@ def record_command(out, endpoint, page_size, max_pages, db_path):
 @click.option(
     "--out",
     "out_dir",
-    type=FolderPath(),
+    type=click.Path(file_okay=False, path_type=Path),
     default=Path("hfstats-demo-report"),
     show_default=True,
     help="Folder for the report.",

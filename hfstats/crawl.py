@@ -25,7 +25,6 @@ Modes:
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -38,7 +37,7 @@ from typing import NamedTuple
 
 import duckdb
 
-from . import __version__, store
+from . import __version__, locks, store
 from .errors import (
     BusyError,
     HfstatsError,
@@ -231,29 +230,20 @@ class RefreshLock:
         self._handle = None
 
     def __enter__(self) -> RefreshLock:
-        handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid, _, command = handle.read().strip().partition(" ")
-            handle.close()
+        handle, holder = locks.try_lock(self.path, f"{os.getpid()} {self.command}")
+        if handle is None:
+            pid, _, command = holder.partition(" ")
             who = f" (pid {pid})" if pid.isdigit() else ""
             raise BusyError(
                 f"another {command or 'refresh'}{who} is running on "
                 f"{self.path.with_suffix('')}; this one exits without touching it"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()} {self.command}")
-        handle.flush()
+            )
         self._handle = handle
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._handle is not None:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
+            locks.release(self._handle)
             self._handle = None
 
 

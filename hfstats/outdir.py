@@ -7,7 +7,6 @@ written to a staging folder beside it and swapped in.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import secrets
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import locks
 from .errors import BusyError, UsageError
 
 EXPORT_MARKER = ".hfstats-export"
@@ -100,36 +100,23 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
     path = out_dir.parent / f".{out_dir.name}.lock"
     while True:
         try:
-            handle = open(path, "a+")
+            handle, pid = locks.try_lock(path, str(os.getpid()))
         except OSError as exc:
             raise UsageError(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid = handle.read().strip()
-            handle.close()
+        if handle is None:
             who = f" (pid {pid})" if pid.isdigit() else ""
             raise BusyError(
                 f"another export or report{who} is writing {out_dir}; try again when it is done"
-            ) from None
+            )
         # The file may have been removed by the run that held it just before: lock the new one.
-        try:
-            current = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
-        except FileNotFoundError:
-            current = False
-        if current:
+        if locks.same_file(path, handle):
             break
         handle.close()
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
-        handle.close()
+        locks.release(handle)
 
 
 def _sibling(out_dir: Path, kind: str) -> Path:
