@@ -30,15 +30,14 @@ from typing import Any
 import duckdb
 import yaml
 
-from . import store
+from . import queries, store
 from .errors import UsageError
-from .frameworks import FRAMEWORK_CLASSES
+from .frameworks import FRAMEWORK_CLASSES, METHODS, PLACEHOLDER_CREATED_AT_LIMIT
 from .output import escape_control, markdown_cell, render
 from .resources import data_path
 
 KINDS = ("measured", "proxy", "not_checkable")
 COMPARISONS = (">=", "<=", "~")
-METHODS = ("tags", "files")
 DEFAULT_METHOD = "tags"
 
 HOLDS = "holds"
@@ -47,7 +46,6 @@ HOLDS_WITHIN_TOLERANCE = "holds within tolerance"
 INDETERMINATE = "indeterminate"
 PROXY_ONLY = "proxy only"
 NOT_CHECKABLE = "not checkable"
-VERDICTS = (HOLDS, DOES_NOT_HOLD, HOLDS_WITHIN_TOLERANCE, INDETERMINATE, PROXY_ONLY, NOT_CHECKABLE)
 
 # The sets a share can be taken of. Every multi_framework model has PyTorch or TensorFlow (two
 # of three frameworks always include one of them), so "PyTorch or TensorFlow" is the framework
@@ -61,7 +59,7 @@ DEFAULT_DENOMINATOR = "framework_models"
 
 # The Hub's placeholder createdAt: at or before this instant means "created at an unknown time
 # up to then".
-PLACEHOLDER_CUTOFF = datetime(2022, 3, 2, 23, 29, 5, tzinfo=UTC)
+PLACEHOLDER_CUTOFF = datetime.fromisoformat(PLACEHOLDER_CREATED_AT_LIMIT)
 # An as_of later than any createdAt: it keeps every dated model and leaves out undated ones.
 _AFTER_EVERY_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
@@ -413,8 +411,6 @@ def _parse_source(value: Any, fail) -> dict[str, str]:
 def _parse_as_of(value: Any, fail) -> tuple[datetime | None, str]:
     """``latest`` (the snapshot read), or a cut-off as ``hfstats query --as-of`` reads it: a
     date means the end of that day, UTC, so a claim "as of 2022-12-31" includes that day."""
-    from . import queries
-
     if value == "latest":
         return None, "latest"
     if not isinstance(value, str | date):
@@ -430,8 +426,6 @@ def _parse_as_of(value: Any, fail) -> tuple[datetime | None, str]:
 
 
 def _load_query_spec(name: str, fail):
-    from . import queries
-
     try:
         return queries.load_query(name)
     except UsageError as exc:
@@ -661,7 +655,9 @@ def check_claims(
             )
         selected = [claim for claim in selected if claim.id in wanted]
     context = _context(connection, store.resolve_snapshot(connection, snapshot_id))
-    context.query_cache = query_cache
+    # A claim asks for some results more than once (yearly_additions per method, with and
+    # without the placeholder cut-off): one check answers each from a cache of its own.
+    context.query_cache = {} if query_cache is None else query_cache
     return [_check(context, claim) for claim in selected]
 
 
@@ -725,8 +721,6 @@ def _run(
 ) -> list[dict[str, Any]]:
     """Rows of query ``name`` as dicts; ``method`` None for a query that takes none; ``as_of``
     the claim's unless given."""
-    from . import queries
-
     outcome = queries.run_query(
         context.connection,
         name,
@@ -740,8 +734,6 @@ def _run(
 
 
 def _methods_of(query: str) -> tuple[str | None, ...]:
-    from . import queries
-
     return METHODS if "method" in queries.load_query(query).params else (None,)
 
 

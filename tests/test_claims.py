@@ -28,7 +28,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from hfstats import claims, crawl, store
+from hfstats import claims, crawl, queries, store
 from hfstats.cli import cli
 from hfstats.errors import UsageError
 from hfstats.hub import HubClient
@@ -239,6 +239,31 @@ def test_additions_2022_interval_on_the_seed_claim(fixture_db):
     assert result["verdict"] == "does not hold"
     assert "rests on the upper bound" in result["reading"]
     assert any("5 pytorch_only models carry" in c for c in result["caveats"])
+
+
+def test_a_check_runs_each_distinct_query_once(fixture_db, monkeypatch):
+    """A claim asks for yearly_additions several times with the same values; without a cache
+    handed in, one check still executes each distinct question once."""
+    asked: list[tuple] = []
+    executed: list[str] = []
+    run_query = queries.run_query
+    install_macros = queries.frameworks.install_macros
+
+    def recording_run_query(connection, name, params=None, **kwargs):
+        values = sorted((key, value) for key, value in kwargs.items() if key != "cache")
+        asked.append((name, repr(params), repr(values)))
+        return run_query(connection, name, params, **kwargs)
+
+    def counting_install_macros(connection):
+        executed.append("query")
+        return install_macros(connection)
+
+    monkeypatch.setattr(queries, "run_query", recording_run_query)
+    monkeypatch.setattr(queries.frameworks, "install_macros", counting_install_macros)
+    with store.read(fixture_db) as connection:
+        claims.check_claims(connection, claims.load_claims(), ids=["pytorch-exclusive-added-2022"])
+    assert len(asked) > len(set(asked))  # the claim does ask twice
+    assert len(executed) == len(set(asked))
 
 
 def write_interval_claim(tmp_path: Path, expected: int, year: int = 2022) -> Path:
