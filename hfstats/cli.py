@@ -18,7 +18,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, DatabaseError, HfstatsError
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, HfstatsError
 from .output import FORMATS, render, render_chunks
 
 DEFAULT_DB = "hfstats.duckdb"
@@ -428,14 +428,9 @@ def snapshots(ctx, db_path, fmt):
 @click.pass_context
 def snapshots_prune(ctx, db_path, keep, quiet):
     """Drop all but the KEEP latest complete snapshots; the rest keep their exact history."""
-    from . import crawl, store
+    from . import store
 
-    db_path = db_path or ctx.parent.params["db_path"]
-    # Refuses a missing or foreign file before anything is created beside it.
-    with store.read(db_path):
-        pass
-    with crawl.RefreshLock(db_path, "snapshots prune"), store.write(db_path) as connection:
-        dropped = store.prune(connection, keep)
+    dropped = store.prune_database(db_path or ctx.parent.params["db_path"], keep)
     if quiet:
         return
     click.echo(
@@ -453,15 +448,10 @@ def upgrade_command(ctx, db_path, quiet):
 
     Readers refuse an older schema; a refresh upgrades it too. Nothing is lost.
     """
-    from . import crawl, store
+    from . import store
 
     _logging_from(ctx, quiet)
-    # Before the lock, which would leave a file beside it.
-    if not Path(db_path).exists():
-        raise DatabaseError(f"no database at {db_path}")
-    store.check_writable(db_path)
-    with crawl.RefreshLock(db_path, "upgrade"):
-        before = store.upgrade(db_path)
+    before = store.upgrade(db_path)
     if quiet:
         return
     if before == store.SCHEMA_VERSION:

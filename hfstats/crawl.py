@@ -39,7 +39,6 @@ import duckdb
 
 from . import __version__, locks, store
 from .errors import (
-    BusyError,
     HfstatsError,
     HubError,
     HubNotFoundError,
@@ -219,34 +218,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
-class RefreshLock:
-    """An exclusive, non-blocking lock beside the database; the kernel frees it if we die."""
-
-    def __init__(self, db_path: Path, command: str = "refresh") -> None:
-        # Beside the file itself: two spellings of one database (a symlink) share one lock.
-        real = Path(db_path).resolve()
-        self.path = real.with_name(real.name + ".lock")
-        self.command = command
-        self._handle = None
-
-    def __enter__(self) -> RefreshLock:
-        handle, holder = locks.try_lock(self.path, f"{os.getpid()} {self.command}")
-        if handle is None:
-            pid, _, command = holder.partition(" ")
-            who = f" (pid {pid})" if pid.isdigit() else ""
-            raise BusyError(
-                f"another {command or 'refresh'}{who} is running on "
-                f"{self.path.with_suffix('')}; this one exits without touching it"
-            )
-        self._handle = handle
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._handle is not None:
-            locks.release(self._handle)
-            self._handle = None
-
-
 def _parse_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -313,7 +284,7 @@ def refresh(
         check_online()
         client = HubClient(endpoint, token)
     store.check_writable(db_path)
-    with RefreshLock(db_path):
+    with locks.DatabaseLock(db_path):
         staging = Staging(db_path)
         state, resumed, notes = _start_or_resume(
             db_path, staging, client.endpoint, full, page_size, overlap

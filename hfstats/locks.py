@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import TextIO
 
+from .errors import BusyError
+
 
 def try_lock(path: Path, holder: str) -> tuple[TextIO | None, str]:
     """Lock ``path`` (made if missing) and write ``holder`` into it: the open file, and "";
@@ -40,3 +42,32 @@ def same_file(path: Path, handle: TextIO) -> bool:
 def release(handle: TextIO) -> None:
     fcntl.flock(handle, fcntl.LOCK_UN)
     handle.close()
+
+
+class DatabaseLock:
+    """The lock a command that writes a database (refresh, prune, upgrade) holds beside it:
+    exclusive and non-blocking, so a second one exits at once instead of waiting."""
+
+    def __init__(self, db_path: Path, command: str = "refresh") -> None:
+        # Beside the file itself: two spellings of one database (a symlink) share one lock.
+        real = Path(db_path).resolve()
+        self.path = real.with_name(real.name + ".lock")
+        self.command = command
+        self._handle = None
+
+    def __enter__(self) -> DatabaseLock:
+        handle, holder = try_lock(self.path, f"{os.getpid()} {self.command}")
+        if handle is None:
+            pid, _, command = holder.partition(" ")
+            who = f" (pid {pid})" if pid.isdigit() else ""
+            raise BusyError(
+                f"another {command or 'refresh'}{who} is running on "
+                f"{self.path.with_suffix('')}; this one exits without touching it"
+            )
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            release(self._handle)
+            self._handle = None

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import frameworks
+from . import frameworks, locks
 from .errors import BusyError, DatabaseError, HfstatsError, UsageError
 
 log = logging.getLogger("hfstats.store")
@@ -482,10 +482,19 @@ def _writable_version(
 
 
 def upgrade(path: str | Path) -> int:
-    """Bring the database at ``path`` to ``SCHEMA_VERSION`` in place; return the version it had."""
+    """Bring the database at ``path`` to ``SCHEMA_VERSION`` in place; return the version it had.
+
+    Holds the database lock: a refresh or prune running on it makes this a BusyError."""
     path = Path(path)
+    # Before the lock, which would leave a file beside a path that is no database.
     if not path.exists():
         raise DatabaseError(f"no database at {path}")
+    check_writable(path)
+    with locks.DatabaseLock(path, "upgrade"):
+        return _upgrade(path)
+
+
+def _upgrade(path: Path) -> int:
     connection = _open(path, read_only=True, lock_wait=DEFAULT_LOCK_WAIT)
     try:
         version = _schema_version(connection, path)
@@ -987,6 +996,15 @@ def _merge(
 
 
 # -- pruning and export ------------------------------------------------------------------------
+
+
+def prune_database(path: str | Path, keep: int) -> dict:
+    """``prune`` the database at ``path``, holding the database lock (see ``upgrade``)."""
+    # Refuses a missing or foreign file before the lock leaves a file beside it.
+    with read(path):
+        pass
+    with locks.DatabaseLock(Path(path), "snapshots prune"), write(path) as connection:
+        return prune(connection, keep)
 
 
 def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:

@@ -867,13 +867,13 @@ def test_a_log_file_that_cannot_be_written_is_one_warning_not_a_traceback(tmp_pa
 def test_the_busy_message_names_the_command_holding_the_database(
     tmp_path: Path, database: Path
 ) -> None:
-    from hfstats import crawl as crawl_module
     from hfstats.errors import BusyError
+    from hfstats.locks import DatabaseLock
 
     link = tmp_path / "link.duckdb"
     link.symlink_to(database)
-    with crawl_module.RefreshLock(database, "snapshots prune"):
+    with DatabaseLock(database, "snapshots prune"):
         # Another spelling of the same file (a symlink) meets the same lock.
         with pytest.raises(BusyError, match=r"another snapshots prune \(pid \d+\)"):
-            with crawl_module.RefreshLock(link):
+            with DatabaseLock(link):
                 pass

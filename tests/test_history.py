@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from hfstats import crawl, store
+from hfstats import crawl, locks, store
+from hfstats.errors import BusyError
 from hfstats.export import export
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FakeHub
@@ -160,6 +161,23 @@ def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
     # The versions replaced in snapshot 2, and the model deleted there, were visible only in 1.
     assert dropped["versions_dropped"] == 10 + 1
     assert {s: stored_state(db, s) for s in (2, 3)} == before
+
+
+def test_prune_and_upgrade_from_python_wait_for_no_refresh(tmp_path):
+    """The lock the CLI commands hold is taken by the library functions themselves."""
+    db = tmp_path / "l.duckdb"
+    with FakeHub(synthetic_models(20, seed=7)) as hub:
+        run_refresh(db, hub)
+        run_refresh(db, hub)
+    with locks.DatabaseLock(db):  # what a refresh holds while it runs
+        with pytest.raises(BusyError, match="another refresh"):
+            store.prune_database(db, keep=1)
+        with pytest.raises(BusyError, match="another refresh"):
+            store.upgrade(db)
+    with store.read(db) as connection:
+        assert len(store.list_snapshots(connection)) == 2
+    assert store.prune_database(db, keep=1)["snapshots_dropped"] == 1
+    assert store.upgrade(db) == store.SCHEMA_VERSION
 
 
 def test_export_after_prune_keeps_every_model_of_the_kept_snapshots(tmp_path):
