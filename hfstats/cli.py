@@ -388,7 +388,8 @@ def refresh(
 @format_option(("table", "json", "csv", "markdown"))
 @click.pass_context
 def snapshots(ctx, db_path, fmt):
-    """List snapshots: id, times, mode, complete, models, added, changed, deleted."""
+    """List snapshots: id, times, mode, complete, models, added, changed, renamed, deleted,
+    pages, requests; --format json adds models_seen, rejected, high_water_mark and endpoint."""
     if ctx.invoked_subcommand is not None:
         return
     from . import store

@@ -44,6 +44,7 @@ from .errors import (
     HubNotFoundError,
     HubRefusedError,
     PageSizeRefusedError,
+    UsageError,
 )
 from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, check_online, models_url
 
@@ -277,7 +278,7 @@ def refresh(
     """
     db_path = Path(db_path)
     if page_size < 1:
-        raise HfstatsError("--page-size must be at least 1")
+        raise UsageError("--page-size must be at least 1")
     store.merge_memory_limit()
     # A bad endpoint or a file hfstats must not write to is refused before the lock file is made.
     if client is None:

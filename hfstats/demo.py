@@ -17,8 +17,6 @@ from .errors import DatabaseError, UsageError
 from .hub import HubClient
 from .resources import data_path
 
-DEFAULT_DB = "hfstats-demo.duckdb"
-DEFAULT_OUT = "hfstats-demo-report"
 # hfstats_meta key marking a database as the demo's, so that only such a file is replaced.
 DEMO_MARKER = "demo_recording"
 

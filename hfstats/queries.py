@@ -260,7 +260,7 @@ def run_query(
         cursor = connection.execute(spec.sql, values)
         rows = cursor.fetchall()
     except duckdb.Error as exc:
-        raise DatabaseError(f"query {name} failed: {_first_line(str(exc))}") from None
+        raise DatabaseError(f"query {name} failed: {store.first_line(str(exc))}") from None
     columns = [column[0] for column in cursor.description]
     result = QueryResult(columns, rows, resolved, values)
     if cache is not None:
@@ -289,7 +289,7 @@ def stream_sql(
         cursor = connection.execute(sql)
         description = cursor.description if cursor is not None else None
     except duckdb.Error as exc:
-        raise UsageError(f"SQL failed: {_first_line(str(exc))}") from None
+        raise UsageError(f"SQL failed: {store.first_line(str(exc))}") from None
 
     def batches() -> Iterator[list[tuple]]:
         if not description:
@@ -298,11 +298,6 @@ def stream_sql(
             while batch := cursor.fetchmany(SQL_BATCH_ROWS):
                 yield batch
         except duckdb.Error as exc:
-            raise UsageError(f"SQL failed: {_first_line(str(exc))}") from None
+            raise UsageError(f"SQL failed: {store.first_line(str(exc))}") from None
 
     return [column[0] for column in description or []], batches()
-
-
-def _first_line(message: str) -> str:
-    lines = message.strip().splitlines()
-    return lines[0] if lines else "unknown error"

@@ -44,12 +44,13 @@ from .output import markdown_cell, render
 
 REPORT_FORMATS = ("html", "md", "svg", "png", "json")
 DEFAULT_OUT = Path("reports/latest")
-# A file that marks a folder as written by `hfstats report`: only such folders are replaced.
 log = logging.getLogger("hfstats.report")
 
+# A file that marks a folder as written by `hfstats report`: only such folders are replaced.
 MARKER_FILE = outdir.REPORT_MARKER
 
-PLACEHOLDER_LABEL = "created on or before 2022-03-02"
+PLACEHOLDER_DAY = claims.PLACEHOLDER_CUTOFF.date().isoformat()
+PLACEHOLDER_LABEL = f"created on or before {PLACEHOLDER_DAY}"
 CLASS_LABELS = {
     "pytorch_only": "PyTorch-only",
     "tensorflow_only": "TensorFlow-only",
@@ -245,7 +246,7 @@ _YEAR_AXIS = alt.Axis(
     # Two lines so that the placeholder bucket's label stays readable without rotation.
     labelExpr=(
         f"datum.value == {json.dumps(PLACEHOLDER_LABEL)} "
-        "? ['created on or', 'before 2022-03-02'] : datum.value"
+        f"? ['created on or', 'before {PLACEHOLDER_DAY}'] : datum.value"
     ),
 )
 
@@ -368,7 +369,7 @@ def _placeholder_caption(count: int, shown_as: str = "bar", which: str = "models
         return ""
     return (
         f"{count:,} {which} carry the Hub's placeholder creation date: they were created at an "
-        f"unknown time on or before 2022-03-02, so they have their own {shown_as}, not 2022's."
+        f"unknown time on or before {PLACEHOLDER_DAY}, so they have their own {shown_as}, not {PLACEHOLDER_DAY[:4]}'s."
     )
 
 

@@ -375,14 +375,15 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
                     "folder's permissions (it was left untouched)"
                 ) from None
             raise DatabaseError(
-                f"cannot open {path}: {_first_line(message)}; it was left untouched: "
+                f"cannot open {path}: {first_line(message)}; it was left untouched: "
                 "pass another --db path (or restore the file from a backup)"
             ) from None
         except duckdb.Error as exc:
-            raise DatabaseError(f"cannot open {path}: {_first_line(str(exc))}") from None
+            raise DatabaseError(f"cannot open {path}: {first_line(str(exc))}") from None
 
 
-def _first_line(message: str) -> str:
+def first_line(message: str) -> str:
+    """The first line of a (DuckDB) error message, for a one-line error."""
     return message.strip().splitlines()[0] if message.strip() else "unknown error"
 
 
@@ -519,7 +520,7 @@ def _schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> int | 
         )
     except duckdb.IOException as exc:  # a file cut short opens, then fails at the first read
         raise DatabaseError(
-            f"cannot read {path}: {_first_line(str(exc))}; it was left untouched: "
+            f"cannot read {path}: {first_line(str(exc))}; it was left untouched: "
             "pass another --db path (or restore the file from a backup)"
         ) from None
     if not exists:

@@ -877,3 +877,12 @@ def test_the_busy_message_names_the_command_holding_the_database(
         with pytest.raises(BusyError, match=r"another snapshots prune \(pid \d+\)"):
             with DatabaseLock(link):
                 pass
+
+
+def test_a_page_size_below_one_from_python_is_a_usage_error(tmp_path: Path) -> None:
+    from hfstats import crawl
+    from hfstats.errors import UsageError
+
+    with pytest.raises(UsageError, match="--page-size must be at least 1"):
+        crawl.refresh(tmp_path / "p.duckdb", page_size=0)
+    assert not list(tmp_path.iterdir())
