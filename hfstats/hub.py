@@ -159,11 +159,7 @@ class RateLimit:
             resets = [limit.reset_seconds for limit in exhausted]
             reset = None if None in resets else max(resets)
             tightest = cls(tightest.remaining, reset)
-        windows = [
-            w
-            for k, v in _RATELIMIT_PARAM_RE.findall(policy or "")
-            if k == "w" and (w := _reset_seconds(v)) > 0
-        ]
+        windows = _policy_windows(policy)
         if windows and tightest.reset_seconds is None:
             # Which policy the exhausted limit belongs to is not sure: the longest window is.
             return cls(tightest.remaining, max(windows))
@@ -205,6 +201,15 @@ def _reset_seconds(value: str) -> int:
     elif seconds > 1e9:
         seconds -= time.time()
     return min(_MAX_RESET_SECONDS, max(0, math.ceil(seconds)))
+
+
+def _policy_windows(policy: str | None) -> list[int]:
+    """The windows (``w``, seconds) a ``RateLimit-Policy`` names; a window of 0 says nothing."""
+    return [
+        w
+        for k, v in _RATELIMIT_PARAM_RE.findall(policy or "")
+        if k == "w" and (w := _reset_seconds(v)) > 0
+    ]
 
 
 def _http_date(value: str | None) -> datetime | None:
@@ -448,7 +453,7 @@ class HubClient:
             raise BadResponse(f"broken response ({type(exc).__name__})") from None
         status = response.status_code
         self.stats.status_counts[status] = self.stats.status_counts.get(status, 0) + 1
-        self._note_rate_limit(response)
+        limit = self._note_rate_limit(response)
 
         served_at = _http_date(response.headers.get("Date"))
         if status == 429:
@@ -458,7 +463,6 @@ class HubClient:
             if wait is None:
                 # Waiting for the window to reset only makes sense when the window is used up;
                 # a 429 that still reports requests left is a burst limit: back off instead.
-                limit = RateLimit.from_headers(response.headers)
                 if limit is not None and limit.remaining <= 0:
                     wait = self._window_wait(limit)
                 elif limit is None and self._policy_window:
@@ -566,9 +570,9 @@ class HubClient:
             path = self._prefix + path
         return urlunsplit((*self._origin, path, parts.query, ""))
 
-    def _note_rate_limit(self, response: requests.Response) -> None:
-        policy = response.headers.get("RateLimit-Policy") or ""
-        windows = [_reset_seconds(v) for k, v in _RATELIMIT_PARAM_RE.findall(policy) if k == "w"]
+    def _note_rate_limit(self, response: requests.Response) -> RateLimit | None:
+        """Keep what the answer says of the quota; return its limit, if it gives one."""
+        windows = _policy_windows(response.headers.get("RateLimit-Policy"))
         if windows:
             self._policy_window = max(windows)
         limit = RateLimit.from_headers(response.headers)
@@ -576,6 +580,7 @@ class HubClient:
             self._rate_limit_wait = self._window_wait(limit)
         else:
             self._rate_limit_wait = 0.0
+        return limit
 
     def _window_wait(self, limit: RateLimit) -> float:
         """Seconds until the window has surely reset: ``t`` plus a margin for its rounding.
