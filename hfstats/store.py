@@ -21,6 +21,7 @@ folder (see ``crawl.py``) and opens the database only for short transactions.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -290,6 +291,9 @@ _TIME = (
     "THEN TRY_CAST({v}->>'$' AS TIMESTAMPTZ) END"
 )
 
+# The patch that takes the counters out of a raw element.
+_WITHOUT_COUNTERS = json.dumps(dict.fromkeys(COUNTER_KEYS))
+
 # Typed columns derived from one raw listing element ``j`` (with ``f`` its extracted keys).
 # Every extraction checks the JSON type first, so a value of the wrong type becomes NULL
 # instead of failing the whole merge.
@@ -312,8 +316,7 @@ _TYPED_COLUMNS = f"""
     {_typed("likes", "'BIGINT', 'UBIGINT'", "TRY_CAST({v}->>'$' AS BIGINT)")} AS likes,
     {_typed("trendingScore", "'BIGINT', 'UBIGINT', 'DOUBLE'", "TRY_CAST({v}->>'$' AS DOUBLE)")} AS trending_score,
     {_typed("downloadsAllTime", "'BIGINT', 'UBIGINT'", "TRY_CAST({v}->>'$' AS BIGINT)")} AS downloads_all_time,
-    json_merge_patch(j, '{{"downloads":null,"likes":null,"trendingScore":null,"downloadsAllTime":null}}')
-        AS raw
+    json_merge_patch(j, '{_WITHOUT_COUNTERS}') AS raw
 """
 
 _METADATA_COLUMNS = (
@@ -437,7 +440,7 @@ def write(
     Never re-creates over an existing file: a damaged or foreign file is an error.
     """
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    if not path.parent.exists():
         raise UsageError(f"folder {path.parent} does not exist")
     existed = path.exists() and path.stat().st_size > 0
     connection = _open(path, read_only=False, lock_wait=lock_wait)
@@ -589,7 +592,13 @@ def _migrate(connection: duckdb.DuckDBPyConnection, version: int | None) -> None
         set_meta(connection, "schema_version", str(SCHEMA_VERSION))
 
 
-_CLASSIFY = "file_frameworks(files, library_name), deployment_formats(tags, files, library_name)"
+# The classification stored with each model version, as (column, expression).
+_CLASSIFIED = (
+    ("file_frameworks", "file_frameworks(files, library_name)"),
+    ("formats", "deployment_formats(tags, files, library_name)"),
+)
+_CLASSIFY = ", ".join(expression for _, expression in _CLASSIFIED)
+_CLASSIFIED_COLUMNS = ", ".join(column for column, _ in _CLASSIFIED)
 
 
 def _refresh_stored_classification(connection: duckdb.DuckDBPyConnection) -> None:
@@ -597,10 +606,8 @@ def _refresh_stored_classification(connection: duckdb.DuckDBPyConnection) -> Non
     version = frameworks.rules_version()
     if get_meta(connection, "rules_version") == version:
         return
-    connection.execute(
-        "UPDATE model_versions SET file_frameworks = file_frameworks(files, library_name), "
-        "formats = deployment_formats(tags, files, library_name)"
-    )
+    assignments = ", ".join(f"{column} = {expression}" for column, expression in _CLASSIFIED)
+    connection.execute(f"UPDATE model_versions SET {assignments}")
     set_meta(connection, "rules_version", version)
 
 
@@ -919,7 +926,7 @@ def _merge(
     connection.execute(
         f"""
         INSERT INTO model_versions
-            (object_id, valid_from, valid_to, content_hash, {_METADATA_COLUMNS}, file_frameworks, formats)
+            (object_id, valid_from, valid_to, content_hash, {_METADATA_COLUMNS}, {_CLASSIFIED_COLUMNS})
         SELECT object_id, ?, NULL, content_hash, {_METADATA_COLUMNS}, {_CLASSIFY} FROM incoming i
         WHERE NOT EXISTS (SELECT 1 FROM model_versions v
                           WHERE v.object_id = i.object_id AND v.valid_to IS NULL)
