@@ -891,6 +891,11 @@ def _snapshot_label(snapshot_id: int, finished_at: datetime | None) -> str:
     return f"#{snapshot_id} {when}"
 
 
+def _meta_line(data: ReportData) -> str:
+    """The line under the report's heading: which snapshot, how many models, which hfstats."""
+    return f"{_snapshot_line(data)} · {_models_total(data):,} models · hfstats {__version__}"
+
+
 def _snapshot_line(data: ReportData, with_method: bool = True) -> str:
     finished = data.snapshot.finished_at
     when = finished.strftime("%Y-%m-%d %H:%M UTC") if isinstance(finished, datetime) else "?"
@@ -1095,9 +1100,7 @@ def markdown_report(data: ReportData, figures: list[Figure], image: str, with_sp
     lines = [
         f"# {REPORT_HEADING}",
         "",
-        markdown_cell(
-            f"{_snapshot_line(data)} · {_models_total(data):,} models · hfstats {__version__}"
-        ),
+        markdown_cell(_meta_line(data)),
         "",
     ]
     for note in data.notes:
@@ -1232,7 +1235,7 @@ def html_report(data: ReportData, figures: list[Figure], images: Sequence[str] =
         "style-src 'unsafe-inline'; img-src data:; font-src data:; "
         "connect-src 'none'; base-uri 'none'; form-action 'none'"
     )
-    meta = f"{_snapshot_line(data)} · {_models_total(data):,} models · hfstats {__version__}"
+    meta = _meta_line(data)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
