@@ -27,8 +27,9 @@ EXIT_INTERRUPTED = 130
 INTERRUPT_GRACE_SECONDS = 3.0
 
 
-class DatabasePath(click.Path):
-    """A database file path; an empty one (``--db ""``) would name the current folder."""
+class FilePath(click.Path):
+    """A file path (--db, --log-file, --claims): not empty, which would name the current folder,
+    and valid UTF-8."""
 
     def __init__(self) -> None:
         super().__init__(dir_okay=False, path_type=Path)
@@ -78,7 +79,7 @@ def default_db() -> str:
 db_option = click.option(
     "--db",
     "db_path",
-    type=DatabasePath(),
+    type=FilePath(),
     default=default_db,
     show_default="$HFSTATS_DB or ./hfstats.duckdb",
     help="The hfstats DuckDB database file.",
@@ -252,7 +253,7 @@ def _fail(message: str, code: int) -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.option(
     "--log-file",
-    type=DatabasePath(),
+    type=FilePath(),
     help="Also append log lines (with times) to this file.",
 )
 @click.pass_context
@@ -419,7 +420,7 @@ def snapshots(ctx, db_path, fmt):
 @click.option(
     "--db",
     "db_path",
-    type=DatabasePath(),
+    type=FilePath(),
     help="The hfstats DuckDB database file.  [default: the one given to `snapshots`]",
 )
 @click.option(
@@ -575,7 +576,7 @@ def sql_command(sql_text, db_path, fmt):
 @click.option(
     "--claims",
     "claims_file",
-    type=DatabasePath(),
+    type=FilePath(),
     help="A YAML file of more claims, same schema as the packaged ones (docs/claims.md).",
 )
 @db_option
@@ -675,7 +676,7 @@ def report_command(ctx, db_path, out_dir, formats, as_of, method, snapshot_id, q
 @click.option(
     "--db",
     "db_path",
-    type=DatabasePath(),
+    type=FilePath(),
     help="Crawl into this database instead of a throwaway one: a second `record` with the "
     "same --db records an incremental crawl.",
 )
@@ -714,7 +715,7 @@ def record_command(out, endpoint, page_size, max_pages, db_path):
 @click.option(
     "--db",
     "db_path",
-    type=DatabasePath(),
+    type=FilePath(),
     default=Path("hfstats-demo.duckdb"),
     show_default=True,
     help="Demo database, replaced on each run (only if an earlier demo made it and no refresh "
