@@ -253,7 +253,7 @@ def _page_times(page: Page) -> PageTimes:
     return PageTimes(min(times), max(times), newest_first, max(past) if past else None)
 
 
-ProgressCallback = Callable[[CrawlState, Page | None], None]
+ProgressCallback = Callable[[CrawlState, Page], None]
 
 
 def refresh(

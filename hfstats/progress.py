@@ -35,11 +35,11 @@ class CrawlProgress:
             # Log lines (retries, waits, the merge) go above the bar instead of onto its line.
             self._redirect.enter_context(logging_redirect_tqdm([logging.getLogger("hfstats")]))
 
-    def on_page(self, state: CrawlState, page: Page | None) -> None:
+    def on_page(self, state: CrawlState, page: Page) -> None:
         if self.quiet:
             return
         if self._models_at_start is None:
-            self._models_at_start = state.models_seen - (len(page.models) if page else 0)
+            self._models_at_start = state.models_seen - len(page.models)
         models = state.models_seen - self._models_at_start
         rate = models / max(time.monotonic() - self._started, 1e-6)
         phase = "" if state.phase == "listing" else f" ({state.phase})"

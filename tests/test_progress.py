@@ -13,7 +13,7 @@ import pytest
 
 from hfstats import crawl
 from hfstats.cli import _setup_logging
-from hfstats.hub import HubClient
+from hfstats.hub import HubClient, Page
 from hfstats.progress import CrawlProgress
 from hfstats.testing.fakehub import FakeHub
 from hfstats.testing.synthetic import synthetic_models
@@ -46,7 +46,7 @@ def test_log_lines_on_a_terminal_start_their_own_line_above_the_bar(
     for _ in range(3):
         state.models_seen += 10
         state.pages += 1
-        progress.on_page(state, None)
+        progress.on_page(state, Page("http://hub/api/models", [{}] * 10, b"[]", None))
         logging.getLogger("hfstats.hub").warning("retry 1/8 in 1.0s: HTTP 503")
     progress.close()
     written = terminal.getvalue()
