@@ -109,7 +109,9 @@ class CrawlState:
     catchup_passes: int = 0  # catch-up passes started
     pass_pages: int = 0  # pages read by the current pass
     pass_started_at: str | None = None  # when the current catch-up pass began
-    previous_pass_started_at: str | None = None  # when the pass before it began
+    # When the pass before it began: on the Hub's clock (its first page's newest time) when
+    # that is earlier than the local one or the Date header.
+    previous_pass_started_at: str | None = None
     pass_first_newest: str | None = None  # the newest lastModified on the current pass's first page
     pass_first_oldest: str | None = None  # and the oldest
     next_catchup_until: str | None = None  # where the next catch-up pass would stop
@@ -724,7 +726,13 @@ def _begin_catchup_pass(state: CrawlState, first_url: str) -> None:
     state.phase = "catchup"
     state.catchup_passes += 1
     state.catchup_until, state.next_catchup_until = state.next_catchup_until, None
-    state.previous_pass_started_at = state.pass_started_at or state.started_at
+    # Judged against lastModified times: a model committed after the pass before read its
+    # first page is stamped later than every time on that page, but not always later than
+    # the clock (a listing that shows commits late, a Hub whose clocks disagree).
+    began = datetime.fromisoformat(state.pass_started_at or state.started_at)
+    if state.pass_first_newest is not None:
+        began = min(began, datetime.fromisoformat(state.pass_first_newest))
+    state.previous_pass_started_at = began.isoformat()
     _restart_pass(state, first_url)
 
 
@@ -759,7 +767,7 @@ def _nothing_overtaken(state: CrawlState, resumed_counts: bool = True) -> bool:
     if not state.catchup_passes or state.pass_first_newest is None:
         return False
     previous = datetime.fromisoformat(state.previous_pass_started_at or state.started_at)
-    return datetime.fromisoformat(state.pass_first_newest) < previous
+    return datetime.fromisoformat(state.pass_first_newest) <= previous
 
 
 def _first_page_covers(state: CrawlState) -> bool:

@@ -490,14 +490,16 @@ def test_a_resumed_catch_up_pass_never_settles_by_its_first_page(tmp_path: Path)
 
 
 def test_a_covering_first_page_ends_its_catch_up_pass_there(tmp_path: Path) -> None:
-    # Commits from 5 minutes before the crawl fill more than a page, within the catch-up pass's
-    # overlap; the pass's first page reaches below the listing's start, so it is the only page.
+    # Commits of the 5 minutes before the crawl, 3 s apart, fill more than a page, within the
+    # catch-up pass's overlap; the pass's first page reaches more than SETTLE_MARGIN below
+    # the listing's start (its first page's newest time), so it is the only page.
     db = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(400, seed=9))) as hub:
         crawl.refresh(db, client=fast_client(hub), page_size=50)
         before = datetime.now(UTC) - timedelta(minutes=5)
-        for object_id in oldest_first(hub.models())[:80]:
-            hub.upsert(touch(next(m for m in hub.models() if m["_id"] == object_id), before))
+        for n, object_id in enumerate(oldest_first(hub.models())[:80]):
+            model = next(m for m in hub.models() if m["_id"] == object_id)
+            hub.upsert(touch(model, before + timedelta(seconds=3 * n)))
         paths: list[str] = []
         hub.faults = lambda number, path: paths.append(path)
         result = crawl.refresh(db, client=fast_client(hub), page_size=50, full=True)
@@ -518,3 +520,30 @@ def test_a_full_crawl_of_another_endpoint_is_not_judged_by_its_snapshots(tmp_pat
         crawl.refresh(db, client=fast_client(first), page_size=10)
         result = crawl.refresh(db, client=fast_client(second), page_size=10, full=True)
         assert result.complete and stored(db) == expected(second)
+
+
+@pytest.mark.parametrize("lag_minutes", [3, 10])
+def test_a_busy_hub_whose_times_lag_its_clock_loses_no_model(
+    tmp_path: Path, lag_minutes: int
+) -> None:
+    # Commits stream in with every request, but the listing stamps them minutes behind the
+    # Hub's Date header and the local clock (a listing that shows commits late, or a Hub
+    # whose clocks disagree). A catch-up pass compared with the clock would find its first page
+    # reaching "below the start of the pass before" and stop, recording the models committed
+    # while the listing ran as deleted.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(200, seed=4))) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        order = itertools.cycle(oldest_first(hub.models()))
+
+        def commit_lagging(number: int, path: str) -> None:
+            current = {m["_id"]: m for m in hub.models()}
+            stamped = datetime.now(UTC) - timedelta(minutes=lag_minutes)
+            for _ in range(3):
+                hub.upsert(touch(current[next(order)], stamped))
+
+        hub.faults = commit_lagging
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        hub.faults = None
+        assert result.merge.deleted == 0
+        assert set(stored(db)) == set(expected(hub))
