@@ -289,11 +289,16 @@ class BadResponse(Exception):
     """A response worth retrying: 429, 5xx, HTML instead of JSON, a truncated body..."""
 
     def __init__(
-        self, reason: str, wait: float | None = None, at_least: float | None = None
+        self,
+        reason: str,
+        wait: float | None = None,
+        at_least: float | None = None,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(reason)
         self.wait = wait  # exactly this long (a 429's Retry-After or window), not the backoff
         self.at_least = at_least  # the backoff, but not shorter (capped like the backoff)
+        self.rate_limited = rate_limited  # a 429: the wait is the rate limit's
 
 
 @dataclass
@@ -381,10 +386,15 @@ class HubClient:
                     delay = max(problem.wait, delay)
                 if problem.at_least is not None:
                     delay = max(delay, min(problem.at_least, self.backoff_cap))
+                if problem.rate_limited:
+                    # With what RateLimit asks for, in one wait, counted as the rate limit's.
+                    delay = max(delay, self._rate_limit_wait)
+                    self.stats.rate_limit_waits += 1
+                    self.stats.rate_limit_wait_seconds += delay
                 self.stats.retries += 1
                 log.info("retry %d/%d in %.1fs: %s", attempt, self.max_retries, delay, problem)
                 self._wait("retry", delay)
-                # A 429 sets both a retry delay and the RateLimit wait: the time is spent once.
+                # A 5xx may also carry RateLimit's r=0: the time is spent once.
                 self._rate_limit_wait = max(0.0, self._rate_limit_wait - delay)
                 continue
             if self._looks_cut_short(page):
@@ -469,7 +479,7 @@ class HubClient:
                     # A 429 that says nothing (the Hub's carry RateLimit): the quota resets
                     # at the latest when a window seen in earlier answers has passed.
                     wait = float(self._policy_window)
-            raise BadResponse("429 Too Many Requests", wait=wait)
+            raise BadResponse("429 Too Many Requests", wait=wait, rate_limited=True)
         if status >= 500 or status == 408:
             # A server in trouble may ask for a pause (Retry-After); it lengthens the backoff
             # up to its cap, but a 0 must not make the retries come all at once.
@@ -602,7 +612,7 @@ class HubClient:
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += self._rate_limit_wait
             log.info(
-                "rate limit reached; waiting %.0fs for the window to reset", self._rate_limit_wait
+                "rate limit reached; waiting %.1fs for the window to reset", self._rate_limit_wait
             )
             self._wait("rate limit", self._rate_limit_wait)
             self._rate_limit_wait = 0.0

@@ -230,6 +230,22 @@ def test_429_with_no_requests_left_waits_for_the_window() -> None:
     assert sleeps == [43.0]
 
 
+def test_a_429_and_its_ratelimit_header_are_waited_out_once_and_counted() -> None:
+    # Retry-After 10 s and RateLimit r=0;t=10 on the same 429: one wait of the longer (t plus
+    # its 5% margin), reported as the rate limit's, not a retry followed by a "0 s" wait.
+    sleeps = Sleeps()
+    url = "https://hub.test/api/models?limit=10"
+    headers = {"Retry-After": "10", "RateLimit": '"api";r=0;t=10'}
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=429, headers=headers, body="{}")
+        mock.get(url, json=[{"_id": "a"}])
+        client = HubClient("https://hub.test", sleep=sleeps, backoff_base=0.01)
+        assert len(client.get_page(url).models) == 1
+    assert sleeps == [pytest.approx(10.5)]
+    assert client.stats.rate_limit_waits == 1
+    assert client.stats.rate_limit_wait_seconds == pytest.approx(10.5)
+
+
 def test_a_429_that_says_nothing_waits_for_a_window_seen_before() -> None:
     # Every Hub answer carries RateLimit headers; one that does not, after a policy of 30 s
     # windows was seen, is waited out for a window rather than retried within seconds.
