@@ -506,6 +506,20 @@ claims:
             ),
             "select.year must be a year",
         ),
+        (
+            (
+                "query: exclusivity\n    select: {framework_class: pytorch_only}",
+                "query: yearly_additions\n    select: {framework_class: pytorch_only, year: 0}",
+            ),
+            "select.year must be a year",
+        ),
+        (
+            (
+                "query: exclusivity\n    select: {framework_class: pytorch_only}",
+                "query: yearly_additions\n    select: {framework_class: pytorch_only, year: 10000}",
+            ),
+            "select.year must be a year",
+        ),
     ],
     ids=[
         "unknown-query",
@@ -525,6 +539,8 @@ claims:
         "alias-bomb",
         "list-title",
         "negative-year",
+        "year-zero",
+        "year-past-9999",
     ],
 )
 def test_malformed_claims_file_gives_one_line_and_exit_2(fixture_db, tmp_path, change, message):

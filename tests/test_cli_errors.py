@@ -886,3 +886,17 @@ def test_a_page_size_below_one_from_python_is_a_usage_error(tmp_path: Path) -> N
     with pytest.raises(UsageError, match="--page-size must be at least 1"):
         crawl.refresh(tmp_path / "p.duckdb", page_size=0)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_lock_file_names_only_the_command_holding_it(tmp_path: Path) -> None:
+    from hfstats.errors import BusyError
+    from hfstats.locks import DatabaseLock
+
+    database = tmp_path / "x.duckdb"
+    with DatabaseLock(database, "upgrade"):
+        pass
+    with DatabaseLock(database):
+        assert (tmp_path / "x.duckdb.lock").read_text() == f"{os.getpid()} refresh"
+        with pytest.raises(BusyError, match=rf"another refresh \(pid {os.getpid()}\) is running"):
+            with DatabaseLock(database, "snapshots prune"):
+                pass

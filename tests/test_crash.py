@@ -12,6 +12,7 @@ crawl completes its ``models`` must equal those of an uninterrupted crawl, row f
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -343,6 +344,26 @@ def test_a_crawl_saved_beside_a_symlink_by_an_earlier_version_is_resumed(tmp_pat
         resumed = crawl.refresh(link, client=HubClient(hub.url), page_size=20)
     assert resumed.complete and resumed.resumed and resumed.snapshot_id == 1
     assert not (tmp_path / "link.duckdb.crawl").exists()
+
+
+def test_a_refresh_through_a_symlink_warns_of_nothing(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(real / "hub.duckdb")
+    warnings: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = warnings.append
+    logger = logging.getLogger("hfstats")
+    logger.addHandler(handler)
+    try:
+        with FakeHub(list(synthetic_models(30, seed=5))) as hub:
+            first = crawl.refresh(link, client=HubClient(hub.url), page_size=20)
+            second = crawl.refresh(link, client=HubClient(hub.url), page_size=20)
+    finally:
+        logger.removeHandler(handler)
+    assert first.complete and second.complete
+    assert [record.getMessage() for record in warnings] == []
 
 
 def test_a_crawl_beside_a_symlink_that_cannot_be_moved_is_left_and_the_refresh_goes_on(

@@ -163,6 +163,40 @@ def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
     assert {s: stored_state(db, s) for s in (2, 3)} == before
 
 
+def test_a_prune_that_fails_halfway_changes_nothing(tmp_path):
+    db = tmp_path / "p.duckdb"
+    with FakeHub(synthetic_models(40, seed=5)) as hub:
+        run_refresh(db, hub)
+        commit_to_first(hub, 5, NOW)
+        run_refresh(db, hub)
+
+    def counts() -> tuple:
+        with store.read(db) as connection:
+            return connection.execute(
+                "SELECT (SELECT count(*) FROM snapshots), (SELECT count(*) FROM model_versions), "
+                "(SELECT count(*) FROM model_counters), "
+                "(SELECT min(valid_from) FROM model_versions)"
+            ).fetchall()[0]
+
+    before = counts()
+
+    class FailingAtTheSnapshots:
+        """A connection whose DELETE FROM snapshots fails, after the versions were deleted."""
+
+        def __init__(self, connection):
+            self.connection = connection
+
+        def execute(self, sql, *args):
+            if sql.startswith("DELETE FROM snapshots"):
+                raise duckdb.IOException("disk full")
+            return self.connection.execute(sql, *args)
+
+    with store.write(db) as connection:
+        with pytest.raises(duckdb.IOException):
+            store.prune(FailingAtTheSnapshots(connection), keep=1)
+    assert counts() == before and before[0] == 2
+
+
 def test_prune_and_upgrade_from_python_wait_for_no_refresh(tmp_path):
     """The lock the CLI commands hold is taken by the library functions themselves."""
     db = tmp_path / "l.duckdb"
@@ -444,16 +478,19 @@ def test_export_of_a_database_without_a_complete_snapshot_is_refused(tmp_path):
 UNREADABLE_TIMES = ["infinity", "-infinity", "epoch", "290000-01-01T00:00:00Z", "0000-06-01"]
 
 
-def test_times_no_reader_can_read_are_stored_as_null_and_exported_readable(tmp_path):
+@pytest.mark.parametrize(
+    ("key", "column"), [("createdAt", "created_at"), ("lastModified", "last_modified")]
+)
+def test_times_no_reader_can_read_are_stored_as_null_and_exported_readable(tmp_path, key, column):
     models = list(synthetic_models(12, seed=17))
     for model, odd in zip(models, UNREADABLE_TIMES, strict=False):
-        model["createdAt"] = odd
-    sent = {m["_id"]: m["createdAt"] for m in models}
+        model[key] = odd
+    sent = {m["_id"]: m[key] for m in models}
     db = tmp_path / "t.duckdb"
     with FakeHub(models) as hub:
         run_refresh(db, hub)
     with store.read(db) as connection:
-        stored = dict(connection.execute("SELECT object_id, created_at FROM models").fetchall())
+        stored = dict(connection.execute(f"SELECT object_id, {column} FROM models").fetchall())
     for object_id, value in sent.items():
         if value in UNREADABLE_TIMES:
             assert stored[object_id] is None, value

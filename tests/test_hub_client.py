@@ -773,6 +773,17 @@ def test_an_error_object_with_status_200_is_quoted() -> None:
             client.get_page(url)
 
 
+def test_a_token_echoed_in_an_error_object_with_status_200_is_not_repeated() -> None:
+    token = "hf_SECRETtoken123"
+    url = "https://hub.test/api/models?limit=2"
+    with responses.RequestsMock() as mock:
+        mock.get(url, json={"error": f"invalid credentials {token}"})
+        client = HubClient("https://hub.test", token, sleep=Sleeps(), max_retries=0)
+        with pytest.raises(HubUnavailableError) as error:
+            client.get_page(url)
+    assert token not in str(error.value) and "invalid credentials hf_***" in str(error.value)
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -831,6 +842,32 @@ def test_a_retry_after_in_asctime_form_is_utc() -> None:
     assert _http_date(asctime) is not None
 
 
+def test_a_date_too_large_for_python_is_no_date() -> None:
+    # parsedate_to_datetime raises OverflowError for it: every page would have failed.
+    huge = "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"
+    assert _http_date(huge) is None
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, json=[{"_id": "a"}], headers={"Date": huge})
+        page = HubClient("https://hub.test", sleep=Sleeps()).get_page(url)
+    assert page.models == [{"_id": "a"}] and page.served_at is None
+
+
+def test_a_5xx_retry_after_date_counts_from_the_servers_own_clock() -> None:
+    # The server's clock is years behind ours; it asks for 30 s from its now.
+    sleeps = Sleeps()
+    url = "https://hub.test/api/models?limit=10"
+    headers = {
+        "Date": "Wed, 01 Jan 2020 00:00:00 GMT",
+        "Retry-After": "Wed, 01 Jan 2020 00:00:30 GMT",
+    }
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=503, headers=headers, body="busy")
+        mock.get(url, json=[{"_id": "a"}])
+        HubClient("https://hub.test", sleep=sleeps, backoff_base=0.001).get_page(url)
+    assert sleeps == [pytest.approx(30)]
+
+
 def test_a_redirect_loop_spends_few_requests_and_counts_them_all() -> None:
     url = "https://hub.test/api/models?limit=10"
     other = "https://hub.test/api/other?limit=10"
@@ -873,6 +910,16 @@ def test_an_endpoint_with_a_query_or_fragment_is_refused(endpoint: str) -> None:
         HubClient(endpoint)
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["http://hub .test", "http://hub\x7f.test", "http://hub\u200b.test"]
+)
+def test_an_endpoint_with_a_space_or_control_character_in_its_host_is_refused(
+    endpoint: str,
+) -> None:
+    with pytest.raises(UsageError, match="space or control character"):
+        HubClient(endpoint)
+
+
 def test_a_page_of_models_without_a_usable_id_is_believed() -> None:
     # Skipped at the merge and counted as rejected, as documented; the crawl goes on.
     url = "https://hub.test/api/models?limit=2"
@@ -892,6 +939,8 @@ def test_a_page_of_models_without_a_usable_id_is_believed() -> None:
         # A window of 0 says nothing.
         ('"api";r=0;t=100', '"fixed window";"api";q=500;w=0', 100),
         ('"api";r=0', '"fixed window";"api";q=500;w=0', None),
+        # Two policies: which one the limit follows is unknown, so t is believed.
+        ('"api";r=0;t=3000', '"fixed window";"api";q=500;w=300, "daily";q=10000;w=86400', 3000),
     ],
 )
 def test_the_policy_window_caps_only_its_own_single_limit(

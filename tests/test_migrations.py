@@ -124,3 +124,28 @@ def test_a_refresh_upgrades_schema_1_and_carries_on(schema_1_database):
         models = connection.execute("SELECT count(*) FROM models").fetchall()[0][0]
     assert rows == [(1, True, len(MODELS), 0, 0), (2, True, 0, 0, 0)]
     assert models == len(MODELS)
+
+
+def test_an_upgrade_that_fails_halfway_changes_nothing(schema_1_database, monkeypatch):
+    db_path, _ = schema_1_database
+
+    def stopped_halfway(connection: duckdb.DuckDBPyConnection) -> None:
+        raise RuntimeError("stopped halfway")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "_refresh_stored_classification", stopped_halfway)
+        with pytest.raises(RuntimeError, match="stopped halfway"):
+            store.upgrade(db_path)
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        columns = {
+            row[0]
+            for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'model_versions'"
+            ).fetchall()
+        }
+        version = connection.execute(
+            "SELECT value FROM hfstats_meta WHERE key = 'schema_version'"
+        ).fetchall()
+    assert not {"file_frameworks", "formats"} & columns and version == [("1",)]
+    assert store.upgrade(db_path) == 1  # and the next upgrade works

@@ -347,6 +347,37 @@ def test_a_crawl_stopped_before_its_merge_reads_what_changed_while_it_was_stoppe
         assert stored(db_path) == expected(hub)
 
 
+def test_a_long_crawl_whose_merge_is_run_again_at_once_reads_nothing_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The 10 minutes count from the start of the crawl's last pass, not of the crawl: a crawl
+    # of hours whose merge stopped (out of memory, Ctrl-C) and is run again at once has read
+    # the Hub of just now.
+    from hfstats import store
+
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(120, seed=8))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+
+        def stopped(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as patched:
+            patched.setattr(store, "merge_pages", stopped)
+            with pytest.raises(KeyboardInterrupt):
+                crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        state_file = tmp_path / "hub.duckdb.crawl" / "state.json"
+        saved = json.loads(state_file.read_text())
+        assert saved["phase"] == "merge"
+        saved["started_at"] = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+        saved["pass_started_at"] = datetime.now(UTC).isoformat()
+        state_file.write_text(json.dumps(saved))
+        asked = len(hub.requests_seen)
+        resumed = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert resumed.complete and resumed.resumed
+        assert len(hub.requests_seen) == asked
+
+
 def test_a_crawl_run_in_chunks_shorter_than_its_catch_up_pass_finishes(tmp_path: Path) -> None:
     # Each run reads two pages of a three-page catch-up pass: resuming must not start the pass
     # over every time (it would never end), and the passes stay bounded.

@@ -70,6 +70,48 @@ def test_a_run_still_going_keeps_its_staging_folder(tmp_path: Path):
     assert siblings(tmp_path) == [theirs.name, unrelated.name, "out"]
 
 
+def test_what_a_killed_run_really_leaves_is_cleared_by_the_next(tmp_path: Path):
+    # The leftovers' names come from the run itself, not made up by the test.
+    out = tmp_path / "out"
+    killed = (
+        "import os, sys; from pathlib import Path; from hfstats import outdir\n"
+        "with outdir.replacing(Path(sys.argv[1]), outdir.REPORT_MARKER, 'hfstats report') as s:\n"
+        "    (s / 'index.html').write_text('half'); os._exit(9)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", killed, str(out)]).returncode == 9
+    assert any(name.startswith(".out.new-") for name in siblings(tmp_path))
+    with report_into(out) as staging:
+        (staging / "index.html").write_text("new")
+    assert siblings(tmp_path) == ["out"]
+
+
+def test_leftovers_of_a_run_with_our_own_pid_are_cleared(tmp_path: Path):
+    # In a container every run may get the same pid: a leftover carrying ours is not ours.
+    (tmp_path / f".out.new-{os.getpid()}-aaaaaaaa").mkdir()
+    with report_into(tmp_path / "out") as staging:
+        (staging / "index.html").write_text("new")
+    assert siblings(tmp_path) == ["out"]
+
+
+def test_a_lock_file_removed_by_the_writer_before_is_locked_again(tmp_path: Path, monkeypatch):
+    # The writer before unlinks the lock file as it finishes: a lock taken on the file it
+    # removed locks nothing the next writer would meet.
+    try_lock = outdir.locks.try_lock
+    locked: list[Path] = []
+
+    def unlinked_after_the_first(path: Path, holder: str):
+        handle, held_by = try_lock(path, holder)
+        locked.append(path)
+        if len(locked) == 1:
+            path.unlink()
+        return handle, held_by
+
+    monkeypatch.setattr(outdir.locks, "try_lock", unlinked_after_the_first)
+    with report_into(tmp_path / "out"):
+        assert (tmp_path / ".out.lock").exists()
+    assert len(locked) == 2
+
+
 def test_a_second_writer_of_the_same_folder_is_busy_not_swapped_in(tmp_path: Path):
     # Two reports into one folder at once swapped each other's folders away ('Directory not
     # empty'), leaving the earlier report hidden beside it.
