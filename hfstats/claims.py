@@ -182,7 +182,7 @@ class _ClaimsLoader(yaml.SafeLoader):
         self._sizes: dict[int, int] = {}
         self._open: set[str] = set()  # anchors whose node is still being read
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             if event.anchor in self._open:

@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -20,6 +22,8 @@ from click.core import ParameterSource
 from . import __version__
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, HfstatsError
 from .output import FORMATS, render, render_chunks
+
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
 
 DEFAULT_DB = "hfstats.duckdb"
 EXIT_INTERRUPTED = 130
@@ -34,7 +38,7 @@ class FilePath(click.Path):
     def __init__(self) -> None:
         super().__init__(dir_okay=False, path_type=Path)
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
         from_env = (
             ctx is not None
             and param is not None
@@ -56,7 +60,9 @@ class Seconds(click.FloatRange):
     """A FloatRange that refuses nan, which compares false with both of its bounds (and inf and
     nan fail deep inside the first request otherwise)."""
 
-    def convert(self, value, param, ctx):
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         number = super().convert(value, param, ctx)
         if math.isnan(number):
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
@@ -104,7 +110,7 @@ quiet_option = click.option(
 )
 
 
-def snapshot_option(what: str = "Snapshot to read"):
+def snapshot_option(what: str = "Snapshot to read") -> Callable[[Decorated], Decorated]:
     return click.option(
         "--snapshot",
         "snapshot_id",
@@ -117,7 +123,7 @@ def format_option(
     choices: tuple[str, ...] = FORMATS,
     default: str = "table",
     help: str = "Output format. json: an array of row objects, NULL as null.",
-):
+) -> Callable[[Decorated], Decorated]:
     return click.option(
         "--format",
         "fmt",
@@ -173,7 +179,7 @@ def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
 class HfstatsGroup(click.Group):
     """Turns HfstatsError into one line and an exit code; tracebacks only with --debug."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except HfstatsError as exc:
@@ -319,8 +325,17 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
 @quiet_option
 @click.pass_context
 def refresh(
-    ctx, db_path, endpoint, full, page_size, max_pages, timeout, max_retries, allow_shrink, quiet
-):
+    ctx: click.Context,
+    db_path: Path,
+    endpoint: str | None,
+    full: bool,
+    page_size: int,
+    max_pages: int | None,
+    timeout: float,
+    max_retries: int,
+    allow_shrink: bool,
+    quiet: bool,
+) -> None:
     """Crawl the Hub's model metadata into the database as a new snapshot.
 
     Incremental once a complete snapshot exists (only models modified since); --full re-reads
@@ -388,7 +403,7 @@ def refresh(
 @db_option
 @format_option(("table", "json", "csv", "markdown"))
 @click.pass_context
-def snapshots(ctx, db_path, fmt):
+def snapshots(ctx: click.Context, db_path: Path, fmt: str) -> None:
     """List snapshots: id, times, mode, complete, models, added, changed, renamed, deleted,
     pages, requests; --format json adds models_seen, rejected, high_water_mark and endpoint."""
     if ctx.invoked_subcommand is not None:
@@ -428,7 +443,7 @@ def snapshots(ctx, db_path, fmt):
 )
 @quiet_option
 @click.pass_context
-def snapshots_prune(ctx, db_path, keep, quiet):
+def snapshots_prune(ctx: click.Context, db_path: Path | None, keep: int, quiet: bool) -> None:
     """Drop all but the KEEP latest complete snapshots; the rest keep their exact history."""
     from . import store
 
@@ -445,7 +460,7 @@ def snapshots_prune(ctx, db_path, keep, quiet):
 @db_option
 @quiet_option
 @click.pass_context
-def upgrade_command(ctx, db_path, quiet):
+def upgrade_command(ctx: click.Context, db_path: Path, quiet: bool) -> None:
     """Upgrade a database written by an earlier hfstats to this version's schema, in place.
 
     Readers refuse an older schema; a refresh upgrades it too. Nothing is lost.
@@ -475,7 +490,7 @@ def upgrade_command(ctx, db_path, quiet):
 )
 @quiet_option
 @click.pass_context
-def export_command(ctx, out_dir, db_path, fmt, quiet):
+def export_command(ctx: click.Context, out_dir: Path, db_path: Path, fmt: str, quiet: bool) -> None:
     """Write snapshots and model history to DIR as Parquet, Hive-partitioned by snapshot date.
 
     Readable as is by DuckDB, Spark, Trino or BigQuery. DIR is replaced as a whole, once the
@@ -522,7 +537,16 @@ def _query_params(items: tuple[str, ...]) -> dict[str, str]:
     "--list", "list_queries", is_flag=True, help="List the queries and what they compute."
 )
 @format_option()
-def query(name, db_path, param_items, method, as_of, snapshot_id, list_queries, fmt):
+def query(
+    name: str | None,
+    db_path: Path,
+    param_items: tuple[str, ...],
+    method: str,
+    as_of: str | None,
+    snapshot_id: int | None,
+    list_queries: bool,
+    fmt: str,
+) -> None:
     """Run the query NAME (see --list) and print its rows.
 
     Every query is a file queries/NAME.sql whose header states its parameters and columns;
@@ -555,7 +579,7 @@ def query(name, db_path, param_items, method, as_of, snapshot_id, list_queries, 
 @click.argument("sql_text", metavar="SQL")
 @db_option
 @format_option()
-def sql_command(sql_text, db_path, fmt):
+def sql_command(sql_text: str, db_path: Path, fmt: str) -> None:
     """Run ad-hoc SQL on the database (read-only) and print the rows.
 
     `models` is the latest complete snapshot and `models_at(ID)` any complete one; the macros
@@ -591,7 +615,14 @@ def sql_command(sql_text, db_path, fmt):
     is_flag=True,
     help="Exit 1 when a measured claim does not hold (indeterminate is not a failure).",
 )
-def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
+def check(
+    claim_ids: tuple[str, ...],
+    claims_file: Path | None,
+    db_path: Path,
+    snapshot_id: int | None,
+    fmt: str,
+    strict: bool,
+) -> None:
     """Re-measure published claims: expected, measured, verdict and the reading it rests on.
 
     Share claims are measured under every denominator and both methods; the verdict names its
@@ -635,7 +666,16 @@ def check(claim_ids, claims_file, db_path, snapshot_id, fmt, strict):
 @snapshot_option("Snapshot to report on")
 @quiet_option
 @click.pass_context
-def report_command(ctx, db_path, out_dir, formats, as_of, method, snapshot_id, quiet):
+def report_command(
+    ctx: click.Context,
+    db_path: Path,
+    out_dir: Path,
+    formats: str,
+    as_of: str | None,
+    method: str,
+    snapshot_id: int | None,
+    quiet: bool,
+) -> None:
     """Write charts and tables for docs: index.html (offline), report.md, charts/NAME.*
 
     One chart per question, titled with its answer, named by its query (charts/exclusivity.svg
@@ -680,7 +720,9 @@ def report_command(ctx, db_path, out_dir, formats, as_of, method, snapshot_id, q
     help="Crawl into this database instead of a throwaway one: a second `record` with the "
     "same --db records an incremental crawl.",
 )
-def record_command(out, endpoint, page_size, max_pages, db_path):
+def record_command(
+    out: Path, endpoint: str | None, page_size: int, max_pages: int, db_path: Path | None
+) -> None:
     """Re-record a fixture: crawl the live Hub with the real crawler, saving every response.
 
     Writes a `responses` recording (replayed by the tests and `hfstats demo`) with the token,
@@ -721,7 +763,7 @@ def record_command(out, endpoint, page_size, max_pages, db_path):
     help="Demo database, replaced on each run (only if an earlier demo made it and no refresh "
     "has added to it since).",
 )
-def demo_command(out_dir, db_path):
+def demo_command(out_dir: Path, db_path: Path) -> None:
     """Crawl the bundled recorded sample of the Hub through the real crawler, then write the
     report (as `hfstats report`) into --out; no network.
 
