@@ -900,3 +900,17 @@ def test_the_lock_file_names_only_the_command_holding_it(tmp_path: Path) -> None
         with pytest.raises(BusyError, match=rf"another refresh \(pid {os.getpid()}\) is running"):
             with DatabaseLock(database, "snapshots prune"):
                 pass
+
+
+def test_the_commands_defaults_are_the_librarys() -> None:
+    # cli.py imports the modules lazily (for a quick --help), so it spells these out again.
+    from hfstats import hub, report
+    from hfstats.cli import cli
+
+    def default(command: str, name: str) -> object:
+        return next(p.default for p in cli.commands[command].params if p.name == name)
+
+    assert default("refresh", "page_size") == hub.DEFAULT_PAGE_SIZE
+    assert default("refresh", "timeout") == hub.DEFAULT_TIMEOUT
+    assert default("refresh", "max_retries") == hub.DEFAULT_MAX_RETRIES
+    assert default("report", "out_dir") == report.DEFAULT_OUT
