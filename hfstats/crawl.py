@@ -15,9 +15,10 @@ Modes:
   that pass's cursor too, so passes repeat, each down to what was newest when the previous
   one started, until one pass is a single page (one response cannot be overtaken) or its
   first page shows nothing newer than the previous pass's start, at most
-  ``MAX_CATCHUP_PASSES`` times. A pass starts at the earlier of the local clock and the Hub's
-  ``Date`` header when they disagree, and lastModified times later than the Hub's clock are
-  ignored.
+  ``MAX_CATCHUP_PASSES`` times. A pass starts at the earliest of the local clock, the Hub's
+  ``Date`` header and the newest lastModified on its first page: the passes are judged by the
+  Hub's own times, which may lag the clocks. lastModified times later than the Hub's clock
+  (or the local one, without a ``Date`` header) are ignored.
 - incremental (default once a complete snapshot exists): stop at the first page that reaches
   models older than the last complete snapshot's high-water mark minus a safety margin (or
   read to the end, if the listing turns out not to be sorted newest first).
@@ -50,10 +51,10 @@ from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, check_online, models_url
 
 log = logging.getLogger("hfstats.crawl")
 
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 # Formats 1 (before repeated catch-up passes) and 2 (before the order checks) lack only
 # fields that have defaults.
-READABLE_STATE_FORMATS = (1, 2, 3)
+READABLE_STATE_FORMATS = (1, 2, 3, 4)
 # Models modified within this margin before the high-water mark are read again: protects
 # against clock skew and listings that lag behind a commit by a little.
 DEFAULT_OVERLAP = timedelta(minutes=10)
@@ -173,6 +174,11 @@ class Staging:
             listing = data.get("phase") == "listing"
             data["pass_pages"] = data.get("pages", 0) if listing else 1
             data["next_catchup_until"] = data.get("catchup_until") if listing else None
+        if data["format"] < 4 and data.get("phase") == "catchup":
+            # Up to format 3 the pass before's start was the clock's alone, which a listing
+            # stamping commits late can fool: this pass settles nothing, the next one judges.
+            data["previous_pass_started_at"] = None
+            data["pass_resumed"] = True
         data["format"] = STATE_FORMAT
         return CrawlState(**data)
 
@@ -249,9 +255,10 @@ def _page_times(page: Page) -> PageTimes:
         return PageTimes(None, None, True, None)
     newest_first = all(a >= b for a, b in zip(times, times[1:], strict=False))
     # A lastModified later than the Hub's own clock is bad data, not a change made just now.
-    # The Date header has whole seconds: a commit in the second it was served is kept.
-    cutoff = page.served_at + timedelta(seconds=1) if page.served_at else None
-    past = [t for t in times if cutoff is None or t < cutoff]
+    # The Date header has whole seconds: a commit in the second it was served is kept. Without
+    # one, the local clock stands in (a clock behind the Hub's only makes the passes read more).
+    cutoff = (page.served_at or datetime.now(UTC)) + timedelta(seconds=1)
+    past = [t for t in times if t < cutoff]
     return PageTimes(min(times), max(times), newest_first, max(past) if past else None)
 
 

@@ -578,3 +578,61 @@ def test_a_busy_hub_whose_times_lag_its_clock_loses_no_model(
         hub.faults = None
         assert result.merge.deleted == 0
         assert set(stored(db)) == set(expected(hub))
+
+
+def lagging_commits(hub: FakeHub, lag: timedelta, skip: set[str] = frozenset()):
+    """A fault hook: three models committed with every request, stamped ``lag`` late."""
+    order = itertools.cycle([i for i in oldest_first(hub.models()) if i not in skip])
+
+    def commit(number: int, path: str) -> None:
+        current = {m["_id"]: m for m in hub.models()}
+        for _ in range(3):
+            hub.upsert(touch(current[next(order)], datetime.now(UTC) - lag))
+
+    return commit
+
+
+def test_a_model_dated_in_the_future_on_a_hub_without_date_headers_loses_no_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a Date header, a future lastModified (bad data, first on every page) must not
+    # stand for the pass's start on the Hub's clock: the local clock bounds it.
+    from hfstats import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "_http_date", lambda value: None)
+    db = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(200, seed=4))
+    models[0] = {**models[0], "lastModified": "2031-01-01T00:00:00.000Z"}
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        hub.faults = lagging_commits(hub, timedelta(minutes=5), skip={models[0]["_id"]})
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        hub.faults = None
+        assert result.merge.deleted == 0
+        assert set(stored(db)) == set(expected(hub))
+
+
+def test_a_catch_up_pass_saved_by_the_previous_state_format_is_judged_anew(
+    tmp_path: Path,
+) -> None:
+    # Format 3 saved the pass before's start by the clock alone; resumed as it is, a listing
+    # stamping commits 3 minutes late made the pass end after its first page.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(200, seed=4))) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        hub.faults = lagging_commits(hub, timedelta(minutes=3))
+        state_file = tmp_path / "hub.duckdb.crawl" / "state.json"
+        for _ in range(30):  # a page a run, to stop where the catch-up pass begins
+            crawl.refresh(db, client=fast_client(hub), page_size=10, full=True, max_pages=1)
+            saved = json.loads(state_file.read_text())
+            if saved["phase"] == "catchup":
+                break
+        assert saved["phase"] == "catchup" and saved["pass_pages"] == 0
+        saved["format"] = 3
+        saved["previous_pass_started_at"] = saved["started_at"]  # what format 3 kept
+        state_file.write_text(json.dumps(saved))
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        hub.faults = None
+        assert result.complete and result.resumed
+        assert result.merge.deleted == 0
+        assert set(stored(db)) == set(expected(hub))
