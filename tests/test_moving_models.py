@@ -315,26 +315,32 @@ def test_a_crawl_resumed_in_a_catch_up_pass_reads_what_changed_while_it_was_stop
         assert stored(db_path) == expected(hub)
 
 
+def stop_a_full_crawl_before_its_merge(db_path: Path, hub: FakeHub) -> Path:
+    """A first snapshot, then a full crawl interrupted as its merge begins: its state file."""
+    from hfstats import store
+
+    crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(store, "merge_pages", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+    state_file = db_path.with_name(db_path.name + ".crawl") / "state.json"
+    assert json.loads(state_file.read_text())["phase"] == "merge"
+    return state_file
+
+
 def test_a_crawl_stopped_before_its_merge_reads_what_changed_while_it_was_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Stopped (Ctrl-C, systemd, a timeout) once every page was read: the next run would merge
     # the Hub of before the stop and date the snapshot after it.
-    from hfstats import store
-
     db_path = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(120, seed=8))) as hub:
-        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
-
-        def stopped(*args, **kwargs):
-            raise KeyboardInterrupt
-
-        with monkeypatch.context() as patched:
-            patched.setattr(store, "merge_pages", stopped)
-            with pytest.raises(KeyboardInterrupt):
-                crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
-        saved = json.loads((tmp_path / "hub.duckdb.crawl" / "state.json").read_text())
-        assert saved["phase"] == "merge"
+        stop_a_full_crawl_before_its_merge(db_path, hub)
         # Resumed later than a merge run again at once would be (that one reads nothing more:
         # test_faults.py::test_a_merge_out_of_memory_at_the_set_limit_keeps_the_pages).
         monkeypatch.setattr(crawl, "RESUME_CATCHUP_AFTER", timedelta(0))
@@ -347,28 +353,14 @@ def test_a_crawl_stopped_before_its_merge_reads_what_changed_while_it_was_stoppe
         assert stored(db_path) == expected(hub)
 
 
-def test_a_long_crawl_whose_merge_is_run_again_at_once_reads_nothing_more(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_long_crawl_whose_merge_is_run_again_at_once_reads_nothing_more(tmp_path: Path) -> None:
     # The 10 minutes count from the start of the crawl's last pass, not of the crawl: a crawl
     # of hours whose merge stopped (out of memory, Ctrl-C) and is run again at once has read
     # the Hub of just now.
-    from hfstats import store
-
     db_path = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(120, seed=8))) as hub:
-        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
-
-        def stopped(*args, **kwargs):
-            raise KeyboardInterrupt
-
-        with monkeypatch.context() as patched:
-            patched.setattr(store, "merge_pages", stopped)
-            with pytest.raises(KeyboardInterrupt):
-                crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
-        state_file = tmp_path / "hub.duckdb.crawl" / "state.json"
+        state_file = stop_a_full_crawl_before_its_merge(db_path, hub)
         saved = json.loads(state_file.read_text())
-        assert saved["phase"] == "merge"
         saved["started_at"] = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
         saved["pass_started_at"] = datetime.now(UTC).isoformat()
         state_file.write_text(json.dumps(saved))
