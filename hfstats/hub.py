@@ -355,6 +355,7 @@ class HubClient:
         self.stats = RequestStats()
         self._rate_limit_wait = 0.0
         self._after_window_wait = False  # the request in flight followed a wait for the reset
+        self._window_waited = False  # a 429's retry wait included the wait for the reset
         self._resets_run_late = False  # such a request met a 429: t is rounded down
         # The smallest non-empty page that had a next link: a page without one that is at least
         # this long is probably cut short, even when the Hub caps pages below our ``limit``.
@@ -388,12 +389,13 @@ class HubClient:
                     delay = max(delay, min(problem.at_least, self.backoff_cap))
                 if problem.rate_limited:
                     # With what RateLimit asks for, in one wait, counted as the rate limit's.
+                    self._window_waited = self._rate_limit_wait > 0
                     delay = max(delay, self._rate_limit_wait)
                     self.stats.rate_limit_waits += 1
                     self.stats.rate_limit_wait_seconds += delay
                 self.stats.retries += 1
                 log.info("retry %d/%d in %.1fs: %s", attempt, self.max_retries, delay, problem)
-                self._wait("retry", delay)
+                self._wait("rate limit" if problem.rate_limited else "retry", delay)
                 # A 5xx may also carry RateLimit's r=0: the time is spent once.
                 self._rate_limit_wait = max(0.0, self._rate_limit_wait - delay)
                 continue
@@ -606,7 +608,7 @@ class HubClient:
         return limit.reset_seconds + margin
 
     def _pace(self) -> None:
-        self._after_window_wait = False
+        self._after_window_wait, self._window_waited = self._window_waited, False
         if self._rate_limit_wait > 0:
             self._after_window_wait = True
             self.stats.rate_limit_waits += 1

@@ -240,10 +240,35 @@ def test_a_429_and_its_ratelimit_header_are_waited_out_once_and_counted() -> Non
         mock.get(url, status=429, headers=headers, body="{}")
         mock.get(url, json=[{"_id": "a"}])
         client = HubClient("https://hub.test", sleep=sleeps, backoff_base=0.01)
+        reasons: list[str] = []
+        client.on_wait = lambda reason, seconds: reasons.append(reason)
         assert len(client.get_page(url).models) == 1
-    assert sleeps == [pytest.approx(10.5)]
+    assert sleeps == [pytest.approx(10.5)] and reasons == ["rate limit"]  # as the bar says it
     assert client.stats.rate_limit_waits == 1
     assert client.stats.rate_limit_wait_seconds == pytest.approx(10.5)
+
+
+def test_a_429_met_after_a_429s_window_wait_widens_the_margin_to_a_second() -> None:
+    # The first 429's wait includes the wait for the reset (10 s plus 5%); a 429 right after it
+    # shows t is rounded down, so the next window wait takes a whole second of margin.
+    sleeps = Sleeps()
+    first = "https://hub.test/api/models?limit=2"
+    second = "https://hub.test/api/models?limit=2&cursor=x"
+    third = "https://hub.test/api/models?limit=2&cursor=y"
+    with responses.RequestsMock() as mock:
+        mock.get(first, json=[{"_id": "a"}], headers={"Link": f'<{second}>; rel="next"'})
+        exhausted = {"RateLimit": '"api";r=0;t=10', "Retry-After": "10"}
+        mock.get(second, status=429, json={"error": "slow down"}, headers=exhausted)
+        again = {"RateLimit": '"api";r=0;t=1', "Retry-After": "1"}
+        mock.get(second, status=429, json={"error": "slow down"}, headers=again)
+        last_of_window = {"RateLimit": '"api";r=0;t=10', "Link": f'<{third}>; rel="next"'}
+        mock.get(second, json=[{"_id": "b"}], headers=last_of_window)
+        mock.get(third, json=[{"_id": "c"}])
+        client = HubClient("https://hub.test", sleep=sleeps, backoff_base=0.001)
+        page = client.get_page(first)
+        page = client.get_page(page.next_url)
+        client.get_page(page.next_url)
+    assert sleeps == [pytest.approx(10.5), pytest.approx(1.1), pytest.approx(11.0)]
 
 
 def test_a_429_that_says_nothing_waits_for_a_window_seen_before() -> None:
