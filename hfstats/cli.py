@@ -447,6 +447,7 @@ def snapshots_prune(ctx: click.Context, db_path: Path | None, keep: int, quiet: 
     """Drop all but the KEEP latest complete snapshots; the rest keep their exact history."""
     from . import store
 
+    _logging_from(ctx, quiet)
     dropped = store.prune_database(db_path or ctx.parent.params["db_path"], keep)
     if quiet:
         return

@@ -570,6 +570,41 @@ def test_quiet_commands_print_nothing_on_success(
     assert result.stdout == "" and result.stderr == ""
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "--format", "json", "--out"],
+        ["export"],
+        ["snapshots", "prune", "--keep", "1"],
+        ["upgrade"],
+    ],
+    ids=["report", "export", "prune", "upgrade"],
+)
+def test_quiet_commands_print_nothing_while_they_wait_for_the_database(
+    tmp_path: Path, database: Path, args: list[str]
+) -> None:
+    # Another program has the file open for a moment: the wait is news for the log, not cron.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print(flush=True); "
+            "time.sleep(1.5)",
+            str(database),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        holder.stdout.readline()  # the file is open
+        out = [str(tmp_path / "out")] if args[-1] in ("--out", "export") else []
+        result = hfstats(tmp_path, *args, *out, "--quiet", "--db", str(database))
+    finally:
+        holder.wait()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+
+
 def test_ctrl_c_during_a_query_exits_130_in_one_line(tmp_path: Path, hfstats_db: bytes) -> None:
     db = tmp_path / "hub.duckdb"
     db.write_bytes(hfstats_db)
