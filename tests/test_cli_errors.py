@@ -939,7 +939,7 @@ def test_the_lock_file_names_only_the_command_holding_it(tmp_path: Path) -> None
 
 def test_the_commands_defaults_are_the_librarys() -> None:
     # cli.py imports the modules lazily (for a quick --help), so it spells these out again.
-    from hfstats import hub, report
+    from hfstats import frameworks, hub, report
     from hfstats.cli import cli
 
     def default(command: str, name: str) -> object:
@@ -949,3 +949,6 @@ def test_the_commands_defaults_are_the_librarys() -> None:
     assert default("refresh", "timeout") == hub.DEFAULT_TIMEOUT
     assert default("refresh", "max_retries") == hub.DEFAULT_MAX_RETRIES
     assert default("report", "out_dir") == report.DEFAULT_OUT
+    for command in ("query", "report"):
+        method = next(p for p in cli.commands[command].params if p.name == "method")
+        assert tuple(method.type.choices) == frameworks.METHODS

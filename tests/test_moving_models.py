@@ -557,15 +557,7 @@ def test_a_busy_hub_whose_times_lag_its_clock_loses_no_model(
     db = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(200, seed=4))) as hub:
         crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
-        order = itertools.cycle(oldest_first(hub.models()))
-
-        def commit_lagging(number: int, path: str) -> None:
-            current = {m["_id"]: m for m in hub.models()}
-            stamped = datetime.now(UTC) - timedelta(minutes=lag_minutes)
-            for _ in range(3):
-                hub.upsert(touch(current[next(order)], stamped))
-
-        hub.faults = commit_lagging
+        hub.faults = lagging_commits(hub, timedelta(minutes=lag_minutes))
         result = crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
         hub.faults = None
         assert result.merge.deleted == 0
@@ -604,18 +596,22 @@ def test_a_model_dated_in_the_future_on_a_hub_without_date_headers_loses_no_mode
         assert set(stored(db)) == set(expected(hub))
 
 
+@pytest.mark.parametrize("overlap", [crawl.DEFAULT_OVERLAP, timedelta(0)], ids=["10 min", "none"])
 def test_a_catch_up_pass_saved_by_the_previous_state_format_is_judged_anew(
-    tmp_path: Path,
+    tmp_path: Path, overlap: timedelta
 ) -> None:
     # Format 3 saved the pass before's start by the clock alone; resumed as it is, a listing
-    # stamping commits 3 minutes late made the pass end after its first page.
+    # stamping commits 3 minutes late made the pass end after its first page. (Without an
+    # overlap, as in a crawl of hours, the next pass would not read far enough down either.)
     db = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(200, seed=4))) as hub:
         crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
         hub.faults = lagging_commits(hub, timedelta(minutes=3))
         state_file = tmp_path / "hub.duckdb.crawl" / "state.json"
         for _ in range(30):  # a page a run, to stop where the catch-up pass begins
-            crawl.refresh(db, client=fast_client(hub), page_size=10, full=True, max_pages=1)
+            crawl.refresh(
+                db, client=fast_client(hub), page_size=10, full=True, max_pages=1, overlap=overlap
+            )
             saved = json.loads(state_file.read_text())
             if saved["phase"] == "catchup":
                 break
@@ -623,7 +619,9 @@ def test_a_catch_up_pass_saved_by_the_previous_state_format_is_judged_anew(
         saved["format"] = 3
         saved["previous_pass_started_at"] = saved["started_at"]  # what format 3 kept
         state_file.write_text(json.dumps(saved))
-        result = crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        result = crawl.refresh(
+            db, client=fast_client(hub), page_size=10, full=True, overlap=overlap
+        )
         hub.faults = None
         assert result.complete and result.resumed
         assert result.merge.deleted == 0
