@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,3 +37,27 @@ def crawl_recording(
     client = fast_client(listing.endpoint, token)
     with recording.replay(recording_path, assert_all_used=True):
         return crawl.refresh(db_path, full=full, page_size=listing.page_size, client=client)
+
+
+@contextmanager
+def held_open(db_path: Path, seconds: float) -> Iterator[subprocess.Popen]:
+    """Another program with the DuckDB file open (for at most ``seconds``) while this runs."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print(flush=True); "
+            "time.sleep(float(sys.argv[2]))",
+            str(db_path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        holder.stdout.readline()  # the file is open
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()

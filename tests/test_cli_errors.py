@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 import pytest
+from conftest import held_open
 from test_claims import VALID_CLAIM
 
 from hfstats import crawl
@@ -584,23 +585,9 @@ def test_quiet_commands_print_nothing_while_they_wait_for_the_database(
     tmp_path: Path, database: Path, args: list[str]
 ) -> None:
     # Another program has the file open for a moment: the wait is news for the log, not cron.
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print(flush=True); "
-            "time.sleep(1.5)",
-            str(database),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        holder.stdout.readline()  # the file is open
-        out = [str(tmp_path / "out")] if args[-1] in ("--out", "export") else []
+    out = [str(tmp_path / "out")] if args[-1] in ("--out", "export") else []
+    with held_open(database, seconds=1.5):
         result = hfstats(tmp_path, *args, *out, "--quiet", "--db", str(database))
-    finally:
-        holder.wait()
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
 

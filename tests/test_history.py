@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import held_open
 
 from hfstats import crawl, locks, store
 from hfstats.errors import BusyError
@@ -436,26 +437,11 @@ def test_a_database_another_program_holds_names_it_while_waiting_and_when_giving
     monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
 
     db = tmp_path / "held.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print(flush=True); "
-            "time.sleep(60)",
-            str(db),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        holder.stdout.readline()  # the file is open
+    with held_open(db, seconds=60) as holder:
         caplog.set_level("INFO", logger="hfstats.store")
         with pytest.raises(BusyError) as error:
             with store.read(db, lock_wait=0.5):
                 pass
-    finally:
-        holder.kill()
-        holder.wait()
     # DuckDB names the holder's executable (python3.x, resolved) and its PID.
     by = re.escape(f"{db} is in use (") + r"python[\w.]*" + re.escape(f", PID {holder.pid})")
     assert re.match(by + ": a refresh finishing, or a program that has it open", str(error.value))
