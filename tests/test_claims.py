@@ -500,6 +500,10 @@ claims:
             "source.title must be text",
         ),
         (
+            ("source: {publication: a test}", "source: {publication: {name: a test}}"),
+            "source.publication must be text",
+        ),
+        (
             (
                 "query: exclusivity\n    select: {framework_class: pytorch_only}",
                 "query: yearly_additions\n    select: {framework_class: pytorch_only, year: -5}",
@@ -538,6 +542,7 @@ claims:
         "list-key",
         "alias-bomb",
         "list-title",
+        "mapping-publication",
         "negative-year",
         "year-zero",
         "year-past-9999",

@@ -21,6 +21,7 @@ import responses
 
 from hfstats.errors import (
     HubAuthError,
+    HubError,
     HubNotFoundError,
     HubRefusedError,
     HubUnavailableError,
@@ -918,6 +919,20 @@ def test_a_token_the_server_echoes_is_not_repeated(status: int) -> None:
         with pytest.raises((HubAuthError, HubRefusedError)) as error:
             HubClient("https://hub.test", token, sleep=Sleeps()).get_page(url)
     assert token not in str(error.value) and "Invalid credentials" in str(error.value)
+
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_a_servers_long_message_is_quoted_short(status: int) -> None:
+    url = "https://hub.test/api/models?limit=10"
+    long = "x" * 10_000
+    with responses.RequestsMock() as mock:
+        if status == 200:
+            mock.get(url, json={"error": long})
+        else:
+            mock.get(url, status=400, headers={"X-Error-Message": long})
+        with pytest.raises(HubError) as error:
+            HubClient("https://hub.test", sleep=Sleeps(), max_retries=0).get_page(url)
+    assert "x" * 200 in str(error.value) and len(str(error.value)) < 500
 
 
 @pytest.mark.parametrize("token", ["hf_SECRET€TOKEN", "hf_abc\n", " hf_abc", "hf_a\tb"])
