@@ -519,7 +519,7 @@ class HubClient:
                 raise BadResponse(f"{kind} instead of the model list ({len(body)} bytes)") from None
         if not isinstance(models, list):
             said = models.get("error") if isinstance(models, dict) else None
-            said = f": {self._scrub(said)[:200]}" if isinstance(said, str) else ""
+            said = f": {self._quote(said)}" if isinstance(said, str) else ""
             raise BadResponse(f"a JSON {type(models).__name__} instead of the model list{said}")
         if models and not any(_looks_like_a_model(element) for element in models):
             # An error dressed as a list ([{"message": ...}]): believed, it would end the crawl
@@ -559,7 +559,11 @@ class HubClient:
         return b"".join(chunks)
 
     def _error_message(self, response: requests.Response, body: bytes) -> str:
-        return self._scrub(_error_message(response, body))[:200]
+        return self._quote(_error_message(response, body))
+
+    def _quote(self, said: str) -> str:
+        """What a server said, fit for one line of ours: without the token, and short."""
+        return self._scrub(said)[:200]
 
     def _scrub(self, text: str) -> str:
         """``text`` without the token: a server may echo the credentials it refused."""

@@ -935,6 +935,17 @@ def test_a_servers_long_message_is_quoted_short(status: int) -> None:
     assert "x" * 200 in str(error.value) and len(str(error.value)) < 500
 
 
+def test_an_empty_token_sends_no_credentials_and_leaves_messages_whole() -> None:
+    # HF_TOKEN="" is no token: scrubbing "" out of a message would put hf_*** between letters.
+    url = "https://hub.test/api/models?limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, status=400, headers={"X-Error-Message": "Invalid cursor"})
+        with pytest.raises(HubRefusedError) as error:
+            HubClient("https://hub.test", "", sleep=Sleeps(), max_retries=0).get_page(url)
+        assert "Authorization" not in mock.calls[0].request.headers
+    assert "Invalid cursor" in str(error.value) and "hf_***" not in str(error.value)
+
+
 @pytest.mark.parametrize("token", ["hf_SECRET€TOKEN", "hf_abc\n", " hf_abc", "hf_a\tb"])
 def test_a_token_no_header_can_carry_is_a_usage_error(token: str) -> None:
     with pytest.raises(UsageError, match="HF_TOKEN") as error:
