@@ -39,6 +39,11 @@ def same_file(path: Path, handle: TextIO) -> bool:
         return False
 
 
+def pid_note(pid: str) -> str:
+    """The ' (pid N)' of a busy message, when the lock file names its holder's pid."""
+    return f" (pid {pid})" if pid.isdigit() else ""
+
+
 def release(handle: TextIO) -> None:
     fcntl.flock(handle, fcntl.LOCK_UN)
     handle.close()
@@ -59,9 +64,8 @@ class DatabaseLock:
         handle, holder = try_lock(self.path, f"{os.getpid()} {self.command}")
         if handle is None:
             pid, _, command = holder.partition(" ")
-            who = f" (pid {pid})" if pid.isdigit() else ""
             raise BusyError(
-                f"another {command or 'refresh'}{who} is running on "
+                f"another {command or 'refresh'}{pid_note(pid)} is running on "
                 f"{self.path.with_suffix('')}; this one exits without touching it"
             )
         self._handle = handle

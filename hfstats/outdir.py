@@ -104,7 +104,7 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
         except OSError as exc:
             raise UsageError(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
         if handle is None:
-            who = f" (pid {pid})" if pid.isdigit() else ""
+            who = locks.pid_note(pid)
             raise BusyError(
                 f"another export or report{who} is writing {out_dir}; try again when it is done"
             )
