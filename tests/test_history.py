@@ -549,6 +549,12 @@ def test_an_export_of_a_hub_without_models_has_readable_empty_tables(tmp_path):
         )
         assert relation.fetchall() == []
         assert relation.columns == [*names, "snapshot_date"]
+        # As in a partitioned file: Spark refuses a column both in the file and in its folder.
+        in_the_file = duckdb.sql(
+            "SELECT * FROM read_parquet($path, hive_partitioning = false)",
+            params={"path": str(out / table / "*" / "*.parquet")},
+        )
+        assert in_the_file.columns == names
 
 
 def test_an_unreadable_time_left_by_older_typing_is_no_high_water_mark(tmp_path):
