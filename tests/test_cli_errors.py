@@ -886,6 +886,19 @@ def test_a_log_file_that_cannot_be_written_is_one_warning_not_a_traceback(tmp_pa
     assert len(lines) == 2 and "cannot write the log file /dev/full" in lines[0]
 
 
+def test_a_log_file_that_cannot_be_written_is_said_once_however_much_is_logged(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(MODELS) as hub:
+        args = ["refresh", "--db", str(db), "--endpoint", hub.url, "--page-size", "5"]
+        result = hfstats(tmp_path, "--log-file", "/dev/full", "--debug", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("cannot write the log file /dev/full") == 1
+    with duckdb.connect(str(db), read_only=True) as connection:  # the crawl itself went on
+        assert connection.execute("SELECT count(*) FROM models").fetchone() == (len(MODELS),)
+
+
 def test_the_busy_message_names_the_command_holding_the_database(
     tmp_path: Path, database: Path
 ) -> None:
