@@ -44,6 +44,8 @@ class CrawlProgress:
         rate = models / max(time.monotonic() - self._started, 1e-6)
         phase = "" if state.phase == "listing" else f" ({state.phase})"
         if self._bar is not None:
+            if self._bar.desc:  # a wait is over once a page arrives
+                self._bar.set_description_str("", refresh=False)
             self._bar.update(1)
             self._bar.set_postfix_str(f"{state.models_seen:,} models, {rate:,.0f}/s{phase}")
             return
@@ -63,8 +65,7 @@ class CrawlProgress:
             return
         # Without a bar, the client's own log line already says why and how long.
         if self._bar is not None:
-            self._bar.set_description_str(f"waiting {seconds:.0f}s ({reason})")
-            self._bar.refresh()
+            self._bar.set_description_str(f"waiting {seconds:.0f}s ({reason})")  # redrawn now
 
     def close(self) -> None:
         self._redirect.close()

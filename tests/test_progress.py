@@ -24,6 +24,19 @@ class Terminal(io.StringIO):
         return True
 
 
+def listing_state(**progress: int) -> crawl.CrawlState:
+    return crawl.CrawlState(
+        snapshot_id=1,
+        mode="full",
+        endpoint="http://hub",
+        started_at="2026-12-01T00:00:00+00:00",
+        page_size=10,
+        phase="listing",
+        next_url=None,
+        **progress,
+    )
+
+
 def test_log_lines_on_a_terminal_start_their_own_line_above_the_bar(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -34,15 +47,7 @@ def test_log_lines_on_a_terminal_start_their_own_line_above_the_bar(
     monkeypatch.setattr(logging.getLogger("hfstats"), "handlers", [])
     _setup_logging(quiet=False, log_file=None, debug=False)
     progress = CrawlProgress()
-    state = crawl.CrawlState(
-        snapshot_id=1,
-        mode="full",
-        endpoint="http://hub",
-        started_at="2026-12-01T00:00:00+00:00",
-        page_size=10,
-        phase="listing",
-        next_url=None,
-    )
+    state = listing_state()
     for _ in range(3):
         state.models_seen += 10
         state.pages += 1
@@ -54,6 +59,24 @@ def test_log_lines_on_a_terminal_start_their_own_line_above_the_bar(
     assert written.count("retry 1/8") == 3
     # Never glued onto the bar's text: each message starts a line (or a redrawn one).
     assert not re.search(r"[^\r\n]retry 1/8", written), written
+
+
+def test_a_wait_is_shown_on_the_bar_while_it_lasts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A wait for the rate limit's reset lasts minutes with no page to redraw the bar.
+    terminal = Terminal()
+    monkeypatch.setenv("COLUMNS", "100")
+    progress = CrawlProgress(stream=terminal)
+    progress.on_wait("rate limit", 42.4)
+    assert "waiting 42s (rate limit)" in terminal.getvalue()
+    state = listing_state(models_seen=10, pages=1)
+    progress.on_page(state, Page("http://hub/api/models", [{}] * 10, b"[]", None))
+    progress._bar.refresh()
+    last_drawn = terminal.getvalue().rsplit("\r", 1)[-1]
+    assert "10 models" in last_drawn and "waiting" not in last_drawn  # the wait is over
+    progress.close()
+    quiet = Terminal()
+    CrawlProgress(quiet=True, stream=quiet).on_wait("rate limit", 42.4)
+    assert quiet.getvalue() == ""
 
 
 class Collected(logging.Handler):
