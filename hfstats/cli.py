@@ -729,12 +729,11 @@ def record_command(
     Writes a `responses` recording (replayed by the tests and `hfstats demo`) with the token,
     Authorization and cookies scrubbed. Needs network. See fixtures/README.md.
     """
-    from . import hub, recording
+    from . import recording
 
     result = recording.record(
         out,
         endpoint=endpoint,
-        token=hub.default_token(),
         page_size=page_size,
         max_pages=max_pages,
         db_path=db_path,

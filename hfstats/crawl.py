@@ -47,7 +47,7 @@ from .errors import (
     PageSizeRefusedError,
     UsageError,
 )
-from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, check_online, models_url
+from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, check_online, models_url, resolve_token
 
 log = logging.getLogger("hfstats.crawl")
 
@@ -269,7 +269,7 @@ def refresh(
     db_path: str | Path,
     *,
     endpoint: str | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
     full: bool = False,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_pages: int | None = None,
@@ -280,6 +280,8 @@ def refresh(
 ) -> RefreshResult:
     """Crawl the Hub's model listing into the database at ``db_path``.
 
+    Without ``client``, asks ``endpoint`` (default ``$HF_ENDPOINT`` or huggingface.co) with
+    ``token`` as huggingface_hub does: None is ``$HF_TOKEN`` or the cached login, False none.
     Resumes an interrupted crawl if one is saved. With ``max_pages``, stops after that many
     pages in this run and leaves the crawl saved for the next one. A full crawl listing fewer
     than half the models of the previous snapshot is dropped with an error, unless
@@ -292,7 +294,7 @@ def refresh(
     # A bad endpoint or a file hfstats must not write to is refused before the lock file is made.
     if client is None:
         check_online()
-        client = HubClient(endpoint, token)
+        client = HubClient(endpoint, resolve_token(token))
     store.check_writable(db_path)
     with locks.DatabaseLock(db_path):
         staging = Staging(db_path)

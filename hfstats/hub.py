@@ -83,6 +83,14 @@ def default_token() -> str | None:
     return get_token()
 
 
+def resolve_token(token: str | bool | None) -> str | None:
+    """huggingface_hub's convention for ``token=``: None (or True) is the token it would send
+    (``default_token``), False none, a string that token."""
+    if token is None or token is True:
+        return default_token()
+    return token or None
+
+
 def check_online() -> None:
     """Refuse to reach the Hub when ``HF_HUB_OFFLINE`` is set, as huggingface_hub does: on such
     a machine a crawl would only wait out its retries and fail."""

@@ -27,7 +27,7 @@ from responses.registries import OrderedRegistry
 
 from . import crawl
 from .errors import UsageError
-from .hub import HubClient, check_online, models_url
+from .hub import HubClient, check_online, models_url, resolve_token
 
 # Response headers a recording must never keep: they carry credentials or session state.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -177,13 +177,16 @@ def record(
     out_path: str | Path,
     *,
     endpoint: str | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
     page_size: int = 100,
     max_pages: int = 3,
     db_path: str | Path | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RecordResult:
     """Crawl ``endpoint`` with the real crawler while recording every response to ``out_path``.
+
+    ``token`` as in ``crawl.refresh``: None is huggingface_hub's ($HF_TOKEN or the cached
+    login), False none.
 
     Each pass over the listing stops after ``max_pages`` pages (see ``_ListingTruncator``).
     The crawl goes into ``db_path`` if given (to record an incremental crawl after a first
@@ -202,6 +205,7 @@ def record(
     if not out_folder.is_dir():
         raise UsageError(f"folder {out_folder} does not exist")
     check_online()
+    token = resolve_token(token)
     session = requests.Session()
     client = HubClient(
         endpoint,

@@ -18,6 +18,21 @@ from hfstats.resources import data_path
 FAKE_TOKEN = "hf_fixtureTOKENnotREAL0123456789abcdef"
 
 
+@pytest.fixture(autouse=True)
+def no_login_of_the_developer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Tests see no token but their own: a developer's login must not reach a test Hub, nor
+    make a test pass that a machine without one fails."""
+    from huggingface_hub import constants
+
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("hf-home")
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(home / "token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
+
+
 @pytest.fixture
 def recordings() -> Path:
     """The folder of recorded Hub responses (fixtures/hub)."""

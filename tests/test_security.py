@@ -88,6 +88,21 @@ def test_token_is_sent_as_bearer_and_stored_nowhere(tmp_path: Path) -> None:
         assert token.encode() not in result.stdout + result.stderr
 
 
+def test_a_refresh_from_python_sends_huggingface_hubs_token_as_the_cli_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = new_token()
+    monkeypatch.setenv("HF_TOKEN", token)
+    with FakeHub(MODELS) as hub:
+        crawl.refresh(tmp_path / "default.duckdb", endpoint=hub.url, page_size=50)
+        sent_by_default = {seen["authorization"] for seen in hub.requests_seen}
+        hub.requests_seen.clear()
+        crawl.refresh(tmp_path / "none.duckdb", endpoint=hub.url, page_size=50, token=False)
+        sent_without = {seen["authorization"] for seen in hub.requests_seen}
+    assert sent_by_default == {f"Bearer {token}"}
+    assert sent_without == {None}
+
+
 def test_hf_endpoint_is_the_only_place_asked_with_our_user_agent(tmp_path: Path) -> None:
     # HF_ENDPOINT instead of --endpoint, and a fresh HF_HOME: huggingface_hub's own header
     # builder would ask {HF_ENDPOINT}/api/agent-harnesses before the first page.
