@@ -347,7 +347,7 @@ def refresh(
 
     _logging_from(ctx, quiet)
     hub.check_online()
-    client = hub.HubClient(endpoint, hub.default_token(), timeout=timeout, max_retries=max_retries)
+    client = hub.HubClient(endpoint, timeout=timeout, max_retries=max_retries)
     # After the checks above: the bar is drawn when made, and their errors need a line of their own.
     progress = CrawlProgress(quiet=quiet)
     client.on_wait = progress.on_wait

@@ -47,7 +47,7 @@ from .errors import (
     PageSizeRefusedError,
     UsageError,
 )
-from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, check_online, models_url, resolve_token
+from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, check_online, models_url
 
 log = logging.getLogger("hfstats.crawl")
 
@@ -294,7 +294,7 @@ def refresh(
     # A bad endpoint or a file hfstats must not write to is refused before the lock file is made.
     if client is None:
         check_online()
-        client = HubClient(endpoint, resolve_token(token))
+        client = HubClient(endpoint, token)
     store.check_writable(db_path)
     with locks.DatabaseLock(db_path):
         staging = Staging(db_path)

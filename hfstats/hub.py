@@ -321,13 +321,16 @@ class RequestStats:
 class HubClient:
     """Fetches listing pages politely and robustly.
 
+    ``endpoint`` and ``token`` default to huggingface_hub's (``$HF_ENDPOINT``, ``$HF_TOKEN`` or
+    the cached login); ``token=False`` sends none.
+
     ``sleep`` and ``on_wait`` are injectable so tests run fast and progress can show waits.
     """
 
     def __init__(
         self,
         endpoint: str | None = None,
-        token: str | None = None,
+        token: str | bool | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -347,6 +350,7 @@ class HubClient:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        token = resolve_token(token)
         if token and (token != token.strip() or not token.isprintable() or not token.isascii()):
             # requests would fail every request with an encoding error or an invalid header.
             raise UsageError(

@@ -99,7 +99,10 @@ def test_a_refresh_from_python_sends_huggingface_hubs_token_as_the_cli_does(
         hub.requests_seen.clear()
         crawl.refresh(tmp_path / "none.duckdb", endpoint=hub.url, page_size=50, token=False)
         sent_without = {seen["authorization"] for seen in hub.requests_seen}
-    assert sent_by_default == {f"Bearer {token}"}
+        hub.requests_seen.clear()
+        crawl.refresh(tmp_path / "client.duckdb", client=HubClient(hub.url), page_size=50)
+        sent_by_a_client = {seen["authorization"] for seen in hub.requests_seen}
+    assert sent_by_default == sent_by_a_client == {f"Bearer {token}"}
     assert sent_without == {None}
 
 
