@@ -61,7 +61,7 @@ DEFAULT_DENOMINATOR = "framework_models"
 # up to then".
 PLACEHOLDER_CUTOFF = datetime.fromisoformat(PLACEHOLDER_CREATED_AT_LIMIT)
 # An as_of later than any createdAt: it keeps every dated model and leaves out undated ones.
-_AFTER_EVERY_DATE = datetime(9999, 12, 31, tzinfo=UTC)
+AFTER_EVERY_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
 # A proxy's measured cell shows its largest groups; numbers.groups holds all of them.
 PROXY_GROUPS_SHOWN = 4
@@ -749,7 +749,7 @@ def _placeholder_counts(context: _Context, claim: Claim, method: str) -> dict[st
     whatever the claim's date: created at an unknown time up to the cut-off, they may have
     existed by an earlier as_of too, so they are counted as of the cut-off then. Always with
     an as_of, which leaves out models without any createdAt (``_undated_counts``)."""
-    as_of = max(claim.as_of or _AFTER_EVERY_DATE, PLACEHOLDER_CUTOFF)
+    as_of = max(claim.as_of or AFTER_EVERY_DATE, PLACEHOLDER_CUTOFF)
     rows = _run(context, claim, "yearly_additions", method, as_of=as_of)
     return _class_counts([row for row in rows if row["year"] is None])
 

@@ -105,6 +105,9 @@ class ReportData:
     uses_method: set[str]
     claims: list[claims.ClaimResult]
     notes: list[str] = field(default_factory=list)
+    # Of the charts by year, those rows (of the same query) that leave out models without any
+    # createdAt: the bar without a year holds both, its caption counts each kind.
+    dated: dict[str, queries.QueryResult] = field(default_factory=dict)
 
 
 @dataclass
@@ -168,6 +171,18 @@ def collect(
         results[name] = queries.run_query(
             connection, name, snapshot_id=snapshot_id, as_of=as_of, cache=cache, **options
         )
+    # Any as_of leaves out the models without a createdAt; one after every date, no others.
+    dated = {
+        name: queries.run_query(
+            connection,
+            name,
+            snapshot_id=snapshot_id,
+            as_of=as_of or claims.AFTER_EVERY_DATE,
+            method=method,
+            cache=cache,
+        )
+        for name in _COUNTING_PLACEHOLDERS
+    }
     return ReportData(
         snapshot=snapshot,
         method=method,
@@ -178,7 +193,12 @@ def collect(
             connection, claims.load_claims(), snapshot_id=snapshot_id, query_cache=cache
         ),
         notes=notes,
+        dated=dated,
     )
+
+
+# The queries of charts with a bar (or column) for models without a creation year.
+_COUNTING_PLACEHOLDERS = ("yearly_additions", "research_models")
 
 
 # -- small pure helpers ------------------------------------------------------------------------
@@ -358,19 +378,36 @@ def yearly_additions_title(rows: Sequence[dict]) -> str:
     )
 
 
-def _placeholder_models(rows: Sequence[dict], value: str = "models") -> int:
-    return sum(r[value] or 0 for r in rows if r["year"] is None)
+def _without_year(result: queries.QueryResult, value: str) -> int:
+    return sum(r[value] or 0 for r in _rows(result) if r["year"] is None)
 
 
-def _placeholder_caption(count: int, shown_as: str = "bar", which: str = "models") -> str:
-    """``count`` is of models, each once: a per-format or per-class figure would say more or
-    fewer models than carry the date."""
-    if not count:
-        return ""
-    return (
-        f"{count:,} {which} carry the Hub's placeholder creation date: they were created at an "
-        f"unknown time on or before {PLACEHOLDER_DAY}, so they have their own {shown_as}, not {PLACEHOLDER_DAY[:4]}'s."
-    )
+def _placeholder_caption(
+    data: ReportData, name: str, value: str = "models", shown_as: str = "bar", which: str = "models"
+) -> str:
+    """Counts models, each once (from ``name``'s rows without a year, summed over classes): a
+    per-format figure would say more or fewer models than carry the date."""
+    placeholder = _without_year(data.dated[name], value)
+    undated = _without_year(data.results[name], value) - placeholder
+
+    def models(count: int) -> str:
+        return f"{count:,} {which if count != 1 else which.removesuffix('s')}"
+
+    caption = ""
+    if placeholder:
+        they = "they were" if placeholder != 1 else "it was"
+        own = "they have their" if placeholder != 1 else "it has its"
+        caption = (
+            f"{models(placeholder)} {'carry' if placeholder != 1 else 'carries'} the Hub's "
+            f"placeholder creation date: {they} created at an unknown time on or before "
+            f"{PLACEHOLDER_DAY}, so {own} own {shown_as}, not {PLACEHOLDER_DAY[:4]}'s."
+        )
+    if undated:
+        caption += (
+            f" {models(undated)} without any creation date (damaged listing data) "
+            f"{'are' if undated != 1 else 'is'} in that {shown_as} too."
+        )
+    return caption.strip()
 
 
 def _stacked_by_year(
@@ -424,7 +461,7 @@ def yearly_additions_figure(data: ReportData) -> Figure:
                 rows, "models", "Share of the year's models", normalize=True
             ).properties(width=CHART_WIDTH // 2),
         ),
-        caption=_placeholder_caption(_placeholder_models(rows))
+        caption=_placeholder_caption(data, "yearly_additions")
         + " Left: models created per year; right: each class's share of that year's models.",
         width=None,
     )
@@ -692,7 +729,7 @@ def deployment_formats_figure(data: ReportData) -> Figure:
         deployment_formats_title(rows),
         alt.layer(cells, text).properties(height=max(36 * len(formats), 80)),
         # A model ships any number of formats: the placeholder models are counted once each.
-        caption=f"{caption} {_placeholder_caption(created[None], 'column')}".strip(),
+        caption=f"{caption} {_placeholder_caption(data, 'yearly_additions', shown_as='column')}",
     )
 
 
@@ -732,7 +769,7 @@ def research_models_figure(data: ReportData) -> Figure:
             "Models with an arxiv: tag, by creation year and framework class. Citing a paper is "
             "an indirect sign of research use. "
             + _placeholder_caption(
-                _placeholder_models(rows, "arxiv_models"), which="arXiv-citing models"
+                data, "research_models", "arxiv_models", which="arXiv-citing models"
             )
         ).strip(),
         table=(["framework_class", "models", "arxiv_models", "share_citing_arxiv"], table_rows),

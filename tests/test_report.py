@@ -365,8 +365,16 @@ def test_method_table_lists_only_the_disagreements_that_happen(db):
 
 
 def placeholder_dated(model: dict) -> bool:
+    if "createdAt" not in model:
+        return False
     created = datetime.fromisoformat(model["createdAt"].replace("Z", "+00:00"))
     return created <= PLACEHOLDER_LIMIT
+
+
+def undated(model: dict) -> dict:
+    """``model`` without its createdAt: damaged data, which the notes' "keys may be absent"
+    allows."""
+    return {key: value for key, value in model.items() if key != "createdAt"}
 
 
 def test_placeholder_captions_count_each_model_once(tmp_path):
@@ -388,7 +396,34 @@ def test_placeholder_captions_count_each_model_once(tmp_path):
     formats = report.deployment_formats_figure(data).caption
     assert f"{len(placeholder)} models carry the Hub's placeholder creation date" in formats
     research = report.research_models_figure(data).caption
-    assert f"{len(citing)} arXiv-citing models carry the Hub's placeholder" in research
+    assert f"{len(citing)} arXiv-citing model carries the Hub's placeholder" in research
+
+
+def test_placeholder_captions_count_models_without_any_date_apart(tmp_path):
+    # Models without a createdAt share the placeholder's bar, but do not carry its date.
+    models = [
+        *SECOND_SNAPSHOT,
+        undated(element(23, PLACEHOLDER, ["pytorch", "arxiv:2001.00002"], ["m.safetensors"])),
+        undated(element(24, "2024-05-01T00:00:00.000Z", ["tf"], ["tf_model.h5"])),
+    ]
+    db = crawl_into(tmp_path / "hub.duckdb", [models])
+    placeholder = sum(placeholder_dated(m) for m in models)
+    dateless = sum("createdAt" not in m for m in models)
+    assert (placeholder, dateless) == (2, 2)
+    with store.read(db) as connection:
+        data = report.collect(connection)
+        dated = report.collect(connection, as_of=datetime(2026, 1, 1, tzinfo=UTC))
+    for figure in (report.yearly_additions_figure(data), report.deployment_formats_figure(data)):
+        assert f"{placeholder} models carry the Hub's placeholder creation date" in figure.caption
+        assert f"{dateless} models without any creation date (damaged listing data)" in (
+            figure.caption
+        )
+    research = report.research_models_figure(data).caption
+    assert "arXiv-citing model carries" not in research  # the one citing arXiv has no date
+    assert "1 arXiv-citing model without any creation date" in research
+    # With an as_of date, models without a date are left out, and the caption says nothing of them.
+    caption = report.yearly_additions_figure(dated).caption
+    assert f"{placeholder} models carry" in caption and "without any creation date" not in caption
 
 
 def test_claims_table_is_in_both_documents(full_report):
