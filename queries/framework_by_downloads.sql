@@ -19,7 +19,7 @@ totals AS (
         classes.framework_class,
         classes.position,
         count(classified.framework_class) AS models,
-        CAST(coalesce(sum(classified.downloads), 0) AS BIGINT) AS downloads
+        coalesce(sum(classified.downloads), 0) AS downloads
     FROM framework_classes() AS classes
     LEFT JOIN classified ON classified.framework_class = classes.framework_class
     GROUP BY classes.framework_class, classes.position

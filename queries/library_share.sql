@@ -9,7 +9,7 @@ WITH per_library AS (
     SELECT
         library_name,
         count(*) AS models,
-        CAST(coalesce(sum(downloads), 0) AS BIGINT) AS downloads
+        coalesce(sum(downloads), 0) AS downloads
     FROM models_at($snapshot_id)
     WHERE created_by(created_at, $as_of)
     GROUP BY library_name

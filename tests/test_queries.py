@@ -867,3 +867,25 @@ def test_stored_classification_follows_the_rules_in_force(db, tmp_path):
         ).fetchall()[0][0]
     assert stale == 0
     assert run(copy, "exclusivity", method="files") == before
+
+
+def test_download_counts_too_large_to_add_in_64_bits_are_added_exactly(tmp_path):
+    # Any JSON integer a BIGINT holds loads; their sum must not make a query or the report fail.
+    largest = 2**63 - 1
+    models = [
+        element(1, "2023-01-01T00:00:00.000Z", ["pytorch"], [], "transformers", largest),
+        element(2, "2023-01-02T00:00:00.000Z", ["pytorch"], [], "transformers", largest),
+        element(3, "2023-01-03T00:00:00.000Z", ["tf"], [], "keras", 10),
+    ]
+    path = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(path, client=HubClient(hub.url, None, backoff_base=0.01))
+    by_library = {r["library_name"]: r["downloads"] for r in run(path, "library_share")}
+    assert by_library == {"transformers": 2 * largest, "keras": 10}
+    by_class = {r["framework_class"]: r["downloads"] for r in run(path, "framework_by_downloads")}
+    assert by_class["pytorch_only"] == 2 * largest and by_class["tensorflow_only"] == 10
+    shares = {
+        r["framework_class"]: r["share_of_all_downloads"]
+        for r in run(path, "framework_by_downloads")
+    }
+    assert shares["pytorch_only"] == pytest.approx(2 * largest / (2 * largest + 10))
