@@ -627,7 +627,7 @@ class _Context:
     connection: duckdb.DuckDBPyConnection
     snapshot_id: int
     snapshot_finished_at: datetime | None
-    first_snapshot_started_at: datetime | None
+    first_full_snapshot_started_at: datetime | None
     deletions_observed: int
     query_cache: dict | None = None
 
@@ -662,14 +662,22 @@ def check_claims(
 
 
 def _context(connection: duckdb.DuckDBPyConnection, snapshot_id: int) -> _Context:
+    # Deletions are seen by full crawls only, each recording those since the crawl before it:
+    # counted from the first full snapshot kept, without the ones it recorded (which happened
+    # before it, once `snapshots prune` dropped the snapshots they followed).
     finished_at, first_started_at, deletions = connection.execute(
         """
+        WITH first_full AS (
+            SELECT snapshot_id, started_at FROM snapshots
+            WHERE complete AND mode = 'full' AND snapshot_id <= $snapshot_id
+            ORDER BY snapshot_id LIMIT 1
+        )
         SELECT
             (SELECT finished_at FROM snapshots WHERE snapshot_id = $snapshot_id),
-            min(started_at),
-            coalesce(sum(deleted), 0)
-        FROM snapshots
-        WHERE complete AND snapshot_id <= $snapshot_id
+            (SELECT started_at FROM first_full),
+            (SELECT coalesce(sum(deleted), 0) FROM snapshots
+             WHERE complete AND snapshot_id <= $snapshot_id
+               AND snapshot_id > (SELECT snapshot_id FROM first_full))
         """,
         {"snapshot_id": snapshot_id},
     ).fetchone()
@@ -1047,12 +1055,21 @@ def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
     if claim.as_of is not None and (
         context.snapshot_finished_at is None or claim.as_of < context.snapshot_finished_at
     ):
-        first = _instant_text(context.first_snapshot_started_at)
+        if context.first_full_snapshot_started_at is None:
+            observed = (
+                f"hfstats kept no full snapshot up to snapshot {context.snapshot_id}, so it "
+                "observed no deletions"
+            )
+        else:
+            first = _instant_text(context.first_full_snapshot_started_at)
+            observed = (
+                f"hfstats observed {context.deletions_observed} deletion(s) between its full "
+                f"snapshots since {first}; deletions before that are unknown to it"
+            )
         caveats.append(
             f"survivorship: only models still listed at snapshot {context.snapshot_id} are "
-            f"counted; models deleted since {claim.as_of_text} are missing. hfstats observed "
-            f"{context.deletions_observed} deletion(s) between its snapshots since {first}; "
-            "deletions before that are unknown to it. Each model counts as it is at snapshot "
+            f"counted; models deleted since {claim.as_of_text} are missing. {observed}. Each "
+            f"model counts as it is at snapshot "
             f"{context.snapshot_id} (one that gained or lost weight files or tags since "
             f"{claim.as_of_text} is classified as it is now)"
         )

@@ -861,3 +861,39 @@ def test_seed_claims_match_an_independent_count_of_the_servers_elements(tmp_path
         assert result["verdict"] == "does not hold"
     else:
         assert result["verdict"] == "indeterminate"
+
+
+def test_deletions_counted_in_the_survivorship_caveat_follow_the_first_full_snapshot_kept(
+    tmp_path,
+):
+    db = tmp_path / "hub.duckdb"
+    models = [element(i, profile, created) for i, (profile, created) in enumerate(FIXTURE)]
+    with FakeHub(models) as hub:
+        crawl_into(db, hub)  # 1: full
+        hub.delete(models[0]["_id"])
+        crawl_into(db, hub, full=True)  # 2: records models[0] deleted
+        hub.delete(models[1]["_id"])
+        crawl_into(db, hub, full=True)  # 3: records models[1] deleted
+        crawl_into(db, hub)  # 4: incremental
+        crawl_into(db, hub)  # 5: incremental
+    [claim] = claims.load_claims(write_claims(tmp_path, VALID_CLAIM))[-1:]
+
+    def observed() -> str:
+        with store.read(db) as connection:
+            [result] = claims.check_claims(connection, [claim])
+        [caveat] = [c for c in result.caveats if c.startswith("survivorship")]
+        return caveat
+
+    assert "observed 2 deletion(s)" in observed()
+    # Kept 2-5: models[0] was deleted before snapshot 2, which recorded it; only models[1]
+    # was deleted since snapshot 2 started.
+    store.prune_database(db, keep=4)
+    with store.read(db) as connection:
+        (started,) = connection.execute(
+            "SELECT started_at FROM snapshots WHERE snapshot_id = 2"
+        ).fetchone()
+    caveat = observed()
+    assert "observed 1 deletion(s)" in caveat
+    assert f"since {started.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}" in caveat
+    store.prune_database(db, keep=2)  # only the incremental 4 and 5: they see no deletions
+    assert "kept no full snapshot up to snapshot 5, so it observed no deletions" in observed()
