@@ -830,10 +830,8 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         lower = sum(int(row["models"]) for row in in_class if _is_year(row["year"], year))
         placeholder = _placeholder_counts(context, claim, method).get(framework_class, 0)
         undated = _undated_counts(context, claim, method).get(framework_class, 0)
-        # Placeholder-dated models were created at an unknown time up to 2022-03-02: they can
-        # only belong to a year that the placeholder period reaches. A model without any date
-        # may belong to any year.
-        upper = lower + (placeholder if year <= PLACEHOLDER_CUTOFF.year else 0) + undated
+        # A model without any date may belong to any year (and counts only without as_of).
+        upper = lower + (placeholder if _placeholder_reaches(claim) else 0) + undated
         verdict, bound = interval_verdict(lower, upper, claim.expected)
         per_method[method] = {
             "lower": lower,
@@ -858,7 +856,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
     result.verdict = primary["verdict"]
     lower, upper = primary["lower"], primary["upper"]
     result.measured = str(lower) if lower == upper else f"[{lower}, {upper}]"
-    result.reading = f"{claim.method}; {_bound_phrase(primary['bound'])}"
+    result.reading = f"{claim.method}; {_bound_phrase(primary)}"
     flips = [r for r in result.readings if r["verdict"] != primary["verdict"]]
     if flips:
         result.reading += "; flips to " + "; ".join(
@@ -883,12 +881,18 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             f"usable createdAt (damaged data); the upper bound counts them as {year} additions"
         )
     placeholder = primary["placeholder_models"]
-    if placeholder and year <= PLACEHOLDER_CUTOFF.year:
+    if placeholder and _placeholder_reaches(claim):
         result.caveats.append(
             f"placeholder dates: {placeholder} {framework_class} models carry the Hub's "
             f"placeholder createdAt (created at an unknown time up to "
             f"{_instant_text(PLACEHOLDER_CUTOFF)}); the lower bound {lower} leaves them out, "
             f"the upper bound {upper} counts them all as {year} additions"
+        )
+    elif placeholder and year <= PLACEHOLDER_CUTOFF.year:
+        result.caveats.append(
+            f"placeholder dates: {placeholder} {framework_class} models carry the placeholder "
+            f"createdAt; as_of {claim.as_of_text} is before {year} began, so none is a {year} "
+            "addition by then"
         )
     elif placeholder:
         result.caveats.append(
@@ -907,12 +911,34 @@ def _is_year(value: Any, year: int) -> bool:
     return value is not None and int(value) == year
 
 
-def _bound_phrase(bound: str) -> str:
-    if bound == "lower":
-        return "rests on the lower bound (placeholder dates excluded)"
-    if bound == "upper":
-        return "rests on the upper bound (placeholder dates counted as additions)"
-    return "rests on both bounds"
+def _placeholder_reaches(claim: Claim) -> bool:
+    """Whether placeholder-dated models (created at an unknown time up to 2022-03-02) can be
+    additions of the claim's year by its as_of: not of a later year, nor by a date before the
+    year began."""
+    year = claim.select["year"]
+    if year > PLACEHOLDER_CUTOFF.year:
+        return False
+    return claim.as_of is None or claim.as_of >= datetime(year, 1, 1, tzinfo=UTC)
+
+
+def _bound_phrase(reading: dict[str, Any]) -> str:
+    """Which bound the verdict rests on, and what the upper bound adds to the lower."""
+    placeholder = reading["upper"] - reading["lower"] - reading["undated_models"]
+    added = " and ".join(
+        what
+        for what, count in (
+            ("placeholder dates", placeholder),
+            ("models without a date", reading["undated_models"]),
+        )
+        if count
+    )
+    if not added:
+        return "exact (lower and upper bound agree)"
+    if reading["bound"] == "lower":
+        return f"rests on the lower bound ({added} left out)"
+    if reading["bound"] == "upper":
+        return f"rests on the upper bound ({added} counted as additions)"
+    return f"rests on both bounds ({added} decide)"
 
 
 def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None:

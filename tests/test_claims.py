@@ -266,7 +266,9 @@ def test_a_check_runs_each_distinct_query_once(fixture_db, monkeypatch):
     assert len(executed) == len(set(asked))
 
 
-def write_interval_claim(tmp_path: Path, expected: int, year: int = 2022) -> Path:
+def write_interval_claim(
+    tmp_path: Path, expected: int, year: int = 2022, as_of: str | None = None
+) -> Path:
     return write_claims(
         tmp_path,
         f"""\
@@ -275,7 +277,7 @@ def write_interval_claim(tmp_path: Path, expected: int, year: int = 2022) -> Pat
             statement: "over {expected} PyTorch-exclusive models added in {year}"
             source: {{publication: a test}}
             kind: measured
-            as_of: {year}-12-31
+            as_of: {as_of or f"{year}-12-31"}
             query: yearly_additions
             select: {{framework_class: pytorch_only, year: {year}}}
             expected: {{comparison: ">=", value: {expected}}}
@@ -312,6 +314,20 @@ def test_placeholder_models_cannot_be_additions_of_a_year_after_the_placeholder(
     assert result["measured"] == "7"
     assert (result["numbers"]["lower"], result["numbers"]["upper"]) == (7, 7)
     assert result["verdict"] == "does not hold"
+    # The reading must not say that placeholder dates were counted as 2024 additions.
+    assert result["reading"] == "tags; exact (lower and upper bound agree)"
+
+
+def test_placeholder_models_are_no_additions_of_a_year_by_a_date_before_it_began(
+    fixture_db, tmp_path
+):
+    # Created at an unknown time up to 2022-03-02, the 5 placeholder-dated models may be 2022
+    # additions, but not ones made by 2021-12-31: no model was added in 2022 by then.
+    path = write_interval_claim(tmp_path, 1, year=2022, as_of="2021-12-31")
+    result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
+    assert (result["numbers"]["lower"], result["numbers"]["upper"]) == (0, 0)
+    assert result["verdict"] == "does not hold"
+    assert any("is before 2022 began, so none is a 2022 addition" in c for c in result["caveats"])
 
 
 UNDATED_CLAIMS = """\
