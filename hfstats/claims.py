@@ -95,8 +95,16 @@ class Expected:
 
     def text(self) -> str:
         if self.comparison == "~":
-            return f"~ {_number_text(self.value)} ± {_number_text(self.tolerance)}"
-        return f"{self.comparison} {_number_text(self.value)}"
+            return f"~ {_given_text(self.value)} ± {_given_text(self.tolerance)}"
+        return f"{self.comparison} {_given_text(self.value)}"
+
+    def bounds(self) -> list[Fraction]:
+        """The values a measurement is compared with."""
+        value = _exact(self.value)
+        if self.comparison == "~":
+            tolerance = _exact(self.tolerance or 0)
+            return [value - tolerance, value + tolerance]
+        return [value]
 
 
 @dataclass(frozen=True)
@@ -607,6 +615,26 @@ def _exact(value: Fraction | int | float) -> Fraction:
     return value if isinstance(value, Fraction) else Fraction(str(value))
 
 
+def _given_text(value: float | int | None) -> str:
+    """A number of the claims file as written there (0.00002, not 0 at four decimals)."""
+    if value is None:
+        return ""
+    text = format(Decimal(str(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _share_text(value: Fraction, expected: Expected) -> str:
+    """``value`` at four decimals, or as many more as it takes not to look equal to a bound
+    it differs from: 1/17 against <= 0.0588 is 0.05882, not a "0.0588" that does not hold."""
+    for places in range(4, 13):
+        text = f"{float(value):.{places}f}"
+        if all(
+            text != f"{float(bound):.{places}f}" or value == bound for bound in expected.bounds()
+        ):
+            break
+    return text
+
+
 def _number_text(value: float | int | None) -> str:
     if value is None:
         return ""
@@ -800,7 +828,8 @@ def _measure_share(context: _Context, claim: Claim, result: ClaimResult) -> None
         result.measured = "no models"
         result.caveats.append(f"no {DENOMINATORS[primary['denominator']]} in this measurement")
     else:
-        result.measured = f"{primary['value']:.4f} ({primary['numerator']} / {primary['models']})"
+        share = _share_text(Fraction(primary["numerator"], primary["models"]), claim.expected)
+        result.measured = f"{share} ({primary['numerator']} / {primary['models']})"
     result.reading = _reading_with_flips(result.readings, primary)
     placeholders = _placeholder_counts(context, claim, claim.method)
     result.numbers.update(

@@ -913,3 +913,33 @@ def test_deletions_counted_in_the_survivorship_caveat_follow_the_first_full_snap
     assert f"since {started.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}" in caveat
     store.prune_database(db, keep=2)  # only the incremental 4 and 5: they see no deletions
     assert "kept no full snapshot up to snapshot 5, so it observed no deletions" in observed()
+
+
+def test_numbers_are_shown_precisely_enough_to_agree_with_the_verdict(fixture_db, tmp_path):
+    # 1 jax_only model of the 30 listed: 0.03333..., which four decimals show as 0.0333.
+    path = write_claims(
+        tmp_path,
+        """\
+        claims:
+          - {id: at-most, statement: s, source: x, kind: measured, as_of: latest,
+             query: exclusivity, select: {framework_class: jax_only},
+             reading: {denominator: all_models},
+             expected: {comparison: "<=", value: 0.0333}}
+          - {id: about, statement: s, source: x, kind: measured, as_of: latest,
+             query: exclusivity, select: {framework_class: jax_only},
+             reading: {denominator: all_models},
+             expected: {comparison: "~", value: 0.0333, tolerance: 0.00004}}
+          - {id: at-least, statement: s, source: x, kind: measured, as_of: latest,
+             query: exclusivity, select: {framework_class: jax_only},
+             reading: {denominator: all_models},
+             expected: {comparison: ">=", value: 0.99999}}
+        """,
+    )
+    results = check_json(fixture_db, "--claims", str(path), "at-most", "about", "at-least")
+    assert results["at-most"]["measured"] == "0.03333 (1 / 30)"  # not "0.0333"
+    assert results["at-most"]["verdict"] == "does not hold"
+    assert results["about"]["expected"] == "~ 0.0333 ± 0.00004"  # not "± 0"
+    assert results["about"]["measured"] == "0.03333 (1 / 30)"
+    assert results["about"]["verdict"] == "holds within tolerance"
+    assert results["at-least"]["expected"] == ">= 0.99999"  # not ">= 1"
+    assert results["at-least"]["measured"] == "0.0333 (1 / 30)"
