@@ -500,9 +500,15 @@ class HubClient:
             asked = retry_after_seconds(response.headers.get("Retry-After"), served_at)
             raise BadResponse(f"HTTP {status}", at_least=asked)
         if status in (401, 403):
+            hint = (
+                "check HF_TOKEN or log in again with `hf auth login`"
+                if self._token
+                else "no token was sent (set HF_TOKEN or log in with `hf auth login`, and "
+                "unset HF_HUB_DISABLE_IMPLICIT_TOKEN)"
+            )
             raise HubAuthError(
                 f"the Hub refused the request ({status} {self._error_message(response, body)}); "
-                "check HF_TOKEN or log in again with `hf auth login`"
+                + hint
             )
         if status == 404:
             raise HubNotFoundError(

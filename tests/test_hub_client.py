@@ -654,6 +654,15 @@ def test_401_is_an_auth_error_without_retries() -> None:
     assert "\n" not in str(caught.value)
 
 
+def test_a_refusal_of_a_request_without_a_token_says_none_was_sent() -> None:
+    # "check HF_TOKEN" misleads when HF_HUB_DISABLE_IMPLICIT_TOKEN kept a set one from being sent.
+    with FakeHub(MODELS, token="hf_right") as hub:
+        with pytest.raises(HubAuthError, match="no token was sent") as caught:
+            HubClient(hub.url, False, sleep=Sleeps()).get_page(models_url(hub.url, PAGE_SIZE))
+    assert "HF_HUB_DISABLE_IMPLICIT_TOKEN" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
 def test_404_is_a_not_found_error_without_retries() -> None:
     sleeps = Sleeps()
     with FakeHub(MODELS) as hub:
