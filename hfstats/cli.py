@@ -20,7 +20,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, HfstatsError
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, HfstatsError, disk_full, first_line
 from .output import FORMATS, render, render_chunks
 
 Decorated = TypeVar("Decorated", bound=Callable[..., Any])
@@ -197,14 +197,21 @@ class HfstatsGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             where = f" ({exc.filename})" if exc.filename else ""
-            _fail(f"{exc.strerror or exc}{where}: check the paths you passed", EXIT_ERROR)
+            hint = (
+                "free some space and run it again"
+                if disk_full(exc)
+                else "check the paths you passed"
+            )
+            _fail(f"{exc.strerror or exc}{where}: {hint}", EXIT_ERROR)
         except Exception as exc:  # an unexpected bug: still one line unless --debug
             if _is_duckdb_interrupt(exc):
                 _interrupted(ctx)
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            # Of a message of several lines (DuckDB's), the first: the hint must stay on it.
             _fail(
-                f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+                f"unexpected error: {type(exc).__name__}: {first_line(str(exc))} "
+                "(rerun with --debug for details)",
                 EXIT_ERROR,
             )
 

@@ -3,6 +3,8 @@
 The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no traceback.
 """
 
+import errno
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -55,3 +57,13 @@ class HubNotFoundError(HubError):
 
 class HubUnavailableError(HubError):
     """Retries were exhausted on errors that are usually transient."""
+
+
+def first_line(message: str) -> str:
+    """The first line of a (DuckDB) error message, for a one-line error."""
+    return message.strip().splitlines()[0] if message.strip() else "unknown error"
+
+
+def disk_full(exc: OSError) -> bool:
+    """No space (or quota) left: nothing the user typed is wrong, and trying again later may work."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)

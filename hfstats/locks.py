@@ -24,10 +24,17 @@ def try_lock(path: Path, holder: str) -> tuple[TextIO | None, str]:
         written = handle.read().strip()
         handle.close()
         return None, written
-    handle.seek(0)
-    handle.truncate()
-    handle.write(holder)
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(holder)
+        handle.flush()
+    except OSError:
+        # A full disk: no empty lock file left behind (removed while still ours).
+        if same_file(path, handle):
+            path.unlink()
+        handle.close()
+        raise
     return handle, ""
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import locks
-from .errors import BusyError, UsageError
+from .errors import BusyError, HfstatsError, UsageError, disk_full
 
 EXPORT_MARKER = ".hfstats-export"
 REPORT_MARKER = ".hfstats-report"
@@ -102,7 +102,9 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
         try:
             handle, pid = locks.try_lock(path, str(os.getpid()))
         except OSError as exc:
-            raise UsageError(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
+            # A full disk is no mistake of the user's (exit 1, not 2).
+            error = HfstatsError if disk_full(exc) else UsageError
+            raise error(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
         if handle is None:
             who = locks.pid_note(pid)
             raise BusyError(

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from . import frameworks, store
-from .errors import DatabaseError, UsageError
+from .errors import DatabaseError, UsageError, first_line
 from .resources import data_path
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -260,7 +260,7 @@ def run_query(
         cursor = connection.execute(spec.sql, values)
         rows = cursor.fetchall()
     except duckdb.Error as exc:
-        raise DatabaseError(f"query {name} failed: {store.first_line(str(exc))}") from None
+        raise DatabaseError(f"query {name} failed: {first_line(str(exc))}") from None
     columns = [column[0] for column in cursor.description]
     result = QueryResult(columns, rows, resolved, values)
     if cache is not None:
@@ -289,7 +289,7 @@ def stream_sql(
         cursor = connection.execute(sql)
         description = cursor.description if cursor is not None else None
     except duckdb.Error as exc:
-        raise UsageError(f"SQL failed: {store.first_line(str(exc))}") from None
+        raise UsageError(f"SQL failed: {first_line(str(exc))}") from None
 
     def batches() -> Iterator[list[tuple]]:
         if not description:
@@ -298,6 +298,6 @@ def stream_sql(
             while batch := cursor.fetchmany(SQL_BATCH_ROWS):
                 yield batch
         except duckdb.Error as exc:
-            raise UsageError(f"SQL failed: {store.first_line(str(exc))}") from None
+            raise UsageError(f"SQL failed: {first_line(str(exc))}") from None
 
     return [column[0] for column in description or []], batches()

@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from . import frameworks, locks
-from .errors import BusyError, DatabaseError, HfstatsError, UsageError
+from .errors import BusyError, DatabaseError, HfstatsError, UsageError, first_line
 
 log = logging.getLogger("hfstats.store")
 
@@ -383,11 +383,6 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
             ) from None
         except duckdb.Error as exc:
             raise DatabaseError(f"cannot open {path}: {first_line(str(exc))}") from None
-
-
-def first_line(message: str) -> str:
-    """The first line of a (DuckDB) error message, for a one-line error."""
-    return message.strip().splitlines()[0] if message.strip() else "unknown error"
 
 
 def _first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:
@@ -796,6 +791,15 @@ def merge_pages(
                     requests,
                     models_seen,
                 )
+        except duckdb.InvalidInputException as exc:
+            # Only damage makes a page we wrote and synced unreadable; a resume would meet it
+            # again, so say how to start over.
+            if not page_files:
+                raise
+            raise DatabaseError(
+                f"a saved page of this crawl cannot be read ({first_line(str(exc))}); delete "
+                f"{page_files[0].parent.parent} to start the crawl over"
+            ) from None
         except duckdb.OutOfMemoryException:
             if tried == len(limits):
                 raise HfstatsError(

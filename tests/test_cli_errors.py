@@ -308,7 +308,7 @@ from hfstats import store
 from hfstats.cli import main
 
 def broken(connection):
-    raise ZeroDivisionError("a bug in hfstats")
+    raise ZeroDivisionError("a bug in hfstats\\non two lines, as DuckDB's messages are")
 
 store.list_snapshots = broken
 sys.argv = ["hfstats", *sys.argv[1:]]
@@ -331,7 +331,38 @@ def test_internal_error_is_one_line_unless_debug(
         assert "Traceback" in result.stderr and "a bug in hfstats" in result.stderr
     else:
         assert_one_line_error(result, exit_code=1)
-        assert "--debug" in result.stderr
+        assert "a bug in hfstats" in result.stderr and "--debug" in result.stderr
+
+
+def test_a_damaged_saved_page_says_how_to_start_over_and_keeps_the_pages(tmp_path: Path) -> None:
+    db = tmp_path / "hub.duckdb"
+    pages = tmp_path / "hub.duckdb.crawl" / "pages"
+    with FakeHub(MODELS) as hub:
+        refresh = ["refresh", "--db", str(db), "--endpoint", hub.url, "--page-size", "10"]
+        paused = hfstats(tmp_path, *refresh, "--max-pages", "2")
+        assert paused.returncode == 0, paused.stderr
+        saved = sorted(pages.iterdir())
+        saved[0].write_text("garbage")
+        result = hfstats(tmp_path, *refresh, "--quiet")
+    assert_one_line_error(result, exit_code=1)
+    assert f"delete {tmp_path / 'hub.duckdb.crawl'} to start the crawl over" in result.stderr
+    assert set(saved) <= set(pages.iterdir())  # nothing dropped: the user decides
+
+
+def test_a_full_disk_is_not_called_a_wrong_path(tmp_path: Path, hfstats_db: bytes) -> None:
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(hfstats_db)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "hfstats.cli", "query", "exclusivity", "--db", str(db)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert_one_line_error(result, exit_code=1)
+    assert "No space left on device" in result.stderr and "free some space" in result.stderr
+    assert "check the paths" not in result.stderr
 
 
 # -- two refreshes at once ------------------------------------------------------------------------

@@ -188,3 +188,32 @@ def test_an_existing_folder_in_a_folder_that_cannot_be_written_is_refused_first(
     )
     with pytest.raises(UsageError, match="cannot write in"):
         outdir.check_replaceable(out, outdir.REPORT_MARKER, "hfstats report")
+
+
+def test_a_full_disk_leaves_no_lock_file_and_is_no_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import errno
+
+    from hfstats import locks
+    from hfstats.errors import HfstatsError, UsageError
+
+    class FullDisk:
+        """A file whose writes find no space left, as on a full disk."""
+
+        def __init__(self, file) -> None:
+            self._file = file
+
+        def __getattr__(self, name: str):
+            return getattr(self._file, name)
+
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_open = open
+    monkeypatch.setattr(locks, "open", lambda *a, **k: FullDisk(real_open(*a, **k)), raising=False)
+    with pytest.raises(HfstatsError, match="No space left on device") as caught:
+        with report_into(tmp_path / "out"):
+            pass
+    assert not isinstance(caught.value, UsageError)  # exit 1: nothing the user typed is wrong
+    assert siblings(tmp_path) == []
