@@ -434,9 +434,13 @@ def _start_or_resume(
                 staging.discard()
                 saved = None
             elif saved.endpoint != endpoint:
-                notes.append(f"discarded an unfinished crawl of {saved.endpoint}")
-                staging.discard()
-                saved = None
+                # Hours of crawling, lost to an HF_ENDPOINT that differs between cron and a
+                # shell: the user chooses.
+                raise UsageError(
+                    f"an unfinished crawl of {saved.endpoint} is saved in {staging.root}: "
+                    f"finish it with --endpoint {saved.endpoint}, or delete that folder to "
+                    f"crawl {endpoint}"
+                )
             elif full and saved.mode != "full":
                 notes.append("discarded an unfinished incremental crawl to start a full one")
                 staging.discard()

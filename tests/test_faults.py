@@ -398,6 +398,26 @@ def test_a_partial_mirror_of_another_endpoint_is_refused_as_a_shrunken_listing(
         assert result.merge.deleted == 200
 
 
+def test_an_unfinished_crawl_of_another_endpoint_is_kept_until_the_user_chooses(
+    tmp_path: Path,
+) -> None:
+    # HF_ENDPOINT set in a shell but not in cron: the saved crawl was silently thrown away.
+    from hfstats.errors import UsageError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(300, seed=29))
+    with FakeHub(models) as hub, FakeHub(models[:10]) as other:
+        paused = crawl.refresh(db_path, client=fast_client(hub), page_size=50, max_pages=3)
+        state_file = tmp_path / "hub.duckdb.crawl" / "state.json"
+        saved = state_file.read_text()
+        with pytest.raises(UsageError, match=f"unfinished crawl of {hub.url} is saved in"):
+            crawl.refresh(db_path, client=fast_client(other), page_size=50)
+        assert other.stats.requests == 0 and state_file.read_text() == saved
+        finished = crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+    assert finished.resumed and finished.snapshot_id == paused.snapshot_id
+    assert {object_id for object_id, _ in models_view(db_path)} == {m["_id"] for m in models}
+
+
 @pytest.mark.parametrize(("deleted", "allow_shrink"), [(100, False), (150, True)])
 def test_half_the_listing_or_an_allowed_shrink_is_recorded(
     tmp_path: Path, deleted: int, allow_shrink: bool
