@@ -370,9 +370,7 @@ def refresh(
         )
     finally:
         progress.close()
-    log = logging.getLogger("hfstats")
-    for note in result.notes:
-        log.info("%s", note)
+    log = logging.getLogger("hfstats")  # the crawl logged its notes as it made them
     if not result.complete:
         log.info(
             "paused with %d page(s) saved (snapshot %d, %s); run `hfstats refresh` again to "

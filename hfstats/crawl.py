@@ -303,9 +303,10 @@ def refresh(
         )
         if resumed and state.page_size != page_size:
             # Its cursors were handed out for that size.
-            notes.append(
+            _note(
+                notes,
                 f"the resumed crawl keeps its page size of {state.page_size} "
-                f"({page_size} asked for applies to the next crawl)"
+                f"({page_size} asked for applies to the next crawl)",
             )
         try:
             try:
@@ -325,7 +326,7 @@ def refresh(
                     # The listing is complete: only the catch-up pass starts over.
                     _restart_pass(state, models_url(state.endpoint, state.page_size))
                     staging.save(state)
-                    notes.append(f"{refused_note}; the catch-up pass started again")
+                    _note(notes, f"{refused_note}; the catch-up pass started again")
                 else:
                     _record_progress(db_path, state)
                     staging.discard()
@@ -337,19 +338,22 @@ def refresh(
                         page_size,
                         overlap,
                     )
-                    notes = [f"{refused_note}; the crawl started again", *restart_notes]
+                    notes = [*restart_notes]
+                    _note(notes, f"{refused_note}; the crawl started again")
                 if max_pages is not None:
-                    notes.append(
+                    _note(
+                        notes,
                         "runs with --max-pages further apart than the Hub keeps its cursors "
-                        "start over each time and never finish: run without --max-pages"
+                        "start over each time and never finish: run without --max-pages",
                     )
                 complete = _crawl(client, staging, state, max_pages, overlap, on_page, False)
         except (HfstatsError, KeyboardInterrupt):
             _record_progress(db_path, state)
             raise
         if state.page_size < page_size and state.pages and not resumed:
-            notes.append(
-                f"the Hub refused {page_size} models a page; pages of {state.page_size} were asked for"
+            _note(
+                notes,
+                f"the Hub refused {page_size} models a page; pages of {state.page_size} were asked for",
             )
         result = RefreshResult(
             snapshot_id=state.snapshot_id,
@@ -367,16 +371,17 @@ def refresh(
         if state.catchup_passes >= MAX_CATCHUP_PASSES and not _nothing_overtaken(
             state, resumed_counts=False
         ):
-            result.notes.append(
+            _note(
+                result.notes,
                 f"the listing was still changing after {state.catchup_passes} catch-up passes: "
                 "a model modified during the crawl may be missing from this snapshot (and "
-                "counted as deleted) until the next refresh"
+                "counted as deleted) until the next refresh",
             )
         with store.write(db_path) as connection:
             if state.mode == "full" and not allow_shrink:
                 _refuse_a_shrunken_listing(connection, staging, state)
                 if accepted := _refuse_a_cut_listing(connection, staging, state):
-                    result.notes.append(accepted)
+                    _note(result.notes, accepted)
             # The merge of a million models takes most of a minute, in silence otherwise.
             log.info(
                 "merging %d page(s), %d listing element(s), into snapshot %d",
@@ -399,26 +404,37 @@ def refresh(
                 store.set_meta(connection, REFUSED_TAIL_KEY, None)
         staging.discard()
         if allow_shrink and state.mode == "incremental":
-            result.notes.append(
+            _note(
+                result.notes,
                 "--allow-shrink changes only full crawls; this refresh was incremental "
-                "(run `hfstats refresh --full --allow-shrink`)"
+                "(run `hfstats refresh --full --allow-shrink`)",
             )
         if result.merge.memory_limits_tried > 1:
-            result.notes.append(
+            _note(
+                result.notes,
                 f"the merge ran out of memory at smaller limits and needed "
-                f"{result.merge.memory_limit} (large listing elements)"
+                f"{result.merge.memory_limit} (large listing elements)",
             )
         if state.unsorted:
-            result.notes.append(
+            _note(
+                result.notes,
                 "the listing did not come sorted by lastModified, newest first, so this "
-                "incremental refresh read all of it instead of stopping at the last snapshot"
+                "incremental refresh read all of it instead of stopping at the last snapshot",
             )
         if state.altered:
-            result.notes.append(
+            _note(
+                result.notes,
                 f"{state.altered} model(s) had characters that are not valid Unicode; "
-                "they were stored with U+FFFD in their place"
+                "they were stored with U+FFFD in their place",
             )
         return result
+
+
+def _note(notes: list[str], note: str) -> None:
+    """Keep ``note`` for the result, and log it now: a note on how the crawl starts is news
+    before the crawl, not after its merge."""
+    log.info("%s", note)
+    notes.append(note)
 
 
 def _start_or_resume(
@@ -442,12 +458,12 @@ def _start_or_resume(
                     f"crawl {endpoint}"
                 )
             elif full and saved.mode != "full":
-                notes.append("discarded an unfinished incremental crawl to start a full one")
+                _note(notes, "discarded an unfinished incremental crawl to start a full one")
                 staging.discard()
                 saved = None
         if saved is not None:
             staging.drop_pages_after(saved.pages)
-            notes.append(f"resumed snapshot {saved.snapshot_id} after {saved.pages} saved page(s)")
+            _note(notes, f"resumed snapshot {saved.snapshot_id} after {saved.pages} saved page(s)")
             # Models committed while the crawl was stopped jumped above the pass's cursor: the
             # pass goes on, and a catch-up pass after it reads them.
             if saved.pass_pages and saved.phase != "merge":
@@ -470,7 +486,7 @@ def _start_or_resume(
             and latest["endpoint"] == endpoint
         )
         if not full and latest is not None and latest["endpoint"] != endpoint:
-            notes.append(f"a full crawl: the latest snapshot is of {latest['endpoint']}")
+            _note(notes, f"a full crawl: the latest snapshot is of {latest['endpoint']}")
         mode = "incremental" if incremental else "full"
         started_at = datetime.now(UTC)
         snapshot_id = store.begin_snapshot(

@@ -137,3 +137,25 @@ def test_a_terminal_without_a_size_gets_log_lines_not_an_invisible_bar() -> None
     finally:
         os.close(leader)
         os.close(follower)
+
+
+def test_how_a_crawl_starts_is_said_before_its_pages_not_after_its_merge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = list(synthetic_models(60, seed=5))
+    events = Collected()
+    logger = logging.getLogger("hfstats.crawl")
+    monkeypatch.setattr(logger, "handlers", [events])
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=HubClient(hub.url), page_size=20, max_pages=2)
+        events.messages.clear()
+        result = crawl.refresh(
+            db,
+            client=HubClient(hub.url),
+            page_size=20,
+            on_page=lambda state, page: events.messages.append("a page"),
+        )
+    assert result.notes[0] == "resumed snapshot 1 after 2 saved page(s)"
+    assert events.messages.index(result.notes[0]) < events.messages.index("a page")
