@@ -106,7 +106,7 @@ as_of_option = click.option(
 
 
 quiet_option = click.option(
-    "--quiet", "-q", is_flag=True, help="No output unless something fails (for cron)."
+    "--quiet", "-q", is_flag=True, help="No output but warnings and errors (for cron)."
 )
 
 
@@ -162,11 +162,11 @@ def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
     root.handlers.clear()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
-    if not quiet:
-        console = logging.StreamHandler(sys.stderr)
-        console.setFormatter(logging.Formatter("%(message)s"))
-        console.setLevel(logging.DEBUG if debug else logging.INFO)
-        root.addHandler(console)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    # Quiet for cron: warnings (elements skipped, a merge that needed more memory) still mail.
+    console.setLevel(logging.WARNING if quiet else logging.DEBUG if debug else logging.INFO)
+    root.addHandler(console)
     if log_file is not None:
         try:
             handler = _LogFile(log_file, encoding="utf-8")

@@ -983,3 +983,15 @@ def test_the_commands_defaults_are_the_librarys() -> None:
     for command in ("query", "report"):
         method = next(p for p in cli.commands[command].params if p.name == "method")
         assert tuple(method.type.choices) == frameworks.METHODS
+
+
+def test_quiet_keeps_warnings_for_cron_to_mail(tmp_path: Path) -> None:
+    # An element with an empty _id is skipped: a cron job must hear of it.
+    broken = {**MODELS[0], "_id": "", "id": "org/broken", "modelId": "org/broken"}
+    db = tmp_path / "hub.duckdb"
+    with FakeHub([*MODELS, broken]) as hub:
+        args = ["refresh", "--db", str(db), "--endpoint", hub.url, "--quiet"]
+        result = hfstats(tmp_path, "--log-file", str(tmp_path / "log"), *args)  # as in README
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == ["1 listing element(s) had no usable _id and were skipped"]
