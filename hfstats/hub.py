@@ -351,7 +351,9 @@ class HubClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         token = resolve_token(token)
-        if token and (token != token.strip() or not token.isprintable() or not token.isascii()):
+        if token and (
+            any(c.isspace() for c in token) or not token.isprintable() or not token.isascii()
+        ):
             # requests would fail every request with an encoding error or an invalid header.
             raise UsageError(
                 "the token (HF_TOKEN or the cached login) holds spaces or characters an HTTP "

@@ -955,7 +955,9 @@ def test_an_empty_token_sends_no_credentials_and_leaves_messages_whole() -> None
     assert "Invalid cursor" in str(error.value) and "hf_***" not in str(error.value)
 
 
-@pytest.mark.parametrize("token", ["hf_SECRET€TOKEN", "hf_abc\n", " hf_abc", "hf_a\tb"])
+@pytest.mark.parametrize(
+    "token", ["hf_SECRET€TOKEN", "hf_abc\n", " hf_abc", "hf_a\tb", "hf_a b", "hf_a\u00a0b"]
+)
 def test_a_token_no_header_can_carry_is_a_usage_error(token: str) -> None:
     with pytest.raises(UsageError, match="HF_TOKEN") as error:
         HubClient("https://hub.test", token)
