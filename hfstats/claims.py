@@ -992,7 +992,9 @@ def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None
         _group_text(group, group_by, count, of) for group in groups[:PROXY_GROUPS_SHOWN]
     )
     if len(groups) > PROXY_GROUPS_SHOWN:
-        result.measured += f"; +{len(groups) - PROXY_GROUPS_SHOWN} more with --format json"
+        result.measured += (
+            f"; +{len(groups) - PROXY_GROUPS_SHOWN} more (all in numbers.groups of --format json)"
+        )
     result.reading = f"{count}{' of ' + of if of else ''} by {group_by}" + (
         f", {method}" if method else ""
     )
@@ -1031,10 +1033,12 @@ def _summable(claim: Claim, row: dict[str, Any], column: str, field: str) -> int
 
 
 def _group_text(group: dict[str, Any], group_by: str, count: str, of: str | None) -> str:
+    # A NULL group (models naming no library) is not a group called "None".
+    name = "(none)" if group[group_by] is None else group[group_by]
     if of is None:
-        return f"{group[group_by]} {_number_text(group[count])}"
+        return f"{name} {_number_text(group[count])}"
     share = "n/a" if group["share"] is None else f"{group['share']:.4f}"
-    return f"{group[group_by]} {share} ({_number_text(group[count])}/{_number_text(group[of])})"
+    return f"{name} {share} ({_number_text(group[count])}/{_number_text(group[of])})"
 
 
 def _primary_reading(

@@ -624,6 +624,18 @@ def test_a_proxy_claim_adds_up_fractional_columns_without_rounding(fixture_db, t
     assert 0 < min(shares.values()) < 1
 
 
+def test_a_proxy_group_of_models_naming_no_library_is_not_called_none(fixture_db, tmp_path):
+    path = write_claims(tmp_path, PROXY_CLAIM)
+    result = check_json(fixture_db, "--claims", str(path), "libraries")["libraries"]
+    by_library: dict[str | None, int] = {}
+    for profile, _ in FIXTURE:  # the doomed model was deleted in snapshot 2
+        by_library[profile[2]] = by_library.get(profile[2], 0) + 1
+    assert by_library[None]  # the fixture has models without a library_name
+    assert result["measured"] == (
+        f"transformers {by_library['transformers']}; (none) {by_library[None]}"
+    )
+
+
 def test_control_characters_from_a_claims_file_are_shown_escaped(fixture_db, tmp_path):
     path = write_claims(
         tmp_path,
