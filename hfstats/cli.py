@@ -744,8 +744,8 @@ def record_command(
         db_path=db_path,
     )
     click.echo(
-        f"recorded {result.responses} response(s) of a {result.refresh.mode} crawl "
-        f"({result.refresh.models_seen} listing elements) to {result.path}; "
+        f"recorded {result.responses} response(s) of a crawl ({result.refresh.mode}, "
+        f"{result.refresh.models_seen} listing elements) to {result.path}; "
         "token and cookies scrubbed"
     )
 

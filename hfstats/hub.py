@@ -343,7 +343,12 @@ class HubClient:
     ) -> None:
         # Only None means the default: --endpoint "" is a mistake, not huggingface.co.
         self.endpoint = (default_endpoint() if endpoint is None else endpoint).rstrip("/")
-        parts = _endpoint_parts(self.endpoint)
+        try:
+            parts = _endpoint_parts(self.endpoint)
+        except UsageError as exc:
+            if endpoint is not None:
+                raise
+            raise UsageError(f"{exc} (the endpoint came from HF_ENDPOINT)") from None
         self._origin = (parts.scheme, parts.netloc)
         self._prefix = parts.path.rstrip("/")
         self.timeout = timeout

@@ -203,9 +203,8 @@ def _bind(spec: QuerySpec, given: dict[str, object]) -> dict[str, object]:
     for name, param in spec.params.items():
         value = _convert(given[name], param.type, name) if name in given else param.default
         if name == "method" and value not in frameworks.METHODS:
-            raise UsageError(
-                f"unknown method {value!r}; use one of {', '.join(frameworks.METHODS)}"
-            )
+            shown = "NULL" if value is None else repr(value)
+            raise UsageError(f"unknown method {shown}; use one of {', '.join(frameworks.METHODS)}")
         values[name] = value
     return values
 

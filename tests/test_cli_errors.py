@@ -171,6 +171,14 @@ def test_endpoint_that_is_not_an_http_url(tmp_path: Path, endpoint: str) -> None
     assert result.returncode == 2  # the user's input, not the Hub, is wrong
 
 
+def test_a_bad_hf_endpoint_is_named_as_where_the_endpoint_came_from(tmp_path: Path) -> None:
+    db = tmp_path / "hub.duckdb"
+    result = hfstats(tmp_path, "refresh", "--db", str(db), env_extra={"HF_ENDPOINT": "garbage"})
+    assert_one_line_error(result, exit_code=2)
+    assert "'garbage'" in result.stderr and "came from HF_ENDPOINT" in result.stderr
+    assert not db.exists()
+
+
 def test_endpoint_answering_404(tmp_path: Path) -> None:
     with FakeHub(MODELS) as hub:
         result = hfstats(

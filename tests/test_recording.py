@@ -141,7 +141,7 @@ def test_record_command_writes_a_scrubbed_recording(tmp_path, monkeypatch):
             cli, ["record", str(out), "--endpoint", hub.url, "--page-size", "5", "--max-pages", "3"]
         )
     assert outcome.exit_code == 0, outcome.output
-    assert str(out) in outcome.output
+    assert str(out) in outcome.output and "of a crawl (full, " in outcome.output
     assert FAKE_TOKEN not in out.read_text()
     assert FAKE_TOKEN not in outcome.output
 
