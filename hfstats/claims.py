@@ -665,16 +665,16 @@ def check_claims(
     claims: Sequence[Claim],
     *,
     snapshot_id: int | None = None,
-    ids: Iterable[str] | None = None,
+    ids: str | Iterable[str] | None = None,
     query_cache: dict | None = None,
 ) -> list[ClaimResult]:
-    """Measure ``claims`` (only those in ``ids``, when given) on one snapshot.
+    """Measure ``claims`` (only those in ``ids``, one id or several, when given) on one snapshot.
 
     ``query_cache``: see ``queries.run_query``; the report shares its own.
     """
     selected = list(claims)
     if ids:
-        wanted = list(dict.fromkeys(ids))
+        wanted = list(dict.fromkeys([ids] if isinstance(ids, str) else ids))
         known = {claim.id for claim in selected}
         unknown = [claim_id for claim_id in wanted if claim_id not in known]
         if unknown:

@@ -636,6 +636,12 @@ def test_a_proxy_group_of_models_naming_no_library_is_not_called_none(fixture_db
     )
 
 
+def test_one_claim_id_from_python_is_one_id_not_its_letters(fixture_db):
+    with store.read(fixture_db) as connection:
+        [result] = claims.check_claims(connection, claims.load_claims(), ids="training-speed")
+    assert result.id == "training-speed"
+
+
 def test_control_characters_from_a_claims_file_are_shown_escaped(fixture_db, tmp_path):
     path = write_claims(
         tmp_path,
