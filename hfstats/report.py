@@ -781,7 +781,11 @@ def snapshot_trend_title(rows: Sequence[dict]) -> str:
     first, last = snapshots[0], snapshots[-1]
     share = {(r["snapshot_id"], r["framework_class"]): r["share_of_framework_models"] for r in rows}
     candidates = [
-        r for r in rows if r["snapshot_id"] == last and r["framework_class"] != "no_framework"
+        r
+        for r in rows
+        if r["snapshot_id"] == last
+        and r["framework_class"] != "no_framework"
+        and r["share_of_framework_models"] is not None  # none when no framework model is
     ]
     if not candidates:
         return f"No framework models in snapshots {first}–{last}"

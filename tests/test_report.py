@@ -744,3 +744,13 @@ def test_cli_writes_the_report_and_rejects_bad_input(db, tmp_path):
 def test_missing_database_is_a_database_error(tmp_path):
     with pytest.raises(DatabaseError):
         report.write_report(tmp_path / "none.duckdb", tmp_path / "out", formats=("json",))
+
+
+def test_the_trend_title_of_snapshots_without_framework_models_says_so():
+    # --as-of before every model: each class of each snapshot has no share.
+    rows = [
+        {"snapshot_id": s, "framework_class": c, "share_of_framework_models": None}
+        for s in (1, 2)
+        for c in ("pytorch_only", "tensorflow_only", "no_framework")
+    ]
+    assert report.snapshot_trend_title(rows) == "No framework models in snapshots 1–2"
