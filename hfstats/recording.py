@@ -205,11 +205,11 @@ def record(
     if not out_folder.is_dir():
         raise UsageError(f"folder {out_folder} does not exist")
     check_online()
-    token = resolve_token(token)
+    token = resolve_token(token)  # the one to scrub, wherever it came from
     session = requests.Session()
     client = HubClient(
         endpoint,
-        token,
+        token or False,  # resolved: None here means none, not huggingface_hub's
         session=session,
         sleep=sleep,
         give_up_hint="run `hfstats record` again later",

@@ -146,6 +146,31 @@ def test_record_command_writes_a_scrubbed_recording(tmp_path, monkeypatch):
     assert FAKE_TOKEN not in outcome.output
 
 
+def test_record_sends_and_scrubs_the_token_huggingface_hub_would_send_or_none(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    scrubbed = []
+    real_scrub = recording.scrub
+    monkeypatch.setattr(
+        recording,
+        "scrub",
+        lambda entries, secrets: scrubbed.append(secrets) or real_scrub(entries, secrets),
+    )
+    models = list(synthetic_models(12, seed=2))
+    with FakeHub(models) as hub:
+        recording.record(tmp_path / "a.yaml", endpoint=hub.url, page_size=5, sleep=no_wait)
+        sent_by_default = {r["authorization"] for r in hub.requests_seen}
+        hub.requests_seen.clear()
+        recording.record(
+            tmp_path / "b.yaml", endpoint=hub.url, token=False, page_size=5, sleep=no_wait
+        )
+        sent_without = {r["authorization"] for r in hub.requests_seen}
+    assert sent_by_default == {f"Bearer {FAKE_TOKEN}"} and sent_without == {None}
+    # A server may echo the token it got: the one from the environment is scrubbed too.
+    assert scrubbed == [[FAKE_TOKEN], []]
+
+
 def test_record_into_a_missing_folder_fails_before_any_request(tmp_path):
     with FakeHub(list(synthetic_models(5, seed=3))) as hub:
         with pytest.raises(UsageError, match="does not exist"):
