@@ -374,6 +374,15 @@ def test_models_without_a_creation_date_are_not_placeholder_dated(tmp_path, year
     assert additions["numbers"]["placeholder_models"] == 1
     assert additions["numbers"]["undated_models"] == 3
     assert any(c.startswith("no creation date: 3 pytorch_only") for c in additions["caveats"])
+    # The reading names what the upper bound adds: 2024 cannot hold placeholder-dated models.
+    assert (
+        additions["reading"]
+        == {
+            2022: "tags; rests on the lower bound (placeholder dates and models without a date "
+            "left out)",
+            2024: "tags; rests on both bounds (models without a date decide)",
+        }[year]
+    )
     share = results["share-today"]
     assert share["numbers"]["placeholder_models"] == 1
     assert any(c.startswith("placeholder dates: 1 of the 6 models") for c in share["caveats"])
@@ -931,6 +940,18 @@ def test_deletions_counted_in_the_survivorship_caveat_follow_the_first_full_snap
     assert f"since {started.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}" in caveat
     store.prune_database(db, keep=2)  # only the incremental 4 and 5: they see no deletions
     assert "kept no full snapshot up to snapshot 5, so it observed no deletions" in observed()
+    # A full snapshot after the one checked, and an abandoned one, change nothing.
+    with FakeHub(models[2:]) as hub:
+        crawl_into(db, hub, full=True)  # 6
+    with duckdb.connect(str(db)) as connection:
+        connection.execute(
+            "INSERT INTO snapshots (snapshot_id, started_at, mode, complete, deleted, endpoint) "
+            "SELECT 0, min(started_at) - INTERVAL 1 DAY, 'full', false, 5, any_value(endpoint) "
+            "FROM snapshots"
+        )
+    with store.read(db) as connection:
+        [at_5] = claims.check_claims(connection, [claim], snapshot_id=5)
+    assert any("kept no full snapshot up to snapshot 5" in c for c in at_5.caveats)
 
 
 def test_numbers_are_shown_precisely_enough_to_agree_with_the_verdict(fixture_db, tmp_path):
@@ -961,3 +982,23 @@ def test_numbers_are_shown_precisely_enough_to_agree_with_the_verdict(fixture_db
     assert results["about"]["verdict"] == "holds within tolerance"
     assert results["at-least"]["expected"] == ">= 0.99999"  # not ">= 1"
     assert results["at-least"]["measured"] == "0.0333 (1 / 30)"
+    # Against 0.0333 ± 0.00003 the upper bound 0.03333 shows alike at five decimals; a share
+    # exactly equal to a bound (23/25 of the framework models) needs no more than four.
+    path = write_claims(
+        tmp_path,
+        """\
+        claims:
+          - {id: close, statement: s, source: x, kind: measured, as_of: latest,
+             query: exclusivity, select: {framework_class: jax_only},
+             reading: {denominator: all_models},
+             expected: {comparison: "~", value: 0.0333, tolerance: 0.00003}}
+          - {id: equal, statement: s, source: x, kind: measured, as_of: latest,
+             query: exclusivity, select: {framework_class: pytorch_only},
+             expected: {comparison: "<=", value: 0.92}}
+        """,
+    )
+    results = check_json(fixture_db, "--claims", str(path), "close", "equal")
+    assert results["close"]["measured"] == "0.033333 (1 / 30)"
+    assert results["close"]["verdict"] == "does not hold"
+    assert results["equal"]["measured"] == "0.9200 (23 / 25)"
+    assert results["equal"]["verdict"] == "holds"
