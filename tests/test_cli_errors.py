@@ -951,6 +951,17 @@ def test_the_busy_message_names_the_command_holding_the_database(
         with pytest.raises(BusyError, match=r"another snapshots prune \(pid \d+\)"):
             with DatabaseLock(link):
                 pass
+    # A lock file that names no pid (written by hand, or cut short): no "(pid )".
+    from hfstats.locks import release, try_lock
+
+    handle, _ = try_lock(tmp_path / "hub.duckdb.lock", "garbled")
+    try:
+        with pytest.raises(BusyError) as caught:
+            with DatabaseLock(tmp_path / "hub.duckdb"):
+                pass
+    finally:
+        release(handle)
+    assert str(caught.value).startswith("another refresh is running on ")
 
 
 def test_a_page_size_below_one_from_python_is_a_usage_error(tmp_path: Path) -> None:

@@ -877,14 +877,17 @@ def test_download_counts_too_large_to_add_in_64_bits_are_added_exactly(tmp_path)
         element(1, "2023-01-01T00:00:00.000Z", ["pytorch"], [], "transformers", largest),
         element(2, "2023-01-02T00:00:00.000Z", ["pytorch"], [], "transformers", largest),
         element(3, "2023-01-03T00:00:00.000Z", ["tf"], [], "keras", 10),
+        element(4, "2023-01-04T00:00:00.000Z", [], [], "sklearn"),
     ]
+    del models[3]["downloads"]  # a library whose models have no count sums to 0, not NULL
     path = tmp_path / "hub.duckdb"
     with FakeHub(models) as hub:
         crawl.refresh(path, client=HubClient(hub.url, None, backoff_base=0.01))
     by_library = {r["library_name"]: r["downloads"] for r in run(path, "library_share")}
-    assert by_library == {"transformers": 2 * largest, "keras": 10}
+    assert by_library == {"transformers": 2 * largest, "keras": 10, "sklearn": 0}
     by_class = {r["framework_class"]: r["downloads"] for r in run(path, "framework_by_downloads")}
     assert by_class["pytorch_only"] == 2 * largest and by_class["tensorflow_only"] == 10
+    assert by_class["jax_only"] == 0  # a class without models
     shares = {
         r["framework_class"]: r["share_of_all_downloads"]
         for r in run(path, "framework_by_downloads")

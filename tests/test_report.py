@@ -421,6 +421,20 @@ def test_placeholder_captions_count_models_without_any_date_apart(tmp_path):
     research = report.research_models_figure(data).caption
     assert "arXiv-citing model carries" not in research  # the one citing arXiv has no date
     assert "1 arXiv-citing model without any creation date" in research
+    # One of each: the sentences in the singular; the deployment chart has columns, not bars.
+    single = [
+        *(m for m in SECOND_SNAPSHOT if not placeholder_dated(m)),
+        element(25, PLACEHOLDER, ["pytorch"], ["m.onnx"]),
+        undated(element(26, "2024-05-01T00:00:00.000Z", ["tf"], ["tf_model.h5"])),
+    ]
+    assert sum(map(placeholder_dated, single)) == 1
+    with store.read(crawl_into(tmp_path / "single.duckdb", [single])) as connection:
+        formats = report.deployment_formats_figure(report.collect(connection)).caption
+    assert (
+        "1 model carries the Hub's placeholder creation date: it was created at an unknown "
+        "time on or before 2022-03-02, so it has its own column, not 2022's. 1 model without "
+        "any creation date (damaged listing data) is in that column too."
+    ) in formats
     # With an as_of date, models without a date are left out, and the caption says nothing of them.
     caption = report.yearly_additions_figure(dated).caption
     assert f"{placeholder} models carry" in caption and "without any creation date" not in caption

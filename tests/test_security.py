@@ -103,6 +103,7 @@ def test_a_refresh_from_python_sends_huggingface_hubs_token_as_the_cli_does(
         crawl.refresh(tmp_path / "client.duckdb", client=HubClient(hub.url), page_size=50)
         sent_by_a_client = {seen["authorization"] for seen in hub.requests_seen}
     assert sent_by_default == sent_by_a_client == {f"Bearer {token}"}
+    assert HubClient("https://hub.test", True)._token == token  # True: huggingface_hub's too
     assert sent_without == {None}
 
 
