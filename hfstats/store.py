@@ -714,7 +714,8 @@ def resolve_snapshot(connection: duckdb.DuckDBPyConnection, snapshot_id: int | N
         latest = latest_complete(connection)
         if latest is None:
             raise DatabaseError(
-                "the database has no complete snapshot yet; run `hfstats refresh` to finish one"
+                "the database has no complete snapshot yet; run `hfstats refresh` to finish one "
+                "(or wait for one that is running)"
             )
         return int(latest["snapshot_id"])
     complete = snapshot_is_complete(connection, snapshot_id)
