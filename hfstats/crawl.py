@@ -163,7 +163,7 @@ class Staging:
         except (OSError, ValueError) as exc:
             raise HfstatsError(
                 f"the saved crawl state {self.state_file} is unreadable ({exc}); "
-                f"delete the folder {self.root} to start the crawl again"
+                f"delete {self.root} to start the crawl again"
             ) from None
         if data.get("format") not in READABLE_STATE_FORMATS:
             raise HfstatsError(
