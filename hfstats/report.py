@@ -422,6 +422,19 @@ def _stacked_by_year(
     )
     order = _class_order(r["framework_class"] for r in rows)
     frame["stack_order"] = [order.index(r["framework_class"]) for r in rows]
+    count_tooltip = alt.Tooltip(
+        "sum(models):Q", title="Models" if normalize else value_title, format=","
+    )
+    tooltip = [
+        alt.Tooltip("year_label:N", title="Created"),
+        alt.Tooltip("class_label:N", title="Class"),
+        count_tooltip,
+    ]
+    if normalize:
+        # The bars' heights are shares: the tooltip says the share, beside the count.
+        year_totals = frame.groupby("year_label")["models"].transform("sum")
+        frame["share_of_year"] = (frame["models"] / year_totals.where(year_totals > 0)).fillna(0)
+        tooltip.append(alt.Tooltip("sum(share_of_year):Q", title=value_title, format=".1%"))
     return (
         alt.Chart(frame)
         .mark_bar()
@@ -438,11 +451,7 @@ def _stacked_by_year(
             opacity=alt.condition(
                 alt.datum.year_label == PLACEHOLDER_LABEL, alt.value(0.55), alt.value(1.0)
             ),
-            tooltip=[
-                alt.Tooltip("year_label:N", title="Created"),
-                alt.Tooltip("class_label:N", title="Class"),
-                alt.Tooltip("sum(models):Q", title=value_title, format=","),
-            ],
+            tooltip=tooltip,
         )
     )
 

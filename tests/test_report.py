@@ -209,6 +209,23 @@ def test_placeholder_dates_are_their_own_bar_never_2022(full_report):
     assert part["encoding"]["y"]["stack"] == "normalize"
 
 
+def test_the_shares_panel_shows_shares_in_its_tooltip(full_report):
+    # Its bars are each year's shares: a tooltip titled as a share must not show a count.
+    chart = spec(full_report, "yearly_additions")
+    shares = chart["hconcat"][1]
+    tips = {tip["title"]: tip for tip in shares["encoding"]["tooltip"]}
+    assert tips["Share of the year's models"]["format"] == ".1%"
+    assert tips["Models"]["format"] == ","
+    rows = chart["datasets"][shares["data"]["name"]]
+    per_year: dict[str, int] = {}
+    for row in rows:
+        per_year[row["year_label"]] = per_year.get(row["year_label"], 0) + row["models"]
+    field = tips["Share of the year's models"]["field"]
+    assert field == "share_of_year" and tips["Share of the year's models"]["aggregate"] == "sum"
+    for row in rows:
+        assert row["share_of_year"] == pytest.approx(row["models"] / per_year[row["year_label"]])
+
+
 def test_trend_chart_spans_both_snapshots(full_report):
     values = inline_values(spec(full_report, "snapshot_trend"))
     shares = {
