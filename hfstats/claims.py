@@ -563,30 +563,34 @@ def point_verdict(value: Fraction | int | float, expected: Expected) -> str:
     return HOLDS_WITHIN_TOLERANCE if abs(measured - target) <= tolerance else DOES_NOT_HOLD
 
 
-def interval_verdict(lower: int | float, upper: int | float, expected: Expected) -> tuple[str, str]:
-    """The verdict for a value known only to lie in [lower, upper], and the bound it rests on.
+def interval_verdict(
+    lower: int | float, upper: int | float | None, expected: Expected
+) -> tuple[str, str]:
+    """The verdict for a value known only to lie in [lower, upper] (no upper bound: None), and
+    the bound it rests on.
 
     It holds only if every value in the interval holds, fails only if none does, and is
     ``indeterminate`` when the interval straddles the expected value.
     """
-    low, high = _exact(lower), _exact(upper)
+    low = _exact(lower)
+    high = None if upper is None else _exact(upper)
     target = _exact(expected.value)
     if expected.comparison == ">=":
         if low >= target:
             return HOLDS, "lower"
-        if high < target:
+        if high is not None and high < target:
             return DOES_NOT_HOLD, "upper"
         return INDETERMINATE, "both"
     if expected.comparison == "<=":
-        if high <= target:
+        if high is not None and high <= target:
             return HOLDS, "upper"
         if low > target:
             return DOES_NOT_HOLD, "lower"
         return INDETERMINATE, "both"
     tolerance = _exact(expected.tolerance or 0)
-    if target - tolerance <= low and high <= target + tolerance:
+    if high is not None and target - tolerance <= low and high <= target + tolerance:
         return HOLDS_WITHIN_TOLERANCE, "both"
-    if high < target - tolerance:
+    if high is not None and high < target - tolerance:
         return DOES_NOT_HOLD, "upper"
     if low > target + tolerance:
         return DOES_NOT_HOLD, "lower"
@@ -852,6 +856,13 @@ def _measure_share(context: _Context, claim: Claim, result: ClaimResult) -> None
 def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResult) -> None:
     framework_class = claim.select["framework_class"]
     year = claim.select["year"]
+    period_end = datetime(year, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    if claim.as_of is not None:
+        period_end = min(period_end, claim.as_of)
+    # The year (up to as_of) did not end before the snapshot: a count, however exact, can
+    # only grow.
+    finished = context.snapshot_finished_at
+    unfinished = finished is None or period_end > finished
     per_method = {}
     for method in METHODS:
         rows = _run(context, claim, "yearly_additions", method)
@@ -861,6 +872,8 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         undated = _undated_counts(context, claim, method).get(framework_class, 0)
         # A model without any date may belong to any year (and counts only without as_of).
         upper = lower + (placeholder if _placeholder_reaches(claim) else 0) + undated
+        if unfinished:
+            upper = None  # models created after the snapshot are not in it
         verdict, bound = interval_verdict(lower, upper, claim.expected)
         per_method[method] = {
             "lower": lower,
@@ -884,7 +897,10 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
     primary = _primary_reading(result.readings, None, claim.method)
     result.verdict = primary["verdict"]
     lower, upper = primary["lower"], primary["upper"]
-    result.measured = str(lower) if lower == upper else f"[{lower}, {upper}]"
+    if upper is None:
+        result.measured = f"at least {lower}"
+    else:
+        result.measured = str(lower) if lower == upper else f"[{lower}, {upper}]"
     result.reading = f"{claim.method}; {_bound_phrase(primary)}"
     flips = [r for r in result.readings if r["verdict"] != primary["verdict"]]
     if flips:
@@ -904,18 +920,29 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         undated_models=primary["undated_models"],
     )
     result.caveats += _flip_caveats(result.readings, primary)
+    if upper is None:
+        result.caveats.append(
+            f"unfinished period: models created up to {_instant_text(period_end)} count, and "
+            f"snapshot {context.snapshot_id} finished before that "
+            f"({_instant_text(finished)}); models created since are missing, so {lower} is "
+            "only a lower bound"
+        )
+    # With no upper bound (an unfinished period), only the lower bound is said.
+    upper_counts = "" if upper is None else f", the upper bound {upper} counts them"
+    as_additions = "" if upper is None else f" as {year} additions"
     if primary["undated_models"]:
         result.caveats.append(
             f"no creation date: {primary['undated_models']} {framework_class} models have no "
-            f"usable createdAt (damaged data); the upper bound counts them as {year} additions"
+            f"usable createdAt (damaged data); the lower bound {lower} leaves them out"
+            f"{upper_counts}{as_additions}"
         )
     placeholder = primary["placeholder_models"]
     if placeholder and _placeholder_reaches(claim):
         result.caveats.append(
             f"placeholder dates: {placeholder} {framework_class} models carry the Hub's "
             f"placeholder createdAt (created at an unknown time up to "
-            f"{_instant_text(PLACEHOLDER_CUTOFF)}); the lower bound {lower} leaves them out, "
-            f"the upper bound {upper} counts them all as {year} additions"
+            f"{_instant_text(PLACEHOLDER_CUTOFF)}); the lower bound {lower} leaves them out"
+            f"{upper_counts}{' all' if upper_counts else ''}{as_additions}"
         )
     elif placeholder and year <= PLACEHOLDER_CUTOFF.year:
         result.caveats.append(
@@ -952,6 +979,9 @@ def _placeholder_reaches(claim: Claim) -> bool:
 
 def _bound_phrase(reading: dict[str, Any]) -> str:
     """Which bound the verdict rests on, and what the upper bound adds to the lower."""
+    if reading["upper"] is None:
+        rests = "rests on the lower bound" if reading["bound"] == "lower" else "a lower bound only"
+        return f"{rests} (the period had not ended by the snapshot)"
     placeholder = reading["upper"] - reading["lower"] - reading["undated_models"]
     added = " and ".join(
         what
@@ -1110,6 +1140,16 @@ def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
                 if claim.method == "tags"
                 else "frameworks from weight files and library_name"
             )
+        )
+    later = (
+        claim.as_of is not None
+        and context.snapshot_finished_at is not None
+        and claim.as_of > context.snapshot_finished_at
+    )
+    if later and claim.query == "exclusivity":  # a yearly count says so in its own words
+        caveats.append(
+            f"as_of {claim.as_of_text} is after snapshot {context.snapshot_id} finished "
+            f"({finished}): models created since are missing from the measurement"
         )
     if claim.as_of is not None and (
         context.snapshot_finished_at is None or claim.as_of < context.snapshot_finished_at

@@ -318,6 +318,38 @@ def test_placeholder_models_cannot_be_additions_of_a_year_after_the_placeholder(
     assert result["reading"] == "tags; exact (lower and upper bound agree)"
 
 
+def test_a_year_not_over_at_the_snapshot_gives_only_a_lower_bound(fixture_db, tmp_path):
+    with store.read(fixture_db) as connection:
+        (finished,) = connection.execute(
+            "SELECT finished_at FROM snapshots WHERE snapshot_id = 2"
+        ).fetchone()
+    year = finished.year  # the fixture's snapshots were taken today
+    # No pytorch_only model was created this year, so far: more may be by its end.
+    path = write_interval_claim(tmp_path, 1, year=year)
+    result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
+    assert result["measured"] == "at least 0"
+    assert (result["numbers"]["lower"], result["numbers"]["upper"]) == (0, None)
+    assert result["verdict"] == "indeterminate"
+    assert (
+        result["reading"] == "tags; a lower bound only (the period had not ended by the snapshot)"
+    )
+    assert any(c.startswith("unfinished period: models created up to") for c in result["caveats"])
+    # Up to a date the snapshot had passed, the count is whole again.
+    path = write_interval_claim(tmp_path, 1, year=year, as_of=f"{year}-01-31")
+    result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
+    assert result["measured"] == "0" and result["verdict"] == "does not hold"
+
+
+def test_a_share_as_of_a_date_after_the_snapshot_says_later_models_are_missing(
+    fixture_db, tmp_path
+):
+    path = write_claims(tmp_path, VALID_CLAIM.replace("as_of: 2022-12-31", "as_of: 2999-12-31"))
+    [result] = check_json(fixture_db, "--claims", str(path), "mine").values()
+    assert any(
+        c.startswith("as_of 2999-12-31 is after snapshot 2 finished") for c in result["caveats"]
+    )
+
+
 def test_placeholder_models_are_no_additions_of_a_year_by_a_date_before_it_began(
     fixture_db, tmp_path
 ):
