@@ -53,6 +53,7 @@ NOT_CHECKABLE = "not checkable"
 DENOMINATORS = {
     "framework_models": "models with PyTorch, TensorFlow or JAX",
     "pytorch_or_tensorflow_models": "models with PyTorch or TensorFlow",
+    "pytorch_only_or_tensorflow_only_models": "models with only PyTorch or only TensorFlow",
     "all_models": "all models",
 }
 DEFAULT_DENOMINATOR = "framework_models"
@@ -603,12 +604,17 @@ def class_shares(class_counts: dict[str, int], framework_class: str) -> dict[str
     denominators = {
         "framework_models": framework_models,
         "pytorch_or_tensorflow_models": framework_models - class_counts.get("jax_only", 0),
+        # PyTorch against TensorFlow, each alone: the two exclusive shares add up to 1.
+        "pytorch_only_or_tensorflow_only_models": class_counts.get("pytorch_only", 0)
+        + class_counts.get("tensorflow_only", 0),
         "all_models": sum(class_counts.values()),
     }
     numerator = class_counts.get(framework_class, 0)
     if framework_class == "no_framework":
         # no_framework models are outside the framework denominators by definition.
         return {"all_models": (numerator, denominators["all_models"])}
+    if framework_class not in ("pytorch_only", "tensorflow_only"):
+        denominators.pop("pytorch_only_or_tensorflow_only_models")
     if framework_class == "jax_only":
         denominators.pop("pytorch_or_tensorflow_models")
     return {name: (numerator, total) for name, total in denominators.items()}

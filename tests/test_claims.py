@@ -184,8 +184,14 @@ def test_class_shares_denominators():
     assert claims.class_shares(counts, "pytorch_only") == {
         "framework_models": (23, 25),
         "pytorch_or_tensorflow_models": (23, 24),
+        "pytorch_only_or_tensorflow_only_models": (23, 23),
         "all_models": (23, 30),
     }
+    # Only the PyTorch-only and TensorFlow-only shares have the PyTorch-against-TensorFlow one.
+    assert "pytorch_only_or_tensorflow_only_models" not in claims.class_shares(
+        counts, "multi_framework"
+    )
+    assert set(claims.class_shares(counts, "jax_only")) == {"framework_models", "all_models"}
 
 
 # -- the seed claims on the hand-counted fixture -----------------------------------------------
@@ -198,10 +204,11 @@ def test_share_today_holds_under_one_denominator_and_not_under_others(fixture_db
     assert result["verdict"] == "holds within tolerance"
     assert result["expected"] == "~ 0.92 ± 0.02"
     assert result["reading"].startswith("framework_models, tags")
-    assert "flips in 4 of 6 readings" in result["reading"]
+    assert "flips in 6 of 8 readings" in result["reading"]
     hand = {
         "framework_models": (23, 25, "holds within tolerance"),
         "pytorch_or_tensorflow_models": (23, 24, "does not hold"),
+        "pytorch_only_or_tensorflow_only_models": (23, 23, "does not hold"),
         "all_models": (23, 30, "does not hold"),
     }
     for method in ("tags", "files"):
@@ -908,6 +915,10 @@ def test_seed_claims_match_an_independent_count_of_the_servers_elements(tmp_path
         return {
             "framework_models": (pytorch, framework),
             "pytorch_or_tensorflow_models": (pytorch, framework - classes.count("jax_only")),
+            "pytorch_only_or_tensorflow_only_models": (
+                pytorch,
+                pytorch + classes.count("tensorflow_only"),
+            ),
             "all_models": (pytorch, len(classes)),
         }
 
