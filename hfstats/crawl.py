@@ -449,6 +449,11 @@ def _start_or_resume(
                 # Merged already (killed while cleaning up) or from a database since replaced.
                 staging.discard()
                 saved = None
+            elif saved.endpoint != endpoint and not saved.pages:
+                # Nothing was read (a mistyped endpoint, say): nothing to keep.
+                _note(notes, f"discarded an unfinished crawl of {saved.endpoint} (no pages)")
+                staging.discard()
+                saved = None
             elif saved.endpoint != endpoint:
                 # Hours of crawling, lost to an HF_ENDPOINT that differs between cron and a
                 # shell: the user chooses.

@@ -772,6 +772,7 @@ def merge_pages(
     A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With
     ``full``, models of the previous state that the crawl did not see are marked deleted.
     """
+    _check_saved_pages(page_files)
     limits = merge_memory_limits(page_files)
     tried = 0
     while True:
@@ -812,6 +813,24 @@ def merge_pages(
         result.memory_limit = limit
         result.memory_limits_tried = tried
         return result
+
+
+def _check_saved_pages(page_files: list[Path]) -> None:
+    """Refuse pages that damage emptied or removed: DuckDB reads an empty file as an empty
+    list, and a full crawl would record the models of that page as deleted."""
+    for page in page_files:
+        if not page.exists():
+            problem = "is missing"
+        elif not page.is_file():
+            problem = "is not a file"
+        elif page.stat().st_size == 0:
+            problem = "is empty"
+        else:
+            continue
+        raise DatabaseError(
+            f"a saved page of this crawl {problem} ({page.name}); delete "
+            f"{page.parent.parent} to start the crawl over"
+        )
 
 
 def _merge(

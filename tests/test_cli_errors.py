@@ -342,19 +342,33 @@ def test_internal_error_is_one_line_unless_debug(
         assert "a bug in hfstats" in result.stderr and "--debug" in result.stderr
 
 
-def test_a_damaged_saved_page_says_how_to_start_over_and_keeps_the_pages(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["garbage", "empty", "missing", "a folder"])
+def test_a_damaged_saved_page_says_how_to_start_over_and_keeps_the_pages(
+    tmp_path: Path, damage: str
+) -> None:
+    # After a full snapshot, so that an emptied page would have marked its models deleted.
     db = tmp_path / "hub.duckdb"
     pages = tmp_path / "hub.duckdb.crawl" / "pages"
     with FakeHub(MODELS) as hub:
         refresh = ["refresh", "--db", str(db), "--endpoint", hub.url, "--page-size", "10"]
-        paused = hfstats(tmp_path, *refresh, "--max-pages", "2")
+        assert hfstats(tmp_path, *refresh).returncode == 0
+        paused = hfstats(tmp_path, *refresh, "--full", "--max-pages", "2")
         assert paused.returncode == 0, paused.stderr
         saved = sorted(pages.iterdir())
-        saved[0].write_text("garbage")
-        result = hfstats(tmp_path, *refresh, "--quiet")
+        if damage == "garbage":
+            saved[0].write_text("garbage")
+        elif damage == "empty":
+            saved[0].write_text("")
+        else:
+            saved[0].unlink()
+            if damage == "a folder":
+                saved[0].mkdir()
+        result = hfstats(tmp_path, *refresh, "--full", "--quiet")
     assert_one_line_error(result, exit_code=1)
     assert f"delete {tmp_path / 'hub.duckdb.crawl'} to start the crawl over" in result.stderr
-    assert set(saved) <= set(pages.iterdir())  # nothing dropped: the user decides
+    assert set(saved[1:]) <= set(pages.iterdir())  # nothing dropped: the user decides
+    with duckdb.connect(str(db), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM models").fetchone() == (len(MODELS),)
 
 
 def test_a_full_disk_is_not_called_a_wrong_path(tmp_path: Path, hfstats_db: bytes) -> None:

@@ -418,6 +418,24 @@ def test_an_unfinished_crawl_of_another_endpoint_is_kept_until_the_user_chooses(
     assert {object_id for object_id, _ in models_view(db_path)} == {m["_id"] for m in models}
 
 
+def test_a_crawl_of_another_endpoint_that_read_nothing_is_no_reason_to_refuse(
+    tmp_path: Path,
+) -> None:
+    # A mistyped HF_ENDPOINT failed before its first page: cron must not be blocked by it.
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(30, seed=31))
+    with FakeHub(models, faults=lambda number, path: "500") as wrong:
+        with pytest.raises(HubError):
+            crawl.refresh(db_path, client=fast_client(wrong), page_size=10)
+    with FakeHub(models) as hub:
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=10)
+    assert result.complete and not result.resumed
+    assert any(note.startswith("discarded an unfinished crawl of") for note in result.notes)
+    assert len(models_view(db_path)) == 30
+
+
 @pytest.mark.parametrize(("deleted", "allow_shrink"), [(100, False), (150, True)])
 def test_half_the_listing_or_an_allowed_shrink_is_recorded(
     tmp_path: Path, deleted: int, allow_shrink: bool
