@@ -1004,10 +1004,22 @@ def _figure(
 _NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+# JavaScript's numbers hold integers exactly up to 2**53, and the renderer refuses any beyond
+# 2**64 (download counts summed over a class can be): charts get them as floats.
+_LARGEST_EXACT_INTEGER = 2**53
+
+
 def _drawable(value: Any) -> Any:
-    """``value`` (a chart spec, or any part of it) with every string fit for SVG."""
+    """``value`` (a chart spec, or any part of it) with every string fit for SVG and every
+    number fit for JavaScript."""
     if isinstance(value, str):
         return _NOT_XML_RE.sub("\ufffd", value)
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and abs(value) > _LARGEST_EXACT_INTEGER
+    ):
+        return float(value)
     if isinstance(value, dict):
         return {_drawable(k): _drawable(v) for k, v in value.items()}
     if isinstance(value, list):
