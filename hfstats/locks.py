@@ -68,13 +68,19 @@ class DatabaseLock:
         self._handle = None
 
     def __enter__(self) -> DatabaseLock:
-        handle, holder = try_lock(self.path, f"{os.getpid()} {self.command}")
-        if handle is None:
-            pid, _, command = holder.partition(" ")
-            raise BusyError(
-                f"another {command or 'refresh'}{pid_note(pid)} is running on "
-                f"{self.path.with_suffix('')}; this one exits without touching it"
-            )
+        while True:
+            handle, holder = try_lock(self.path, f"{os.getpid()} {self.command}")
+            if handle is None:
+                pid, _, command = holder.partition(" ")
+                raise BusyError(
+                    f"another {command or 'refresh'}{pid_note(pid)} is running on "
+                    f"{self.path.with_suffix('')}; this one exits without touching it"
+                )
+            # A run that could not write its pid (a full disk) removes the file it locked: a
+            # lock taken on that removed file keeps no one out.
+            if same_file(self.path, handle):
+                break
+            handle.close()
         self._handle = handle
         return self
 

@@ -1028,3 +1028,28 @@ def test_quiet_keeps_warnings_for_cron_to_mail(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert result.stderr.splitlines() == ["1 listing element(s) had no usable _id and were skipped"]
+
+
+def test_a_database_lock_taken_on_a_removed_lock_file_is_taken_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run that cannot write its pid (a full disk) removes the lock file; one that had opened
+    # it just before locks the removed file: a third must still find the database busy.
+    from hfstats import locks
+    from hfstats.errors import BusyError
+
+    db = tmp_path / "hub.duckdb"
+    lock_file = tmp_path / "hub.duckdb.lock"
+    lock_file.write_text("")
+    opened_before = open(lock_file, "a+")  # noqa: SIM115 - closed by the lock
+    lock_file.unlink()
+    real_open = open
+    handles = iter([opened_before])
+    monkeypatch.setattr(
+        locks, "open", lambda *a, **k: next(handles, None) or real_open(*a, **k), raising=False
+    )
+    with locks.DatabaseLock(db):
+        assert lock_file.exists()
+        with pytest.raises(BusyError):
+            with locks.DatabaseLock(db, "snapshots prune"):
+                pass
