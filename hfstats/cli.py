@@ -208,6 +208,8 @@ class HfstatsGroup(click.Group):
                 _interrupted(ctx)
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            if "No space left on device" in str(exc):  # DuckDB's own writes (WAL, export)
+                _fail(f"{first_line(str(exc))}: free some space and run it again", EXIT_ERROR)
             # Of a message of several lines (DuckDB's), the first: the hint must stay on it.
             _fail(
                 f"unexpected error: {type(exc).__name__}: {first_line(str(exc))} "

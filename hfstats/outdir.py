@@ -103,8 +103,12 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
             handle, pid = locks.try_lock(path, str(os.getpid()))
         except OSError as exc:
             # A full disk is no mistake of the user's (exit 1, not 2).
-            error = HfstatsError if disk_full(exc) else UsageError
-            raise error(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
+            if disk_full(exc):
+                raise HfstatsError(
+                    f"cannot write in {out_dir.parent}: {exc.strerror}; free some space and run "
+                    "it again"
+                ) from None
+            raise UsageError(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
         if handle is None:
             who = locks.pid_note(pid)
             raise BusyError(

@@ -324,6 +324,35 @@ main()
 """
 
 
+DUCKDB_DISK_FULL = """
+import sys
+import duckdb
+from hfstats import store
+from hfstats.cli import main
+
+def full(connection):
+    raise duckdb.IOException('IO Error: Could not write file "x.wal": No space left on device')
+
+store.list_snapshots = full
+sys.argv = ["hfstats", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_full_disk_under_duckdb_says_to_free_space(tmp_path: Path, hfstats_db: bytes) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    db_path.write_bytes(hfstats_db)
+    result = subprocess.run(
+        [sys.executable, "-c", DUCKDB_DISK_FULL, "snapshots", "--db", str(db_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert_one_line_error(result, exit_code=1)
+    assert "No space left on device: free some space and run it again" in result.stderr
+    assert "unexpected error" not in result.stderr
+
+
 @pytest.mark.parametrize("debug", [False, True])
 def test_internal_error_is_one_line_unless_debug(
     tmp_path: Path, hfstats_db: bytes, debug: bool

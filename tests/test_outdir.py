@@ -212,7 +212,7 @@ def test_a_full_disk_leaves_no_lock_file_and_is_no_usage_error(
 
     real_open = open
     monkeypatch.setattr(locks, "open", lambda *a, **k: FullDisk(real_open(*a, **k)), raising=False)
-    with pytest.raises(HfstatsError, match="No space left on device") as caught:
+    with pytest.raises(HfstatsError, match="No space left on device; free some space") as caught:
         with report_into(tmp_path / "out"):
             pass
     assert not isinstance(caught.value, UsageError)  # exit 1: nothing the user typed is wrong
