@@ -76,19 +76,33 @@ def default_endpoint() -> str:
 def default_token() -> str | None:
     """The token huggingface_hub would send (``HF_TOKEN`` or the cached login), if any: none
     when ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` is set, as huggingface_hub does."""
-    from huggingface_hub import constants, get_token
+    from huggingface_hub import get_token
 
-    if constants.HF_HUB_DISABLE_IMPLICIT_TOKEN:
-        return None
-    return get_token()
+    return None if _implicit_token_off() else get_token()
 
 
 def resolve_token(token: str | bool | None) -> str | None:
-    """huggingface_hub's convention for ``token=``: None (or True) is the token it would send
-    (``default_token``), False none, a string that token."""
-    if token is None or token is True:
+    """huggingface_hub's convention for ``token=``: None is the token it would send
+    (``default_token``), True the saved token even with HF_HUB_DISABLE_IMPLICIT_TOKEN (an error
+    without one), False none, a string that token."""
+    if token is None:
         return default_token()
+    if token is True:
+        from huggingface_hub import get_token
+
+        saved = get_token()
+        if not saved:
+            raise UsageError(
+                "token=True asks for a token, but HF_TOKEN is unset and no login is saved"
+            )
+        return saved
     return token or None
+
+
+def _implicit_token_off() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_DISABLE_IMPLICIT_TOKEN)
 
 
 def check_online() -> None:
@@ -510,8 +524,8 @@ class HubClient:
             hint = (
                 "check HF_TOKEN or log in again with `hf auth login`"
                 if self._token
-                else "no token was sent (set HF_TOKEN or log in with `hf auth login`, and "
-                "unset HF_HUB_DISABLE_IMPLICIT_TOKEN)"
+                else "no token was sent (set HF_TOKEN or log in with `hf auth login`"
+                + (", and unset HF_HUB_DISABLE_IMPLICIT_TOKEN)" if _implicit_token_off() else ")")
             )
             raise HubAuthError(
                 f"the Hub refused the request ({status} {self._error_message(response, body)}); "

@@ -654,13 +654,35 @@ def test_401_is_an_auth_error_without_retries() -> None:
     assert "\n" not in str(caught.value)
 
 
-def test_a_refusal_of_a_request_without_a_token_says_none_was_sent() -> None:
+@pytest.mark.parametrize("implicit_token_off", [True, False])
+def test_a_refusal_of_a_request_without_a_token_says_none_was_sent(
+    monkeypatch: pytest.MonkeyPatch, implicit_token_off: bool
+) -> None:
     # "check HF_TOKEN" misleads when HF_HUB_DISABLE_IMPLICIT_TOKEN kept a set one from being sent.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", implicit_token_off)
     with FakeHub(MODELS, token="hf_right") as hub:
         with pytest.raises(HubAuthError, match="no token was sent") as caught:
             HubClient(hub.url, False, sleep=Sleeps()).get_page(models_url(hub.url, PAGE_SIZE))
-    assert "HF_HUB_DISABLE_IMPLICIT_TOKEN" in str(caught.value)
+    # The variable is named only when it is what kept the token back.
+    assert ("HF_HUB_DISABLE_IMPLICIT_TOKEN" in str(caught.value)) == implicit_token_off
     assert "\n" not in str(caught.value)
+
+
+def test_token_true_is_the_saved_token_even_when_implicit_tokens_are_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As huggingface_hub's token=True: explicitly asked for, and an error without one.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
+    monkeypatch.setenv("HF_TOKEN", "hf_saved")
+    assert HubClient("https://hub.test")._token is None
+    assert HubClient("https://hub.test", True)._token == "hf_saved"
+    monkeypatch.delenv("HF_TOKEN")
+    with pytest.raises(UsageError, match="token=True asks for a token"):
+        HubClient("https://hub.test", True)
 
 
 def test_404_is_a_not_found_error_without_retries() -> None:
