@@ -1003,7 +1003,9 @@ def _bound_phrase(reading: dict[str, Any]) -> str:
         return f"rests on the lower bound ({added} left out)"
     if reading["bound"] == "upper":
         return f"rests on the upper bound ({added} counted as additions)"
-    return f"rests on both bounds ({added} decide)"
+    if reading["verdict"] == INDETERMINATE:
+        return f"rests on both bounds ({added} decide)"
+    return f"rests on both bounds (with or without {added})"
 
 
 def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None:

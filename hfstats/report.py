@@ -403,9 +403,12 @@ def _placeholder_caption(
             f"{PLACEHOLDER_DAY}, so {own} own {shown_as}, not {PLACEHOLDER_DAY[:4]}'s."
         )
     if undated:
+        where = (
+            f"in that {shown_as} too" if placeholder else f"in the “{PLACEHOLDER_LABEL}” {shown_as}"
+        )
         caption += (
             f" {models(undated)} without any creation date (damaged listing data) "
-            f"{'are' if undated != 1 else 'is'} in that {shown_as} too."
+            f"{'are' if undated != 1 else 'is'} {where}."
         )
     return caption.strip()
 

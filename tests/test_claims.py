@@ -311,6 +311,18 @@ def test_additions_interval_rule(fixture_db, tmp_path, expected, verdict, bound_
         assert (found["lower"], found["upper"]) == (10, 15)
 
 
+def test_an_interval_within_tolerance_holds_with_or_without_the_placeholder_dates(
+    fixture_db, tmp_path
+):
+    # [10, 15] lies wholly within 12 ± 3: the placeholder dates do not decide the verdict.
+    path = write_interval_claim(tmp_path, 12)
+    text = path.read_text()
+    path.write_text(text.replace('">=", value: 12', '"~", value: 12, tolerance: 3'))
+    result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
+    assert result["verdict"] == "holds within tolerance"
+    assert result["reading"] == "tags; rests on both bounds (with or without placeholder dates)"
+
+
 def test_placeholder_models_cannot_be_additions_of_a_year_after_the_placeholder(
     fixture_db, tmp_path
 ):

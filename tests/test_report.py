@@ -452,6 +452,17 @@ def test_placeholder_captions_count_models_without_any_date_apart(tmp_path):
         "time on or before 2022-03-02, so it has its own column, not 2022's. 1 model without "
         "any creation date (damaged listing data) is in that column too."
     ) in formats
+    # Without any placeholder-dated model, the caption names the bar the undated ones are in.
+    only_undated = [
+        *(m for m in SECOND_SNAPSHOT if not placeholder_dated(m)),
+        undated(element(27, "2024-05-01T00:00:00.000Z", ["tf"], ["tf_model.h5"])),
+    ]
+    with store.read(crawl_into(tmp_path / "undated.duckdb", [only_undated])) as connection:
+        caption = report.yearly_additions_figure(report.collect(connection)).caption
+    assert caption.startswith(
+        "1 model without any creation date (damaged listing data) is in the “created on or "
+        "before 2022-03-02” bar."
+    )
     # With an as_of date, models without a date are left out, and the caption says nothing of them.
     caption = report.yearly_additions_figure(dated).caption
     assert f"{placeholder} models carry" in caption and "without any creation date" not in caption
