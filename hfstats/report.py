@@ -433,10 +433,11 @@ def _stacked_by_year(
         alt.Tooltip("class_label:N", title="Class"),
         count_tooltip,
     ]
+    # Computed for both panels of a chart, so that they share one dataset in the spec.
+    year_totals = frame.groupby("year_label")["models"].transform("sum")
+    frame["share_of_year"] = (frame["models"] / year_totals.where(year_totals > 0)).fillna(0)
     if normalize:
         # The bars' heights are shares: the tooltip says the share, beside the count.
-        year_totals = frame.groupby("year_label")["models"].transform("sum")
-        frame["share_of_year"] = (frame["models"] / year_totals.where(year_totals > 0)).fillna(0)
         tooltip.append(alt.Tooltip("sum(share_of_year):Q", title=value_title, format=".1%"))
     return (
         alt.Chart(frame)
