@@ -162,7 +162,8 @@ RESULT_FIELDS = (
     "numbers",
     "readings",
 )
-TABLE_COLUMNS = ["claim", "expected", "measured", "verdict", "reading"]
+# as_of: two claims of one statement (as of its day, as of the latest snapshot) differ by it.
+TABLE_COLUMNS = ["claim", "as_of", "expected", "measured", "verdict", "reading"]
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -1193,9 +1194,10 @@ def _instant_text(moment: datetime | None) -> str:
 
 
 def results_table(results: Sequence[ClaimResult]) -> tuple[list[str], list[tuple]]:
-    """Columns and rows of the summary table: claim, expected, measured, verdict, reading."""
+    """Columns and rows of the summary table: claim, as_of, expected, measured, verdict,
+    reading."""
     rows = [
-        (result.id, result.expected, result.measured, result.verdict, result.reading)
+        (result.id, result.as_of, result.expected, result.measured, result.verdict, result.reading)
         for result in results
     ]
     return list(TABLE_COLUMNS), rows

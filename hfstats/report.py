@@ -172,6 +172,23 @@ def collect(
             connection, name, snapshot_id=snapshot_id, as_of=as_of, cache=cache, **options
         )
     # Any as_of leaves out the models without a createdAt; one after every date, no others.
+    if as_of is not None and as_of < claims.PLACEHOLDER_CUTOFF:
+        placeholder = _without_year(
+            queries.run_query(
+                connection,
+                "yearly_additions",
+                snapshot_id=snapshot_id,
+                as_of=claims.AFTER_EVERY_DATE,
+                cache=cache,
+            ),
+            "models",
+        )
+        if placeholder:
+            notes.append(
+                f"{placeholder:,} models carry the Hub's placeholder creation date: created at "
+                f"an unknown time up to {PLACEHOLDER_DAY}, they are left out, since whether they "
+                f"existed by {as_of_text(as_of)} is unknown."
+            )
     dated = {
         name: queries.run_query(
             connection,
@@ -1156,6 +1173,10 @@ def claims_rows(results: Sequence[claims.ClaimResult]) -> tuple[list[str], list[
 # -- Markdown ----------------------------------------------------------------------------------
 
 REPORT_HEADING = "Hugging Face Hub models: frameworks, libraries and formats"
+CLAIMS_INTRO = (
+    "What `hfstats check` finds for each claim on this snapshot. Each claim is measured as it "
+    "defines itself (its own as_of and reading), whatever date or method the charts above use."
+)
 
 
 def _models_total(data: ReportData) -> int:
@@ -1189,7 +1210,7 @@ def markdown_report(data: ReportData, figures: list[Figure], image: str, with_sp
                 f"(charts/{figure.name}.vl.json)",
                 "",
             ]
-    lines += ["## Published claims, re-measured", ""]
+    lines += ["## Published claims, re-measured", "", CLAIMS_INTRO, ""]
     if data.claims:
         columns, rows = claims_rows(data.claims)
         lines += [render(rows, columns, "markdown"), "", "### Caveats", ""]
@@ -1287,7 +1308,8 @@ def html_report(data: ReportData, figures: list[Figure], images: Sequence[str] =
         )
     sections.append(
         '<section id="claims"><h2>Published claims, re-measured</h2>'
-        f"<p>What <code>hfstats check</code> finds for each claim on this snapshot.</p>{claims_html}"
+        f"<p>{e(CLAIMS_INTRO).replace('`hfstats check`', '<code>hfstats check</code>')}</p>"
+        f"{claims_html}"
         "</section>"
     )
     notes = "".join(f"<li>{e(note)}</li>" for note in data.notes)

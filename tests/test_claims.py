@@ -456,8 +456,8 @@ def test_proxy_and_not_checkable_claims(fixture_db):
 def test_table_formats_show_every_claim_and_its_caveats(fixture_db, fmt):
     code, out, _ = run_check("--db", str(fixture_db), "--format", fmt)
     assert code == 0
-    header = out.splitlines()[0]
-    for column in ("claim", "expected", "measured", "verdict", "reading"):
+    header = out.splitlines()[0].replace("\\", "")  # markdown escapes _ as \_
+    for column in ("claim", "as_of", "expected", "measured", "verdict", "reading"):
         assert column in header
     for claim in claims.load_claims():
         assert claim.id in out.replace("\\", "")  # markdown escapes _ as \_
@@ -510,8 +510,14 @@ def test_results_table_contract(fixture_db):
             connection, claims.load_claims(), ids=["pytorch-exclusive-added-2022"]
         )
     columns, rows = claims.results_table(results)
-    assert columns == ["claim", "expected", "measured", "verdict", "reading"]
-    assert rows[0][:4] == ("pytorch-exclusive-added-2022", ">= 45000", "[10, 15]", "does not hold")
+    assert columns == ["claim", "as_of", "expected", "measured", "verdict", "reading"]
+    assert rows[0][:5] == (
+        "pytorch-exclusive-added-2022",
+        "2022-12-31",
+        ">= 45000",
+        "[10, 15]",
+        "does not hold",
+    )
 
 
 # -- malformed claims files and bad input ------------------------------------------------------

@@ -471,7 +471,7 @@ def test_placeholder_captions_count_models_without_any_date_apart(tmp_path):
 def test_claims_table_is_in_both_documents(full_report):
     markdown = (full_report / "report.md").read_text()
     page = (full_report / "index.html").read_text()
-    assert "| claim | statement | expected | measured | verdict | reading |" in markdown
+    assert "| claim | statement | as\\_of | expected | measured | verdict | reading |" in markdown
     assert "pytorch-exclusive-share-today" in markdown
     assert "<th>verdict</th>" in page
 
@@ -796,3 +796,23 @@ def test_the_trend_title_of_snapshots_without_framework_models_says_so():
         for c in ("pytorch_only", "tensorflow_only", "no_framework")
     ]
     assert report.snapshot_trend_title(rows) == "No framework models in snapshots 1–2"
+
+
+def test_a_report_as_of_a_date_before_the_placeholder_says_why_those_models_are_missing(db):
+    placeholder = sum(map(placeholder_dated, SECOND_SNAPSHOT))
+    assert placeholder == 2
+    with store.read(db) as connection:
+        early = report.collect(connection, as_of=datetime(2022, 3, 1, tzinfo=UTC))
+        later = report.collect(connection, as_of=datetime(2022, 3, 3, tzinfo=UTC))
+    assert any(
+        note.startswith(f"{placeholder} models carry the Hub's placeholder creation date")
+        and "left out" in note
+        for note in early.notes
+    )
+    assert not any("placeholder" in note for note in later.notes)  # they count from then on
+
+
+def test_the_claims_section_says_claims_keep_their_own_date_and_reading(full_report):
+    for document in ("report.md", "index.html"):
+        text = (full_report / document).read_text()
+        assert "measured as it defines itself (its own as_of and reading)" in text
