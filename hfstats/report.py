@@ -361,7 +361,7 @@ def exclusivity_figure(data: ReportData) -> Figure:
     return _figure(
         data,
         "exclusivity",
-        "Which frameworks do models ship weights for?",
+        "Which frameworks are models for?",
         title,
         chart,
         caption="Framework models: those with at least one of PyTorch, TensorFlow, JAX.",
