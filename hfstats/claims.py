@@ -1032,7 +1032,7 @@ def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None
     )
     if len(groups) > PROXY_GROUPS_SHOWN:
         result.measured += (
-            f"; +{len(groups) - PROXY_GROUPS_SHOWN} more (all in `hfstats check --format json`)"
+            f"; +{len(groups) - PROXY_GROUPS_SHOWN} more (all in: hfstats check --format json)"
         )
     result.reading = f"{count}{' of ' + of if of else ''} by {group_by}" + (
         f", {method}" if method else ""
