@@ -867,9 +867,10 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
     if claim.as_of is not None:
         period_end = min(period_end, claim.as_of)
     # The year (up to as_of) did not end before the snapshot: a count, however exact, can
-    # only grow.
+    # only grow. (By an as_of before the year began, it is 0 whatever the snapshot.)
     finished = context.snapshot_finished_at
-    unfinished = finished is None or period_end > finished
+    before_the_year = claim.as_of is not None and claim.as_of < datetime(year, 1, 1, tzinfo=UTC)
+    unfinished = not before_the_year and (finished is None or period_end > finished)
     per_method = {}
     for method in METHODS:
         rows = _run(context, claim, "yearly_additions", method)
@@ -1155,7 +1156,7 @@ def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
         and context.snapshot_finished_at is not None
         and claim.as_of > context.snapshot_finished_at
     )
-    if later and claim.query == "exclusivity":  # a yearly count says so in its own words
+    if later and claim.query != "yearly_additions":  # a yearly count says so in its own words
         caveats.append(
             f"as_of {claim.as_of_text} is after snapshot {context.snapshot_id} finished "
             f"({finished}): models created since are missing from the measurement"

@@ -208,7 +208,7 @@ class HfstatsGroup(click.Group):
                 _interrupted(ctx)
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            if "No space left on device" in str(exc):  # DuckDB's own writes (WAL, export)
+            if disk_full(exc):  # DuckDB's own writes (WAL, export)
                 _fail(f"{first_line(str(exc))}: free some space and run it again", EXIT_ERROR)
             # Of a message of several lines (DuckDB's), the first: the hint must stay on it.
             _fail(

@@ -377,6 +377,8 @@ def refresh(
                 "a model modified during the crawl may be missing from this snapshot (and "
                 "counted as deleted) until the next refresh",
             )
+        # Before the checks that read the pages too: damage must not pass for a cut listing.
+        store.check_saved_pages(staging.page_files(state.pages))
         with store.write(db_path) as connection:
             if state.mode == "full" and not allow_shrink:
                 _refuse_a_shrunken_listing(connection, staging, state)

@@ -64,6 +64,9 @@ def first_line(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else "unknown error"
 
 
-def disk_full(exc: OSError) -> bool:
-    """No space (or quota) left: nothing the user typed is wrong, and trying again later may work."""
-    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+def disk_full(exc: BaseException) -> bool:
+    """No space (or quota) left: nothing the user typed is wrong, and trying again later may
+    work. DuckDB's own writes say so only in their message."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(text in str(exc) for text in ("No space left on device", "Disk quota exceeded"))

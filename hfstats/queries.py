@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from . import frameworks, store
-from .errors import DatabaseError, UsageError, first_line
+from .errors import DatabaseError, HfstatsError, UsageError, disk_full, first_line
 from .resources import data_path
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -259,12 +259,20 @@ def run_query(
         cursor = connection.execute(spec.sql, values)
         rows = cursor.fetchall()
     except duckdb.Error as exc:
-        raise DatabaseError(f"query {name} failed: {first_line(str(exc))}") from None
+        raise _failed(f"query {name} failed", exc, DatabaseError) from None
     columns = [column[0] for column in cursor.description]
     result = QueryResult(columns, rows, resolved, values)
     if cache is not None:
         cache[key] = result
     return result
+
+
+def _failed(what: str, exc: duckdb.Error, error: type[HfstatsError]) -> HfstatsError:
+    """The error to raise for a failing statement: a full disk (DuckDB spilling to its temp
+    folder) is no bad input, and has a remedy."""
+    if disk_full(exc):
+        return HfstatsError(f"{what}: {first_line(str(exc))}; free some space and run it again")
+    return error(f"{what}: {first_line(str(exc))}")
 
 
 # Rows fetched from DuckDB at a time by ``stream_sql``.
@@ -288,7 +296,7 @@ def stream_sql(
         cursor = connection.execute(sql)
         description = cursor.description if cursor is not None else None
     except duckdb.Error as exc:
-        raise UsageError(f"SQL failed: {first_line(str(exc))}") from None
+        raise _failed("SQL failed", exc, UsageError) from None
 
     def batches() -> Iterator[list[tuple]]:
         if not description:
@@ -297,6 +305,6 @@ def stream_sql(
             while batch := cursor.fetchmany(SQL_BATCH_ROWS):
                 yield batch
         except duckdb.Error as exc:
-            raise UsageError(f"SQL failed: {first_line(str(exc))}") from None
+            raise _failed("SQL failed", exc, UsageError) from None
 
     return [column[0] for column in description or []], batches()

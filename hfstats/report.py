@@ -135,6 +135,8 @@ def collect(
     """Run every query the report shows, and the claims check, on one connection."""
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if as_of is not None:
+        as_of = queries.parse_as_of(as_of)  # a naive datetime is UTC, as the queries take it
     snapshot_id = store.resolve_snapshot(connection, snapshot_id)
     finished_at, complete_snapshots, later_snapshots, last_full = connection.execute(
         """
@@ -818,7 +820,7 @@ def snapshot_trend_title(rows: Sequence[dict]) -> str:
         and r["share_of_framework_models"] is not None  # none when no framework model is
     ]
     if not candidates:
-        return f"No framework models in snapshots {first}–{last}"
+        return f"No framework models in snapshot {last}"
     leader = max(candidates, key=lambda r: r["share_of_framework_models"] or 0)["framework_class"]
     return (
         f"{class_label(leader)} share of framework models: "

@@ -666,8 +666,9 @@ def unlisted_models_before(
     object ids of up to ``keep`` of them, sorted. Reads every page again."""
     connection.execute("SET memory_limit = ?", [merge_memory_limits(page_files)[0]])
     connection.execute("SET threads = ?", [MERGE_THREADS])
-    connection.execute(
-        """
+    with _saved_pages_read(page_files):
+        connection.execute(
+            """
         CREATE OR REPLACE TEMP TABLE unlisted AS
         WITH older AS (
             SELECT object_id FROM models_at($snapshot_id) WHERE last_modified < $instant
@@ -679,8 +680,8 @@ def unlisted_models_before(
         )
         SELECT object_id FROM older WHERE object_id NOT IN (SELECT object_id FROM listed)
         """,
-        {"snapshot_id": snapshot_id, "instant": instant, "files": [str(p) for p in page_files]},
-    )
+            {"snapshot_id": snapshot_id, "instant": instant, "files": [str(p) for p in page_files]},
+        )
     count = connection.execute("SELECT count(*) FROM unlisted").fetchall()[0][0]
     ids = connection.execute("SELECT object_id FROM unlisted ORDER BY 1 LIMIT ?", [keep])
     kept = [i for (i,) in ids.fetchall()]
@@ -772,7 +773,7 @@ def merge_pages(
     A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With
     ``full``, models of the previous state that the crawl did not see are marked deleted.
     """
-    _check_saved_pages(page_files)
+    check_saved_pages(page_files)
     limits = merge_memory_limits(page_files)
     tried = 0
     while True:
@@ -782,7 +783,7 @@ def merge_pages(
         connection.execute("SET threads = ?", [MERGE_THREADS])
         connection.execute("SET preserve_insertion_order = false")
         try:
-            with transaction(connection):
+            with _saved_pages_read(page_files), transaction(connection):
                 result = _merge(
                     connection,
                     snapshot_id,
@@ -793,15 +794,6 @@ def merge_pages(
                     requests,
                     models_seen,
                 )
-        except duckdb.InvalidInputException as exc:
-            # Only damage makes a page we wrote and synced unreadable; a resume would meet it
-            # again, so say how to start over.
-            if not page_files:
-                raise
-            raise DatabaseError(
-                f"a saved page of this crawl cannot be read ({first_line(str(exc))}); delete "
-                f"{page_files[0].parent.parent} to start the crawl over"
-            ) from None
         except duckdb.OutOfMemoryException:
             if tried == len(limits):
                 raise HfstatsError(
@@ -815,7 +807,22 @@ def merge_pages(
         return result
 
 
-def _check_saved_pages(page_files: list[Path]) -> None:
+@contextmanager
+def _saved_pages_read(page_files: list[Path]) -> Iterator[None]:
+    """Statements reading the saved pages: only damage makes a page we wrote and synced
+    unreadable, and a resume would meet it again, so the error says how to start over."""
+    try:
+        yield
+    except duckdb.InvalidInputException as exc:
+        if not page_files:
+            raise
+        raise DatabaseError(
+            f"a saved page of this crawl cannot be read ({first_line(str(exc))}); delete "
+            f"{page_files[0].parent.parent} to start the crawl over"
+        ) from None
+
+
+def check_saved_pages(page_files: list[Path]) -> None:
     """Refuse pages that damage emptied or removed: DuckDB reads an empty file as an empty
     list, and a full crawl would record the models of that page as deleted."""
     for page in page_files:

@@ -187,6 +187,9 @@ def test_class_shares_denominators():
         "pytorch_only_or_tensorflow_only_models": (23, 23),
         "all_models": (23, 30),
     }
+    assert claims.class_shares(counts, "tensorflow_only")[
+        "pytorch_only_or_tensorflow_only_models"
+    ] == (0, 23)
     # Only the PyTorch-only and TensorFlow-only shares have the PyTorch-against-TensorFlow one.
     assert "pytorch_only_or_tensorflow_only_models" not in claims.class_shares(
         counts, "multi_framework"
@@ -355,6 +358,36 @@ def test_a_year_not_over_at_the_snapshot_gives_only_a_lower_bound(fixture_db, tm
     assert any(c.startswith("unfinished period: models created up to") for c in result["caveats"])
     # Up to a date the snapshot had passed, the count is whole again.
     path = write_interval_claim(tmp_path, 1, year=year, as_of=f"{year}-01-31")
+    result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
+    assert result["measured"] == "0" and result["verdict"] == "does not hold"
+
+
+@pytest.mark.parametrize(
+    ("comparison", "lower", "verdict"),
+    [
+        (">=", 12, "holds"),  # already there, and a count can only grow
+        (">=", 8, "indeterminate"),
+        ("<=", 12, "does not hold"),  # already over
+        ("<=", 8, "indeterminate"),  # may still go over
+        ("~", 14, "does not hold"),  # already past the band
+        ("~", 10, "indeterminate"),  # inside the band, but may leave it
+        ("~", 5, "indeterminate"),  # below the band, but may reach it
+    ],
+)
+def test_a_count_without_an_upper_bound_is_judged_on_its_lower_bound_alone(
+    comparison, lower, verdict
+):
+    expected = claims.Expected(comparison, 10, 2 if comparison == "~" else None)
+    assert claims.interval_verdict(lower, None, expected)[0] == verdict
+
+
+def test_a_year_by_an_as_of_before_it_began_is_finished_whatever_the_snapshot(fixture_db, tmp_path):
+    with store.read(fixture_db) as connection:
+        (finished,) = connection.execute(
+            "SELECT finished_at FROM snapshots WHERE snapshot_id = 2"
+        ).fetchone()
+    next_year = finished.year + 1  # as_of after the snapshot, but before that year began
+    path = write_interval_claim(tmp_path, 1, year=next_year, as_of=f"{finished.year}-12-31")
     result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
     assert result["measured"] == "0" and result["verdict"] == "does not hold"
 

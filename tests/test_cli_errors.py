@@ -371,16 +371,22 @@ def test_internal_error_is_one_line_unless_debug(
         assert "a bug in hfstats" in result.stderr and "--debug" in result.stderr
 
 
+@pytest.mark.parametrize("cut_tail", [False, True])
 @pytest.mark.parametrize("damage", ["garbage", "empty", "missing", "a folder"])
 def test_a_damaged_saved_page_says_how_to_start_over_and_keeps_the_pages(
-    tmp_path: Path, damage: str
+    tmp_path: Path, damage: str, cut_tail: bool
 ) -> None:
-    # After a full snapshot, so that an emptied page would have marked its models deleted.
+    # After a full snapshot, so that an emptied page would have marked its models deleted;
+    # with the oldest models gone, the check for a listing cut short reads the pages first.
     db = tmp_path / "hub.duckdb"
     pages = tmp_path / "hub.duckdb.crawl" / "pages"
     with FakeHub(MODELS) as hub:
         refresh = ["refresh", "--db", str(db), "--endpoint", hub.url, "--page-size", "10"]
         assert hfstats(tmp_path, *refresh).returncode == 0
+        if cut_tail:
+            oldest = sorted(MODELS, key=lambda m: m["lastModified"])[:15]
+            for model in oldest:
+                hub.delete(model["_id"])
         paused = hfstats(tmp_path, *refresh, "--full", "--max-pages", "2")
         assert paused.returncode == 0, paused.stderr
         saved = sorted(pages.iterdir())

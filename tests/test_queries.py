@@ -870,6 +870,31 @@ def test_stored_classification_follows_the_rules_in_force(db, tmp_path):
     assert run(copy, "exclusivity", method="files") == before
 
 
+def test_a_full_disk_under_a_query_is_no_bad_input(db):
+    import duckdb
+
+    from hfstats.errors import HfstatsError
+
+    class SpillsOntoAFullDisk:
+        """A connection whose query statements find the temp folder's disk full."""
+
+        def __init__(self, connection) -> None:
+            self._connection = connection
+
+        def __getattr__(self, name: str):
+            return getattr(self._connection, name)
+
+        def execute(self, sql: str, *args):
+            if "WITH classified" in sql:
+                raise duckdb.IOException("IO Error: could not write: Disk quota exceeded")
+            return self._connection.execute(sql, *args)
+
+    with store.read(db) as connection:
+        with pytest.raises(HfstatsError, match="free some space") as caught:
+            queries.run_query(SpillsOntoAFullDisk(connection), "exclusivity")
+    assert not isinstance(caught.value, UsageError)
+
+
 def test_download_counts_too_large_to_add_in_64_bits_are_added_exactly(tmp_path):
     # Any JSON integer a BIGINT holds loads; their sum must not make a query or the report fail.
     largest = 2**63 - 1
