@@ -869,8 +869,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
     # The year (up to as_of) did not end before the snapshot: a count, however exact, can
     # only grow. (By an as_of before the year began, it is 0 whatever the snapshot.)
     finished = context.snapshot_finished_at
-    before_the_year = claim.as_of is not None and claim.as_of < datetime(year, 1, 1, tzinfo=UTC)
-    unfinished = not before_the_year and (finished is None or period_end > finished)
+    unfinished = not _before_the_year(claim) and (finished is None or period_end > finished)
     per_method = {}
     for method in METHODS:
         rows = _run(context, claim, "yearly_additions", method)
@@ -935,14 +934,18 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             f"({_instant_text(finished)}); models created since are missing, so {lower} is "
             "only a lower bound"
         )
-    # With no upper bound (an unfinished period), only the lower bound is said.
-    upper_counts = "" if upper is None else f", the upper bound {upper} counts them"
-    as_additions = "" if upper is None else f" as {year} additions"
+
+    def upper_counts(them: str) -> str:
+        # With no upper bound (an unfinished period), only the lower bound is said.
+        return (
+            "" if upper is None else f", the upper bound {upper} counts {them} as {year} additions"
+        )
+
     if primary["undated_models"]:
         result.caveats.append(
             f"no creation date: {primary['undated_models']} {framework_class} models have no "
             f"usable createdAt (damaged data); the lower bound {lower} leaves them out"
-            f"{upper_counts}{as_additions}"
+            f"{upper_counts('them')}"
         )
     placeholder = primary["placeholder_models"]
     if placeholder and _placeholder_reaches(claim):
@@ -950,7 +953,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             f"placeholder dates: {placeholder} {framework_class} models carry the Hub's "
             f"placeholder createdAt (created at an unknown time up to "
             f"{_instant_text(PLACEHOLDER_CUTOFF)}); the lower bound {lower} leaves them out"
-            f"{upper_counts}{' all' if upper_counts else ''}{as_additions}"
+            f"{upper_counts('them all')}"
         )
     elif placeholder and year <= PLACEHOLDER_CUTOFF.year:
         result.caveats.append(
@@ -975,14 +978,17 @@ def _is_year(value: Any, year: int) -> bool:
     return value is not None and int(value) == year
 
 
+def _before_the_year(claim: Claim) -> bool:
+    """The claim's as_of is before its year began: nothing was added in that year by then."""
+    year_began = datetime(claim.select["year"], 1, 1, tzinfo=UTC)
+    return claim.as_of is not None and claim.as_of < year_began
+
+
 def _placeholder_reaches(claim: Claim) -> bool:
     """Whether placeholder-dated models (created at an unknown time up to 2022-03-02) can be
     additions of the claim's year by its as_of: not of a later year, nor by a date before the
     year began."""
-    year = claim.select["year"]
-    if year > PLACEHOLDER_CUTOFF.year:
-        return False
-    return claim.as_of is None or claim.as_of >= datetime(year, 1, 1, tzinfo=UTC)
+    return claim.select["year"] <= PLACEHOLDER_CUTOFF.year and not _before_the_year(claim)
 
 
 def _bound_phrase(reading: dict[str, Any]) -> str:
