@@ -173,7 +173,7 @@ def collect(
         results[name] = queries.run_query(
             connection, name, snapshot_id=snapshot_id, as_of=as_of, cache=cache, **options
         )
-    # Any as_of leaves out the models without a createdAt; one after every date, no others.
+    # Placeholder-dated models count as created at the cut-off: an earlier as_of leaves them out.
     if as_of is not None and as_of < claims.PLACEHOLDER_CUTOFF:
         placeholder = _without_year(
             queries.run_query(
@@ -191,6 +191,7 @@ def collect(
                 f"an unknown time up to {PLACEHOLDER_DAY}, they are left out, since whether they "
                 f"existed by {as_of_text(as_of)} is unknown."
             )
+    # Any as_of leaves out the models without a createdAt; one after every date, no others.
     dated = {
         name: queries.run_query(
             connection,
