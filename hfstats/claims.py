@@ -17,6 +17,7 @@ The verdict logic is in small pure functions over numbers (``point_verdict``,
 from __future__ import annotations
 
 import math
+import operator
 import re
 import reprlib
 from collections.abc import Iterable, Sequence
@@ -37,7 +38,9 @@ from .output import escape_control, markdown_cell, render
 from .resources import data_path
 
 KINDS = ("measured", "proxy", "not_checkable")
-COMPARISONS = (">=", "<=", "~")
+# "over 45,000" is > 45000: at exactly 45,000 it does not hold.
+ORDERINGS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+COMPARISONS = (*ORDERINGS, "~")
 DEFAULT_METHOD = "tags"
 
 HOLDS = "holds"
@@ -557,10 +560,8 @@ def point_verdict(value: Fraction | int | float, expected: Expected) -> str:
     """The verdict for one exact measurement."""
     measured = _exact(value)
     target = _exact(expected.value)
-    if expected.comparison == ">=":
-        return HOLDS if measured >= target else DOES_NOT_HOLD
-    if expected.comparison == "<=":
-        return HOLDS if measured <= target else DOES_NOT_HOLD
+    if expected.comparison in ORDERINGS:
+        return HOLDS if ORDERINGS[expected.comparison](measured, target) else DOES_NOT_HOLD
     tolerance = _exact(expected.tolerance or 0)
     return HOLDS_WITHIN_TOLERANCE if abs(measured - target) <= tolerance else DOES_NOT_HOLD
 
@@ -577,16 +578,18 @@ def interval_verdict(
     low = _exact(lower)
     high = None if upper is None else _exact(upper)
     target = _exact(expected.value)
-    if expected.comparison == ">=":
-        if low >= target:
+    if expected.comparison in (">=", ">"):  # the larger, the likelier to hold
+        satisfies = ORDERINGS[expected.comparison]
+        if satisfies(low, target):
             return HOLDS, "lower"
-        if high is not None and high < target:
+        if high is not None and not satisfies(high, target):
             return DOES_NOT_HOLD, "upper"
         return INDETERMINATE, "both"
-    if expected.comparison == "<=":
-        if high is not None and high <= target:
+    if expected.comparison in ("<=", "<"):
+        satisfies = ORDERINGS[expected.comparison]
+        if high is not None and satisfies(high, target):
             return HOLDS, "upper"
-        if low > target:
+        if not satisfies(low, target):
             return DOES_NOT_HOLD, "lower"
         return INDETERMINATE, "both"
     tolerance = _exact(expected.tolerance or 0)

@@ -381,6 +381,22 @@ def test_a_count_without_an_upper_bound_is_judged_on_its_lower_bound_alone(
     assert claims.interval_verdict(lower, None, expected)[0] == verdict
 
 
+@pytest.mark.parametrize(
+    ("comparison", "verdict_at_10", "interval_verdict"),
+    [
+        (">", "does not hold", "indeterminate"),  # "over 10": 10 is not over 10
+        (">=", "holds", "holds"),
+        ("<", "does not hold", "does not hold"),  # "under 10"
+        ("<=", "holds", "indeterminate"),
+    ],
+)
+def test_strict_comparisons_leave_out_the_value_itself(comparison, verdict_at_10, interval_verdict):
+    expected = claims.Expected(comparison, 10)
+    assert claims.point_verdict(10, expected) == verdict_at_10
+    # [10, 12]: over 10 unless the count is 10; at least 10 in any case.
+    assert claims.interval_verdict(10, 12, expected)[0] == interval_verdict
+
+
 def test_a_year_by_an_as_of_before_it_began_is_finished_whatever_the_snapshot(fixture_db, tmp_path):
     with store.read(fixture_db) as connection:
         (finished,) = connection.execute(
@@ -547,7 +563,7 @@ def test_results_table_contract(fixture_db):
     assert rows[0][:5] == (
         "pytorch-exclusive-added-2022",
         "2022-12-31",
-        ">= 45000",
+        "> 45000",
         "[10, 15]",
         "does not hold",
     )
@@ -573,7 +589,7 @@ claims:
     [
         (("query: exclusivity", "query: no_such_query"), "unknown query 'no_such_query'"),
         (('    statement: "a claim"\n', ""), "missing field 'statement'"),
-        (('comparison: "~"', 'comparison: ">"'), "bad comparison '>'"),
+        (('comparison: "~"', 'comparison: "=>"'), "bad comparison '=>'"),
         (("as_of: 2022-12-31", "as_of: 2022-13-45"), "bad date"),
         (("id: mine", "id: pytorch-exclusive-share-2022"), "duplicate id"),
         (("select: {", "select: {{"), "YAML syntax error"),
@@ -992,9 +1008,9 @@ def test_seed_claims_match_an_independent_count_of_the_servers_elements(tmp_path
     result = results["pytorch-exclusive-added-2022"]
     assert (result["numbers"]["lower"], result["numbers"]["upper"]) == (lower, lower + placeholder)
     assert result["measured"] == f"[{lower}, {lower + placeholder}]"
-    if lower >= 45000:
+    if lower > 45000:  # "over 45,000"
         assert result["verdict"] == "holds"
-    elif lower + placeholder < 45000:
+    elif lower + placeholder <= 45000:
         assert result["verdict"] == "does not hold"
     else:
         assert result["verdict"] == "indeterminate"
