@@ -398,6 +398,23 @@ def yearly_additions_title(rows: Sequence[dict]) -> str:
     )
 
 
+def _sentences(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
+def _partial_year_note(data: ReportData, rows: Sequence[dict], value: str = "models") -> str:
+    """That the latest year drawn is counted only up to the snapshot (or --as-of), when it is:
+    drawn like the others, its smaller bar would read as a decline."""
+    years = [r["year"] for r in rows if r["year"] is not None and (r[value] or 0) > 0]
+    until = data.as_of or data.snapshot.finished_at
+    if not years or not isinstance(until, datetime):
+        return ""
+    latest = max(years)
+    if until >= datetime(latest + 1, 1, 1, tzinfo=UTC):
+        return ""
+    return f"{latest} is counted only up to {until.astimezone(UTC).date().isoformat()}."
+
+
 def _without_year(result: queries.QueryResult, value: str) -> int:
     return sum(r[value] or 0 for r in _rows(result) if r["year"] is None)
 
@@ -494,8 +511,11 @@ def yearly_additions_figure(data: ReportData) -> Figure:
                 rows, "models", "Share of the year's models", normalize=True
             ).properties(width=CHART_WIDTH // 2),
         ),
-        caption=_placeholder_caption(data, "yearly_additions")
-        + " Left: models created per year; right: each class's share of that year's models.",
+        caption=_sentences(
+            _placeholder_caption(data, "yearly_additions"),
+            "Left: models created per year; right: each class's share of that year's models.",
+            _partial_year_note(data, rows),
+        ),
         width=None,
     )
 
@@ -670,9 +690,7 @@ def library_share_figure(data: ReportData) -> Figure:
         "Which libraries do models use, by count and by downloads?",
         library_share_title(all_rows),
         alt.hconcat(by_models, by_downloads),
-        caption=" ".join(
-            filter(None, [library_share_caption(all_rows), stale_downloads_note(data.snapshot)])
-        ),
+        caption=_sentences(library_share_caption(all_rows), stale_downloads_note(data.snapshot)),
         table=(
             ["library", "models", "downloads", "share_of_models", "share_of_downloads"],
             table_rows,
@@ -762,7 +780,11 @@ def deployment_formats_figure(data: ReportData) -> Figure:
         deployment_formats_title(rows),
         alt.layer(cells, text).properties(height=max(36 * len(formats), 80)),
         # A model ships any number of formats: the placeholder models are counted once each.
-        caption=f"{caption} {_placeholder_caption(data, 'yearly_additions', shown_as='column')}",
+        caption=_sentences(
+            caption,
+            _placeholder_caption(data, "yearly_additions", shown_as="column"),
+            _partial_year_note(data, rows),
+        ),
     )
 
 
@@ -798,13 +820,14 @@ def research_models_figure(data: ReportData) -> Figure:
         "Which frameworks do models citing a paper use? (a proxy for research)",
         research_models_title(rows),
         _stacked_by_year(rows, "arxiv_models", "Models citing arXiv"),
-        caption=(
+        caption=_sentences(
             "Models with an arxiv: tag, by creation year and framework class. Citing a paper is "
-            "an indirect sign of research use. "
-            + _placeholder_caption(
+            "an indirect sign of research use.",
+            _placeholder_caption(
                 data, "research_models", "arxiv_models", which="arXiv-citing models"
-            )
-        ).strip(),
+            ),
+            _partial_year_note(data, rows, "arxiv_models"),
+        ),
         table=(["framework_class", "models", "arxiv_models", "share_citing_arxiv"], table_rows),
     )
 

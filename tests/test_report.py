@@ -816,3 +816,22 @@ def test_the_claims_section_says_claims_keep_their_own_date_and_reading(full_rep
     for document in ("report.md", "index.html"):
         text = (full_report / document).read_text()
         assert "measured as it defines itself (its own as_of and reading)" in text
+
+
+def test_the_latest_year_is_said_to_be_counted_only_up_to_the_snapshot(db, full_report):
+    # Drawn like the others, a year not over would read as a decline.
+    with store.read(db) as connection:
+        data = report.collect(connection)
+        (finished,) = connection.execute(
+            "SELECT finished_at FROM snapshots WHERE snapshot_id = 2"
+        ).fetchone()
+        dated = report.collect(connection, as_of=datetime(2025, 6, 30, tzinfo=UTC))
+    latest = max(
+        datetime.fromisoformat(m["createdAt"].replace("Z", "+00:00")).year for m in SECOND_SNAPSHOT
+    )
+    note = f"{latest} is counted only up to {finished.astimezone(UTC).date().isoformat()}."
+    partial = latest == finished.year  # the fixture's newest models are of this year
+    for figure in (report.yearly_additions_figure(data), report.deployment_formats_figure(data)):
+        assert (note in figure.caption) == partial
+    caption = report.yearly_additions_figure(dated).caption
+    assert caption.endswith("2025 is counted only up to 2025-06-30.")
