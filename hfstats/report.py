@@ -406,9 +406,11 @@ def _partial_year_note(data: ReportData, rows: Sequence[dict], value: str = "mod
     """That the latest year drawn is counted only up to the snapshot (or --as-of), when it is:
     drawn like the others, its smaller bar would read as a decline."""
     years = [r["year"] for r in rows if r["year"] is not None and (r[value] or 0) > 0]
-    until = data.as_of or data.snapshot.finished_at
-    if not years or not isinstance(until, datetime):
+    # An --as-of after the snapshot counts no further than the snapshot.
+    ends = [t for t in (data.as_of, data.snapshot.finished_at) if isinstance(t, datetime)]
+    if not years or not ends:
         return ""
+    until = min(ends)
     latest = max(years)
     if until >= datetime(latest + 1, 1, 1, tzinfo=UTC):
         return ""

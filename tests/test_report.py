@@ -826,6 +826,7 @@ def test_the_latest_year_is_said_to_be_counted_only_up_to_the_snapshot(db, full_
             "SELECT finished_at FROM snapshots WHERE snapshot_id = 2"
         ).fetchone()
         dated = report.collect(connection, as_of=datetime(2025, 6, 30, tzinfo=UTC))
+        beyond = report.collect(connection, as_of=datetime(2999, 1, 1, tzinfo=UTC))
     latest = max(
         datetime.fromisoformat(m["createdAt"].replace("Z", "+00:00")).year for m in SECOND_SNAPSHOT
     )
@@ -835,3 +836,23 @@ def test_the_latest_year_is_said_to_be_counted_only_up_to_the_snapshot(db, full_
         assert (note in figure.caption) == partial
     caption = report.yearly_additions_figure(dated).caption
     assert caption.endswith("2025 is counted only up to 2025-06-30.")
+    assert (note in report.yearly_additions_figure(beyond).caption) == partial
+
+
+def test_a_year_not_over_at_the_snapshot_is_said_so_also_with_a_later_as_of(tmp_path):
+    this_year = datetime.now(UTC).year
+    models = [
+        *SECOND_SNAPSHOT,
+        element(28, f"{this_year}-01-15T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"]),
+    ]
+    db = crawl_into(tmp_path / "hub.duckdb", [models])
+    with store.read(db) as connection:
+        (finished,) = connection.execute("SELECT finished_at FROM snapshots").fetchone()
+        for as_of in (None, datetime(this_year + 1, 6, 1, tzinfo=UTC)):
+            caption = report.yearly_additions_figure(
+                report.collect(connection, as_of=as_of)
+            ).caption
+            # An --as-of after the snapshot counts no further than the snapshot.
+            assert caption.endswith(
+                f"{this_year} is counted only up to {finished.astimezone(UTC).date().isoformat()}."
+            )
