@@ -20,7 +20,15 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, HfstatsError, disk_full, first_line
+from .errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    FREE_SPACE,
+    HfstatsError,
+    disk_full,
+    first_line,
+)
 from .output import FORMATS, render, render_chunks
 
 Decorated = TypeVar("Decorated", bound=Callable[..., Any])
@@ -197,11 +205,7 @@ class HfstatsGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             where = f" ({exc.filename})" if exc.filename else ""
-            hint = (
-                "free some space and run it again"
-                if disk_full(exc)
-                else "check the paths you passed"
-            )
+            hint = FREE_SPACE if disk_full(exc) else "check the paths you passed"
             _fail(f"{exc.strerror or exc}{where}: {hint}", EXIT_ERROR)
         except Exception as exc:  # an unexpected bug: still one line unless --debug
             if _is_duckdb_interrupt(exc):
@@ -209,7 +213,7 @@ class HfstatsGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             if disk_full(exc):  # DuckDB's own writes (WAL, export)
-                _fail(f"{first_line(str(exc))}: free some space and run it again", EXIT_ERROR)
+                _fail(f"{first_line(str(exc))}: {FREE_SPACE}", EXIT_ERROR)
             # Of a message of several lines (DuckDB's), the first: the hint must stay on it.
             _fail(
                 f"unexpected error: {type(exc).__name__}: {first_line(str(exc))} "

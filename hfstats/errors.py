@@ -64,6 +64,10 @@ def first_line(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else "unknown error"
 
 
+# What to do about a full disk, said wherever one is met.
+FREE_SPACE = "free some space and run it again"
+
+
 def disk_full(exc: BaseException) -> bool:
     """No space (or quota) left: nothing the user typed is wrong, and trying again later may
     work. DuckDB's own writes say so only in their message."""

@@ -16,14 +16,20 @@ from .errors import BusyError
 def try_lock(path: Path, holder: str) -> tuple[TextIO | None, str]:
     """Lock ``path`` (made if missing) and write ``holder`` into it: the open file, and "";
     or None, and what the process holding it wrote."""
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        written = handle.read().strip()
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            written = handle.read().strip()
+            handle.close()
+            return None, written
+        # The run that held it may have removed the file just before (done, or unable to
+        # write its pid): a lock on a removed file keeps no one out, so lock the new one.
+        if same_file(path, handle):
+            break
         handle.close()
-        return None, written
     try:
         handle.seek(0)
         handle.truncate()
@@ -68,19 +74,13 @@ class DatabaseLock:
         self._handle = None
 
     def __enter__(self) -> DatabaseLock:
-        while True:
-            handle, holder = try_lock(self.path, f"{os.getpid()} {self.command}")
-            if handle is None:
-                pid, _, command = holder.partition(" ")
-                raise BusyError(
-                    f"another {command or 'refresh'}{pid_note(pid)} is running on "
-                    f"{self.path.with_suffix('')}; this one exits without touching it"
-                )
-            # A run that could not write its pid (a full disk) removes the file it locked: a
-            # lock taken on that removed file keeps no one out.
-            if same_file(self.path, handle):
-                break
-            handle.close()
+        handle, holder = try_lock(self.path, f"{os.getpid()} {self.command}")
+        if handle is None:
+            pid, _, command = holder.partition(" ")
+            raise BusyError(
+                f"another {command or 'refresh'}{pid_note(pid)} is running on "
+                f"{self.path.with_suffix('')}; this one exits without touching it"
+            )
         self._handle = handle
         return self
 

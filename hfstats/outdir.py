@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import locks
-from .errors import BusyError, HfstatsError, UsageError, disk_full
+from .errors import FREE_SPACE, BusyError, HfstatsError, UsageError, disk_full
 
 EXPORT_MARKER = ".hfstats-export"
 REPORT_MARKER = ".hfstats-report"
@@ -98,26 +98,20 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
     other's folders away. A lock file beside it, removed when done; the kernel frees the lock
     of a killed run."""
     path = out_dir.parent / f".{out_dir.name}.lock"
-    while True:
-        try:
-            handle, pid = locks.try_lock(path, str(os.getpid()))
-        except OSError as exc:
-            # A full disk is no mistake of the user's (exit 1, not 2).
-            if disk_full(exc):
-                raise HfstatsError(
-                    f"cannot write in {out_dir.parent}: {exc.strerror}; free some space and run "
-                    "it again"
-                ) from None
-            raise UsageError(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
-        if handle is None:
-            who = locks.pid_note(pid)
-            raise BusyError(
-                f"another export or report{who} is writing {out_dir}; try again when it is done"
-            )
-        # The file may have been removed by the run that held it just before: lock the new one.
-        if locks.same_file(path, handle):
-            break
-        handle.close()
+    try:
+        handle, pid = locks.try_lock(path, str(os.getpid()))
+    except OSError as exc:
+        # A full disk is no mistake of the user's (exit 1, not 2).
+        if disk_full(exc):
+            raise HfstatsError(
+                f"cannot write in {out_dir.parent}: {exc.strerror}; {FREE_SPACE}"
+            ) from None
+        raise UsageError(f"cannot write in {out_dir.parent}: {exc.strerror or exc}") from None
+    if handle is None:
+        who = locks.pid_note(pid)
+        raise BusyError(
+            f"another export or report{who} is writing {out_dir}; try again when it is done"
+        )
     try:
         yield
     finally:

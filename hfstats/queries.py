@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from . import frameworks, store
-from .errors import DatabaseError, HfstatsError, UsageError, disk_full, first_line
+from .errors import FREE_SPACE, DatabaseError, HfstatsError, UsageError, disk_full, first_line
 from .resources import data_path
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -271,7 +271,7 @@ def _failed(what: str, exc: duckdb.Error, error: type[HfstatsError]) -> HfstatsE
     """The error to raise for a failing statement: a full disk (DuckDB spilling to its temp
     folder) is no bad input, and has a remedy."""
     if disk_full(exc):
-        return HfstatsError(f"{what}: {first_line(str(exc))}; free some space and run it again")
+        return HfstatsError(f"{what}: {first_line(str(exc))}; {FREE_SPACE}")
     return error(f"{what}: {first_line(str(exc))}")
 
 

@@ -95,18 +95,19 @@ def test_leftovers_of_a_run_with_our_own_pid_are_cleared(tmp_path: Path):
 
 def test_a_lock_file_removed_by_the_writer_before_is_locked_again(tmp_path: Path, monkeypatch):
     # The writer before unlinks the lock file as it finishes: a lock taken on the file it
-    # removed locks nothing the next writer would meet.
-    try_lock = outdir.locks.try_lock
-    locked: list[Path] = []
+    # removed (opened just before) locks nothing the next writer would meet.
+    lock_file = tmp_path / ".out.lock"
+    lock_file.write_text("")
+    opened_before = open(lock_file, "a+")  # noqa: SIM115 - closed by the lock
+    lock_file.unlink()
+    real_open = open
+    locked: list[str] = []
 
-    def unlinked_after_the_first(path: Path, holder: str):
-        handle, held_by = try_lock(path, holder)
-        locked.append(path)
-        if len(locked) == 1:
-            path.unlink()
-        return handle, held_by
+    def first_the_removed_file(*args, **kwargs):
+        locked.append(str(args[0]))
+        return opened_before if len(locked) == 1 else real_open(*args, **kwargs)
 
-    monkeypatch.setattr(outdir.locks, "try_lock", unlinked_after_the_first)
+    monkeypatch.setattr(outdir.locks, "open", first_the_removed_file, raising=False)
     with report_into(tmp_path / "out"):
         assert (tmp_path / ".out.lock").exists()
     assert len(locked) == 2
