@@ -359,7 +359,6 @@ def refresh(
     from .progress import CrawlProgress
 
     _logging_from(ctx, quiet)
-    hub.check_online()
     client = hub.HubClient(endpoint, timeout=timeout, max_retries=max_retries)
     # After the checks above: the bar is drawn when made, and their errors need a line of their own.
     progress = CrawlProgress(quiet=quiet)

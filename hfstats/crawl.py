@@ -47,7 +47,7 @@ from .errors import (
     PageSizeRefusedError,
     UsageError,
 )
-from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, check_online, models_url
+from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
 
 log = logging.getLogger("hfstats.crawl")
 
@@ -293,7 +293,6 @@ def refresh(
     store.merge_memory_limit()
     # A bad endpoint or a file hfstats must not write to is refused before the lock file is made.
     if client is None:
-        check_online()
         client = HubClient(endpoint, token)
     store.check_writable(db_path)
     with locks.DatabaseLock(db_path):

@@ -36,7 +36,8 @@ def crawl_sample(
     """Crawl the recorded sample into ``db_path`` through the real crawler, with no network."""
     recording_path = Path(recording_path) if recording_path else sample_recording()
     listing = recording.first_listing_request(recording_path)
-    client = HubClient(listing.endpoint, False, sleep=_no_wait)  # a recording needs no token
+    # A recording needs no token, and replays on a machine with HF_HUB_OFFLINE set.
+    client = HubClient(listing.endpoint, False, sleep=_no_wait, replay=True)
     with recording.replay(recording_path):
         return crawl.refresh(db_path, page_size=listing.page_size, client=client)
 

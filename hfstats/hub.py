@@ -339,6 +339,8 @@ class HubClient:
     the cached login); ``token=False`` sends none.
 
     ``sleep`` and ``on_wait`` are injectable so tests run fast and progress can show waits.
+    With ``HF_HUB_OFFLINE`` set it refuses to be made, unless ``replay``: its requests are
+    answered by a recording (``recording.replay``), as in ``hfstats demo``.
     """
 
     def __init__(
@@ -354,7 +356,10 @@ class HubClient:
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[str, float], None] | None = None,
         give_up_hint: str = "run `hfstats refresh` again later to resume",
+        replay: bool = False,
     ) -> None:
+        if not replay:
+            check_online()
         # Only None means the default: --endpoint "" is a mistake, not huggingface.co.
         self.endpoint = (default_endpoint() if endpoint is None else endpoint).rstrip("/")
         try:

@@ -27,7 +27,7 @@ from responses.registries import OrderedRegistry
 
 from . import crawl
 from .errors import UsageError
-from .hub import HubClient, check_online, models_url, resolve_token
+from .hub import HubClient, models_url, resolve_token
 
 # Response headers a recording must never keep: they carry credentials or session state.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -204,7 +204,6 @@ def record(
     out_folder = Path(out_path).resolve().parent
     if not out_folder.is_dir():
         raise UsageError(f"folder {out_folder} does not exist")
-    check_online()
     token = resolve_token(token)  # the one to scrub, wherever it came from
     session = requests.Session()
     client = HubClient(

@@ -301,6 +301,21 @@ def test_hf_hub_offline_refuses_a_refresh_from_python(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_hf_hub_offline_refuses_a_client_made_in_python_but_not_a_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # README's From Python section makes its own HubClient for the timeout and retries.
+    from huggingface_hub import constants
+
+    from hfstats.errors import UsageError
+    from hfstats.hub import HubClient
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(UsageError, match="HF_HUB_OFFLINE"):
+        HubClient("http://127.0.0.1:9", timeout=5)
+    assert HubClient("http://127.0.0.1:9", False, replay=True).endpoint == "http://127.0.0.1:9"
+
+
 def test_the_demo_runs_with_hf_hub_offline_set(tmp_path: Path) -> None:
     # The demo replays a recording: an offline machine is where it is most wanted.
     result = hfstats(tmp_path, "demo", cwd=tmp_path, env_extra={"HF_HUB_OFFLINE": "1"})
