@@ -1,7 +1,7 @@
 """The `hfstats` command: parses options, calls the library, prints. Nothing else.
 
-Exit codes: 0 ok, 1 error, 2 usage (bad input), 75 busy (another refresh holds the database:
-try again later), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
+Exit codes: 0 ok, 1 error, 2 usage (bad input), 75 busy (another refresh or program holds the
+database, or another report or export writes the same folder: try again later), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
 """
 
 from __future__ import annotations
@@ -282,13 +282,14 @@ def cli(ctx: click.Context, debug: bool, log_file: Path | None) -> None:
     Crawl the Hub's model listing into a DuckDB file (refresh), query it (query, sql),
     re-measure published claims (check) and render charts for docs (report).
 
-    Exit codes: 0 ok, 1 error, 2 bad input, 75 busy (another refresh is running; try later),
+    Exit codes: 0 ok, 1 error, 2 bad input, 75 busy (the database or output folder is in use by
+    another run; try later),
     130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     ctx.obj["log_file"] = log_file
-    # Every command logs (and --log-file records its failures); refresh narrows it with --quiet.
+    # Every command logs (and --log-file records its failures); the commands with --quiet narrow it.
     _setup_logging(False, log_file, debug)
 
 

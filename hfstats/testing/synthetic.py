@@ -3,7 +3,7 @@
 Field names, order and value forms follow ``shared/hub-api/samples/`` (model-gpt2.json and
 friends): ``_id`` whose first 8 hex digits are the creation time, ISO times with milliseconds and
 ``Z``, ``gated`` as false/"auto"/"manual", ``siblings`` as ``{"rfilename": ...}``, and
-``library_name``/``pipeline_tag`` absent (not null) when unknown. About 1 KB per element.
+``library_name``/``pipeline_tag`` absent (not null) when unknown. About 800 bytes per element.
 """
 
 from __future__ import annotations
