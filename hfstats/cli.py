@@ -412,7 +412,7 @@ def refresh(
 
 @cli.group(invoke_without_command=True)
 @db_option
-@format_option(("table", "json", "csv", "markdown"))
+@format_option(("table", "csv", "json", "markdown"))
 @click.pass_context
 def snapshots(ctx: click.Context, db_path: Path, fmt: str) -> None:
     """List snapshots: id, times, mode, complete, models, added, changed, renamed, deleted,

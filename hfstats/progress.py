@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+from typing import TextIO
 
 from .crawl import CrawlState
 from .hub import Page
@@ -19,7 +20,7 @@ LOG_EVERY_SECONDS = 10.0
 class CrawlProgress:
     """Callbacks for ``crawl.refresh(on_page=...)`` and ``HubClient(on_wait=...)``."""
 
-    def __init__(self, quiet: bool = False, stream=None) -> None:
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self._bar = None

@@ -89,7 +89,6 @@ PNG_SCALE = 1.0
 class SnapshotInfo:
     snapshot_id: int
     finished_at: datetime | None
-    complete_snapshots: int
     # The latest complete full crawl up to this snapshot (itself when it is one), or None.
     last_full: int | None = None
 
@@ -148,7 +147,7 @@ def collect(
         """,
         {"id": snapshot_id},
     ).fetchone()
-    snapshot = SnapshotInfo(snapshot_id, finished_at, complete_snapshots, last_full)
+    snapshot = SnapshotInfo(snapshot_id, finished_at, last_full)
     names = list(FIGURE_BUILDERS)
     notes = []
     if complete_snapshots < 2:
