@@ -47,7 +47,7 @@ _TABLES = {
     # Types every engine reads: Trino, Athena and older Spark have no unsigned 64-bit integer
     # (the hash becomes 16 hex digits) and may not know Parquet's JSON type (raw becomes text).
     # Databases typed before hfstats refused them may hold times Arrow and Spark cannot read
-    # (infinity, years past 9999): NULL, as hfstats types them now.
+    # (infinity, years past 9999 or before 1900): NULL, as hfstats types them now.
     "model_versions": (
         "SELECT t.* REPLACE (lpad(hex(t.content_hash), 16, '0') AS content_hash, "
         f"t.raw::VARCHAR AS raw, "

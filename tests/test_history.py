@@ -460,8 +460,17 @@ def test_export_of_a_database_without_a_complete_snapshot_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-# Times DuckDB's cast takes but that are no ISO-8601 instant Arrow, Spark or Python can read.
-UNREADABLE_TIMES = ["infinity", "-infinity", "epoch", "290000-01-01T00:00:00Z", "0000-06-01"]
+# Times DuckDB's cast takes but that are no ISO-8601 instant Arrow, Spark or Python can read;
+# Spark 3 refuses a Parquet file not written by Spark that holds a time before 1900.
+UNREADABLE_TIMES = [
+    "infinity",
+    "-infinity",
+    "epoch",
+    "290000-01-01T00:00:00Z",
+    "0000-06-01",
+    "1899-12-31T23:59:59.999Z",
+    "0500-01-01T00:00:00.000Z",
+]
 
 
 @pytest.mark.parametrize(
@@ -471,6 +480,7 @@ def test_times_no_reader_can_read_are_stored_as_null_and_exported_readable(tmp_p
     models = list(synthetic_models(12, seed=17))
     for model, odd in zip(models, UNREADABLE_TIMES, strict=False):
         model[key] = odd
+    models[len(UNREADABLE_TIMES)][key] = "1900-01-01T00:00:00.000Z"  # the first one kept
     sent = {m["_id"]: m[key] for m in models}
     db = tmp_path / "t.duckdb"
     with FakeHub(models) as hub:
@@ -486,7 +496,7 @@ def test_times_no_reader_can_read_are_stored_as_null_and_exported_readable(tmp_p
     # A database typed before: the export still writes no time an engine cannot read.
     with duckdb.connect(str(db)) as connection:
         connection.execute(
-            "UPDATE model_versions SET created_at = 'infinity', last_modified = '-infinity'"
+            "UPDATE model_versions SET created_at = 'infinity', last_modified = '1899-12-31 23:59Z'"
         )
     out = tmp_path / "export"
     export(db, out)
