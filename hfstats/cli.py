@@ -109,7 +109,8 @@ method_option = click.option(
 )
 as_of_option = click.option(
     "--as-of",
-    help="Only models created by then: YYYY-MM-DD (end of that day, UTC) or an ISO timestamp.",
+    help="Only models created by then: YYYY-MM-DD (end of that day, UTC) or an ISO timestamp. "
+    "It picks no snapshot: models are as the snapshot read (--snapshot) has them.",
 )
 
 
