@@ -1,7 +1,8 @@
 """The `hfstats` command: parses options, calls the library, prints. Nothing else.
 
 Exit codes: 0 ok, 1 error, 2 usage (bad input), 75 busy (another refresh or program holds the
-database, or another report or export writes the same folder: try again later), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
+database, or another report or export writes the same folder: try again later), 130 interrupted
+(Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
 """
 
 from __future__ import annotations
