@@ -77,6 +77,11 @@ CUT_TAIL_TOLERATED = 10
 # (in hfstats_meta) to be compared; a larger one is only recorded with --allow-shrink.
 REFUSED_TAIL_KEY = "refused_tail"
 REFUSED_TAIL_KEPT = 10_000
+# Before a full crawl marks a model deleted, the Hub is asked for it (one request each): a
+# commit dated before the crawl began, landing while it ran, moves a model into a part of the
+# listing already read, below the catch-up passes. At most this many, or as many as the crawl
+# had pages, are asked about; more missing models (a mass deletion) are recorded unasked.
+MISSING_ASKED = 100
 # The Hub's Date header has whole seconds: a difference with the local clock beyond this is
 # skew (or a slow first response), not rounding.
 CLOCK_TOLERANCE = timedelta(seconds=2)
@@ -373,16 +378,24 @@ def refresh(
             _note(
                 result.notes,
                 f"the listing was still changing after {state.catchup_passes} catch-up passes: "
-                "a model modified during the crawl may be missing from this snapshot (and "
-                "counted as deleted) until the next refresh",
+                "a model modified during the crawl may be in this snapshot as it was before "
+                "(missing, if it is new) until the next refresh",
             )
         # Before the checks that read the pages too: damage must not pass for a cut listing.
         store.check_saved_pages(staging.page_files(state.pages))
+        missing: tuple[int, list[tuple[str, str]]] = (0, [])
         with store.write(db_path) as connection:
             if state.mode == "full" and not allow_shrink:
                 _refuse_a_shrunken_listing(connection, staging, state)
                 if accepted := _refuse_a_cut_listing(connection, staging, state):
                     _note(result.notes, accepted)
+            if state.mode == "full" and store.current_models(connection):
+                missing = store.unlisted_models(
+                    connection, staging.page_files(state.pages), max(MISSING_ASKED, state.pages)
+                )
+        # Asked with the database closed: readers need not wait out the Hub's rate limit.
+        still_there = _still_on_the_hub(client, state, missing, result.notes)
+        with store.write(db_path) as connection:
             # The merge of a million models takes most of a minute, in silence otherwise.
             log.info(
                 "merging %d page(s), %d listing element(s), into snapshot %d",
@@ -399,6 +412,7 @@ def refresh(
                 pages=state.pages,
                 requests=state.requests,
                 models_seen=state.models_seen,
+                still_there=still_there,
             )
             if state.mode == "full":
                 # A tail refused before is either recorded now or was listed again.
@@ -548,6 +562,41 @@ def _refuse_a_shrunken_listing(
     )
 
 
+def _still_on_the_hub(
+    client: HubClient,
+    state: CrawlState,
+    missing: tuple[int, list[tuple[str, str]]],
+    notes: list[str],
+) -> list[str]:
+    """The object ids of the models missing from a full listing that the Hub still serves
+    (asked one by one, up to the number in ``missing``'s list), for the merge to keep."""
+    count, rows = missing
+    if not count:
+        return []
+    if count > len(rows):
+        _note(
+            notes,
+            f"{count:,} models missing from the listing are recorded as deleted without asking "
+            f"the Hub about each (more than the {len(rows):,} asked about at most)",
+        )
+        return []
+    log.info("asking the Hub about %d model(s) missing from the listing", count)
+    requests_before = client.stats.requests
+    try:
+        found = [
+            object_id for object_id, model_id in rows if client.find_model(model_id) == object_id
+        ]
+    finally:
+        state.requests += client.stats.requests - requests_before
+    if found:
+        _note(
+            notes,
+            f"{len(found):,} model(s) missing from the listing are still on the Hub (a commit "
+            "moved them into pages already read): kept as last read, not marked deleted",
+        )
+    return found
+
+
 def _refuse_a_cut_listing(
     connection: duckdb.DuckDBPyConnection, staging: Staging, state: CrawlState
 ) -> str | None:
@@ -562,9 +611,14 @@ def _refuse_a_cut_listing(
     snapshot_id = latest["snapshot_id"]
     if store.models_modified_before(connection, snapshot_id, oldest) <= CUT_TAIL_TOLERATED:
         return None
-    missing, ids = store.unlisted_models_before(
-        connection, snapshot_id, oldest, staging.page_files(state.pages), REFUSED_TAIL_KEPT
+    missing, rows = store.unlisted_models(
+        connection,
+        staging.page_files(state.pages),
+        REFUSED_TAIL_KEPT,
+        snapshot_id=snapshot_id,
+        before=oldest,
     )
+    ids = [object_id for object_id, _ in rows]
     if missing <= CUT_TAIL_TOLERATED:
         return None
     earlier = _earlier_refused_tail(connection, state.endpoint)

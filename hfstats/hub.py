@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
-from urllib.parse import SplitResult, parse_qs, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -413,29 +413,7 @@ class HubClient:
                 page = self._fetch(url)
             except BadResponse as problem:
                 attempt += 1
-                if attempt > self.max_retries:
-                    raise HubUnavailableError(
-                        f"giving up on {self._redact(url)} after {self.max_retries} retries: "
-                        f"{problem}; {self._give_up_hint}"
-                    ) from None
-                # A wait the server asks for, but never less than the backoff: a Retry-After of
-                # 0, or a date already past by our clock, must not send the retries at once.
-                delay = self._backoff(attempt)
-                if problem.wait is not None:
-                    delay = max(problem.wait, delay)
-                if problem.at_least is not None:
-                    delay = max(delay, min(problem.at_least, self.backoff_cap))
-                if problem.rate_limited:
-                    # With what RateLimit asks for, in one wait, counted as the rate limit's.
-                    self._window_waited = self._rate_limit_wait > 0
-                    delay = max(delay, self._rate_limit_wait)
-                    self.stats.rate_limit_waits += 1
-                    self.stats.rate_limit_wait_seconds += delay
-                self.stats.retries += 1
-                log.info("retry %d/%d in %.1fs: %s", attempt, self.max_retries, delay, problem)
-                self._wait("rate limit" if problem.rate_limited else "retry", delay)
-                # A 5xx may also carry RateLimit's r=0: the time is spent once.
-                self._rate_limit_wait = max(0.0, self._rate_limit_wait - delay)
+                self._retry_after(attempt, problem, url)
                 continue
             if self._looks_cut_short(page):
                 if suspicious < SUSPICIOUS_PAGE_RETRIES:
@@ -460,7 +438,47 @@ class HubClient:
                 )
             return page
 
+    def find_model(self, model_id: str) -> str | None:
+        """The ``_id`` of the model the Hub serves at ``/api/models/{model_id}`` (following the
+        redirect of a renamed model), or None when it serves none there (404, or 401/403 for a
+        model gone private). Retries like ``get_page``."""
+        url = f"{self.endpoint}/api/models/{quote(model_id, safe='/')}"
+        attempt = 0
+        while True:
+            self._pace()
+            try:
+                return self._fetch_model(url)
+            except BadResponse as problem:
+                attempt += 1
+                self._retry_after(attempt, problem, url)
+
     # -- internals ------------------------------------------------------------------------------
+
+    def _retry_after(self, attempt: int, problem: BadResponse, url: str) -> None:
+        """Wait before try ``attempt + 1`` of ``url``, or give up with ``HubUnavailableError``."""
+        if attempt > self.max_retries:
+            raise HubUnavailableError(
+                f"giving up on {self._redact(url)} after {self.max_retries} retries: "
+                f"{problem}; {self._give_up_hint}"
+            ) from None
+        # A wait the server asks for, but never less than the backoff: a Retry-After of
+        # 0, or a date already past by our clock, must not send the retries at once.
+        delay = self._backoff(attempt)
+        if problem.wait is not None:
+            delay = max(problem.wait, delay)
+        if problem.at_least is not None:
+            delay = max(delay, min(problem.at_least, self.backoff_cap))
+        if problem.rate_limited:
+            # With what RateLimit asks for, in one wait, counted as the rate limit's.
+            self._window_waited = self._rate_limit_wait > 0
+            delay = max(delay, self._rate_limit_wait)
+            self.stats.rate_limit_waits += 1
+            self.stats.rate_limit_wait_seconds += delay
+        self.stats.retries += 1
+        log.info("retry %d/%d in %.1fs: %s", attempt, self.max_retries, delay, problem)
+        self._wait("rate limit" if problem.rate_limited else "retry", delay)
+        # A 5xx may also carry RateLimit's r=0: the time is spent once.
+        self._rate_limit_wait = max(0.0, self._rate_limit_wait - delay)
 
     def _looks_cut_short(self, page: Page) -> bool:
         """An empty page, or a full page without a next link, may be a glitch: ask again.
@@ -478,7 +496,9 @@ class HubClient:
         limit = _requested_limit(page.url) or self._full_page_size
         return len(page.models) >= min(limit, self._full_page_size)
 
-    def _fetch(self, url: str) -> Page:
+    def _get(self, url: str) -> tuple[requests.Response, bytes, datetime | None]:
+        """One GET of ``url``: the response, its body and its ``Date``; ``BadResponse`` for what
+        is worth retrying (no answer, a broken one, 429, 5xx)."""
         # Counted when sent: a request whose answer breaks off has still spent quota.
         self.stats.requests += 1
         try:
@@ -525,6 +545,26 @@ class HubClient:
             # up to its cap, but a 0 must not make the retries come all at once.
             asked = retry_after_seconds(response.headers.get("Retry-After"), served_at)
             raise BadResponse(f"HTTP {status}", at_least=asked)
+        return response, body, served_at
+
+    def _fetch_model(self, url: str) -> str | None:
+        response, body, _ = self._get(url)
+        if response.status_code >= 400:
+            # 404 for a deleted model, 401/403 for one gone private; any other refusal (of an
+            # odd legacy id, say) leaves it as unlisted as before it was asked about.
+            return None
+        try:
+            model = _parse_json(body)
+        except (RecursionError, UnicodeDecodeError, ValueError):
+            raise BadResponse(f"a body that is not JSON ({len(body)} bytes)") from None
+        object_id = model.get("_id") if isinstance(model, dict) else None
+        if not isinstance(object_id, str):
+            raise BadResponse("an answer without the model's _id")
+        return object_id
+
+    def _fetch(self, url: str) -> Page:
+        response, body, served_at = self._get(url)
+        status = response.status_code
         if status in (401, 403):
             hint = (
                 "check HF_TOKEN or log in again with `hf auth login`"

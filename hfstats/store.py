@@ -26,7 +26,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -656,39 +656,63 @@ def models_modified_before(
     return int(row[0]) if row else 0
 
 
-def unlisted_models_before(
+def current_models(connection: duckdb.DuckDBPyConnection) -> int:
+    """How many models have a current version (a full merge keeps or marks each deleted)."""
+    return connection.execute(
+        "SELECT count(*) FROM model_versions WHERE valid_to IS NULL"
+    ).fetchall()[0][0]
+
+
+def unlisted_models(
     connection: duckdb.DuckDBPyConnection,
-    snapshot_id: int,
-    instant: datetime,
     page_files: list[Path],
     keep: int,
-) -> tuple[int, list[str]]:
-    """The models of a snapshot last modified before ``instant`` whose ``_id`` none of the page
-    files lists (a model committed to since is listed with its new time): how many, and the
-    object ids of up to ``keep`` of them, sorted. Reads every page again."""
+    *,
+    snapshot_id: int | None = None,
+    before: datetime | None = None,
+) -> tuple[int, list[tuple[str, str]]]:
+    """The models whose ``_id`` none of the page files lists: how many, and the object ids and
+    ids of up to ``keep`` of them, sorted by object id. By default every model with a current
+    version (what a full merge of these pages would mark deleted); with ``snapshot_id`` and
+    ``before``, the models of that snapshot last modified before ``before`` (a model committed
+    to since is listed with its new time). Reads every page again."""
+    if snapshot_id is None:
+        candidates = "SELECT object_id, id FROM model_versions WHERE valid_to IS NULL"
+        params: dict[str, object] = {}
+    else:
+        candidates = (
+            "SELECT object_id, id FROM models_at($snapshot_id) WHERE last_modified < $before"
+        )
+        params = {"snapshot_id": snapshot_id, "before": before}
     connection.execute("SET memory_limit = ?", [merge_memory_limits(page_files)[0]])
     connection.execute("SET threads = ?", [MERGE_THREADS])
+    source = (
+        "read_json_objects($files, format = 'array') AS t(j)"
+        if page_files
+        else "(SELECT NULL::JSON AS j WHERE false) AS t"
+    )
+    if page_files:
+        params["files"] = [str(p) for p in page_files]
     with _saved_pages_read(page_files):
         connection.execute(
-            """
+            f"""
         CREATE OR REPLACE TEMP TABLE unlisted AS
-        WITH older AS (
-            SELECT object_id FROM models_at($snapshot_id) WHERE last_modified < $instant
-        ),
+        WITH candidates AS ({candidates}),
         listed AS (
-            SELECT DISTINCT older.object_id
-            FROM read_json_objects($files, format = 'array') AS t(j)
-            JOIN older ON older.object_id = t.j->>'_id'
+            SELECT DISTINCT candidates.object_id
+            FROM {source}
+            JOIN candidates ON candidates.object_id = t.j->>'_id'
         )
-        SELECT object_id FROM older WHERE object_id NOT IN (SELECT object_id FROM listed)
+        SELECT object_id, id FROM candidates
+        WHERE object_id NOT IN (SELECT object_id FROM listed)
         """,
-            {"snapshot_id": snapshot_id, "instant": instant, "files": [str(p) for p in page_files]},
+            params,
         )
     count = connection.execute("SELECT count(*) FROM unlisted").fetchall()[0][0]
-    ids = connection.execute("SELECT object_id FROM unlisted ORDER BY 1 LIMIT ?", [keep])
-    kept = [i for (i,) in ids.fetchall()]
+    kept = connection.execute("SELECT object_id, id FROM unlisted ORDER BY 1 LIMIT ?", [keep])
+    rows = [(object_id, model_id) for object_id, model_id in kept.fetchall()]
     connection.execute("DROP TABLE unlisted")
-    return int(count), kept
+    return int(count), rows
 
 
 def get_meta(connection: duckdb.DuckDBPyConnection, key: str) -> str | None:
@@ -769,11 +793,14 @@ def merge_pages(
     pages: int,
     requests: int,
     models_seen: int | None = None,
+    still_there: Sequence[str] = (),
 ) -> MergeResult:
     """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction.
 
     A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With
-    ``full``, models of the previous state that the crawl did not see are marked deleted.
+    ``full``, models of the previous state that the crawl did not see are marked deleted,
+    except those in ``still_there`` (object ids the Hub was found to still have: they keep
+    their current version).
     """
     check_saved_pages(page_files)
     limits = merge_memory_limits(page_files)
@@ -795,6 +822,7 @@ def merge_pages(
                     pages,
                     requests,
                     models_seen,
+                    still_there,
                 )
         except duckdb.OutOfMemoryException:
             if tried == len(limits):
@@ -851,6 +879,7 @@ def _merge(
     pages: int,
     requests: int,
     models_seen: int | None,
+    still_there: Sequence[str],
 ) -> MergeResult:
     s = snapshot_id
     files = [str(p) for p in page_files]
@@ -921,28 +950,39 @@ def _merge(
     ).fetchall()[0][0]
     deleted = 0
     if full:
+        listed = "incoming"
+        if still_there:
+            # Unlisted but still on the Hub: kept as they are, like the listed models.
+            listed = "listed"
+            connection.execute(
+                "CREATE OR REPLACE TEMP TABLE listed AS SELECT object_id FROM incoming "
+                "UNION ALL SELECT unnest($ids::VARCHAR[])",
+                {"ids": list(still_there)},
+            )
         deleted = connection.execute(
-            """
+            f"""
             SELECT count(*) FROM model_versions v
-            WHERE v.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.object_id = v.object_id)
+            WHERE v.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM {listed} l WHERE l.object_id = v.object_id)
             """
         ).fetchall()[0][0]
         connection.execute(
-            """
+            f"""
             UPDATE model_versions SET valid_to = ?
             WHERE valid_to IS NULL AND NOT EXISTS (
-                SELECT 1 FROM incoming i WHERE i.object_id = model_versions.object_id)
+                SELECT 1 FROM {listed} l WHERE l.object_id = model_versions.object_id)
             """,
             [s],
         )
         connection.execute(
-            """
+            f"""
             UPDATE model_counters SET valid_to = ?
             WHERE valid_to IS NULL AND NOT EXISTS (
-                SELECT 1 FROM incoming i WHERE i.object_id = model_counters.object_id)
+                SELECT 1 FROM {listed} l WHERE l.object_id = model_counters.object_id)
             """,
             [s],
         )
+        if still_there:
+            connection.execute("DROP TABLE listed")
     # Close the versions that changed; then every incoming model without a current version (new
     # or just closed) gets one. Inserting straight from `incoming` spares a copy of every new
     # row (all of them in a first crawl).

@@ -99,6 +99,23 @@ def test_full_crawl_marks_an_unlisted_model_deleted(tmp_path, recordings):
         if entry["body"].startswith("["):
             page = [e for e in json.loads(entry["body"]) if e["_id"] != gone_id]
             entry["body"] = json.dumps(page, ensure_ascii=False, separators=(",", ":"))
+    # Before marking it deleted the crawler asks for the model; the Hub answers a model it does
+    # not have as in ../shared/hub-api/samples/model-not-found.json (401, not 404).
+    entries.append(
+        {
+            "method": "GET",
+            "url": f"https://huggingface.co/api/models/{gone}",
+            "status": 401,
+            "body": '{"error":"Invalid username or password."}',
+            "content_type": "application/json; charset=utf-8",
+            "headers": {
+                "ratelimit": '"api";r=483;t=212',
+                "ratelimit-policy": '"fixed window";"api";q=500;w=300',
+                "x-error-message": "Invalid username or password.",
+            },
+            "auto_calculate_content_length": False,
+        }
+    )
     without = tmp_path / "crawl-without.yaml"
     without.write_text(yaml.dump({"responses": [{"response": e} for e in entries]}))
 

@@ -694,6 +694,30 @@ def test_404_is_a_not_found_error_without_retries() -> None:
         assert hub.stats.requests == 1 and sleeps == []
 
 
+def test_find_model_follows_a_rename_and_retries_but_takes_any_refusal_for_no_model() -> None:
+    sleeps = Sleeps()
+    renamed, other = MODELS[0], MODELS[1]
+    with FakeHub(MODELS) as hub:
+        hub.rename(renamed["_id"], "new-owner/renamed")
+        client = client_for(hub, sleeps)
+        assert client.find_model(renamed["id"]) == renamed["_id"]  # 307, then the model
+        assert client.find_model(other["id"]) == other["_id"]
+        assert client.find_model("nobody/no-such-model") is None
+        assert client.stats.requests == 4 and sleeps == []
+    # The Hub answers an unknown model 401 (../shared/hub-api/samples/model-not-found.json),
+    # and a broken answer or a 5xx is retried before it is believed.
+    with responses.RequestsMock() as mocked:
+        url = "https://hub.test/api/models/some-org/some-model"
+        mocked.get(url, status=503, body="<html>busy</html>")
+        mocked.get(url, status=200, body="{}")
+        mocked.get(url, status=200, json={"_id": "abc", "id": "some-org/some-model"})
+        mocked.get("https://hub.test/api/models/gone/model", status=401, json={"error": "x"})
+        client = HubClient("https://hub.test", False, backoff_base=0.01, sleep=sleeps)
+        assert client.find_model("some-org/some-model") == "abc"
+        assert client.stats.retries == 2
+        assert client.find_model("gone/model") is None
+
+
 @pytest.mark.parametrize("endpoint", ["notaurl", "ftp://hub.test", "file:///etc", "http://"])
 def test_non_http_endpoint_is_refused(endpoint: str) -> None:
     with pytest.raises(UsageError, match="not an http"):

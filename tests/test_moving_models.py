@@ -626,3 +626,76 @@ def test_a_catch_up_pass_saved_by_the_previous_state_format_is_judged_anew(
         assert result.complete and result.resumed
         assert result.merge.deleted == 0
         assert set(stored(db)) == set(expected(hub))
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("renamed", [False, True])
+def test_a_model_moved_into_pages_already_read_is_not_marked_deleted(
+    tmp_path: Path, renamed: bool
+) -> None:
+    # During a full crawl, two of the oldest models get commits dated between the times of
+    # pages already read (a `git push` of commits made before the crawl began), below where
+    # the catch-up pass reaches; one of them is also renamed. One other model is really deleted.
+    models = list(synthetic_models(40, seed=8))
+    order = oldest_first(models)
+    moved, gone = order[:2], order[2]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        first_requests = hub.stats.requests
+        hub.delete(gone)
+        before = {m["_id"]: m for m in hub.models()}
+        # Between the 7th and 8th newest models: on the listing's second page.
+        newest = sorted(before.values(), key=lambda m: (m["lastModified"], m["_id"]), reverse=True)
+        low, high = parse_time(newest[7]["lastModified"]), parse_time(newest[6]["lastModified"])
+
+        def plan(number: int, path: str) -> None:
+            if number == first_requests + 4:  # pages 1-3 read; the moved ones on the last pages
+                for n, object_id in enumerate(moved, start=1):
+                    hub.upsert(touch(before[object_id], low + (high - low) * n / 3))
+                if renamed:
+                    hub.rename(moved[0], "new-owner/moved")
+            return None
+
+        hub.faults = plan
+        result = crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        in_hub = {m["_id"] for m in hub.models()}
+    assert result.merge.deleted == 1
+    assert set(stored(db)) == in_hub == set(before)
+    # Kept as last read: the listing never showed their new commits.
+    assert {object_id: stored(db)[object_id][1] for object_id in moved} == {
+        object_id: before[object_id]["sha"] for object_id in moved
+    }
+    assert any("still on the Hub" in note for note in result.notes)
+    # Three model lookups on top of the listing: the two moved models and the deleted one.
+    asked = [r["path"] for r in hub.requests_seen if r["path"].startswith("/api/models/")]
+    assert len(asked) == 3 + renamed  # a rename's redirect is one request more
+    with duckdb.connect(str(db), read_only=True) as connection:
+        recorded = connection.execute(
+            "SELECT requests, deleted FROM snapshots WHERE snapshot_id = 2"
+        ).fetchall()
+    assert recorded == [(hub.stats.requests - first_requests, 1)]
+
+
+def test_more_missing_models_than_are_asked_about_are_recorded_deleted_unasked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A mass deletion must not cost a request per model: beyond MISSING_ASKED (or the crawl's
+    # page count, if larger) none is asked about, and the note says so.
+    monkeypatch.setattr(crawl, "MISSING_ASKED", 3)
+    models = list(synthetic_models(40, seed=9))
+    newest_first = oldest_first(models)[::-1]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=20, full=True)
+        for object_id in newest_first[5:9]:  # 4 models, more than the 3 pages to ask about
+            hub.delete(object_id)
+        result = crawl.refresh(db, client=fast_client(hub), page_size=20, full=True)
+        paths = [r["path"] for r in hub.requests_seen]
+        assert stored(db) == expected(hub)
+    assert result.merge.deleted == 4
+    assert not [path for path in paths if path.startswith("/api/models/")]
+    assert any("without asking" in note for note in result.notes)

@@ -3,8 +3,9 @@
 It follows ``shared/hub-api/README.md``: ``GET /api/models`` returns a JSON array sorted by
 ``lastModified`` (newest first, ties by ``_id``), pages through an opaque keyset ``cursor`` in a
 ``Link: <URL>; rel="next"`` header, and sends ``RateLimit``/``RateLimit-Policy`` headers.
-It can enforce a quota (429 past it), add latency, check a token, and inject faults per
-request. It binds to 127.0.0.1 only and stops when its context exits.
+``GET /api/models/{id}`` answers a model's element (a renamed model's old id redirects, 307),
+or 404. It can enforce a quota (429 past it), add latency, check a token, and inject faults per
+listing request. It binds to 127.0.0.1 only and stops when its context exits.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from .synthetic import touch
 
@@ -102,6 +103,7 @@ class FakeHub:
         self._lock = threading.RLock()
         self._models: dict[str, dict] = {}
         self._bodies: dict[str, bytes] = {}
+        self._old_ids: dict[str, str] = {}  # a renamed model's former id -> its _id
         self._sorted: list[tuple[str, str]] | None = None
         self.max_page_size = max_page_size
         self.quota = quota
@@ -142,10 +144,22 @@ class FakeHub:
     def rename(self, object_id: str, new_id: str) -> None:
         with self._lock:
             model = dict(self._models[object_id])
+            self._old_ids[model["id"]] = object_id
             model["id"] = new_id
             if "modelId" in model:
                 model["modelId"] = new_id
             self.upsert(model)
+
+    def model_info(self, model_id: str) -> tuple[int, bytes, dict[str, str]]:
+        """What ``GET /api/models/{model_id}`` answers: status, body and extra headers."""
+        with self._lock:
+            for object_id, model in self._models.items():
+                if model.get("id") == model_id:
+                    return 200, self._bodies[object_id], {}
+            object_id = self._old_ids.get(model_id)
+            if object_id in self._models:
+                return 307, b"", {"Location": f"/api/models/{self._models[object_id]['id']}"}
+        return 404, b'{"error":"Repository not found"}', {}
 
     def models(self) -> list[dict]:
         """The listing as it stands now, in no particular order."""
@@ -313,11 +327,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(429, b'{"error":"Too Many Requests"}', headers)
             return
         parts = urlsplit(self.path)
-        if parts.path != "/api/models":
-            self._send(404, b'{"error":"Not Found"}', headers)
-            return
         if hub.token is not None and self.headers.get("Authorization") != f"Bearer {hub.token}":
             self._send(401, b'{"error":"Invalid username or password."}', headers)
+            return
+        if parts.path.startswith("/api/models/"):
+            status, body, more = hub.model_info(unquote(parts.path.removeprefix("/api/models/")))
+            self._send(status, body, headers | more)
+            return
+        if parts.path != "/api/models":
+            self._send(404, b'{"error":"Not Found"}', headers)
             return
         query = parse_qs(parts.query)
         try:
