@@ -46,6 +46,7 @@ from .errors import (
     HubRefusedError,
     PageSizeRefusedError,
     UsageError,
+    first_line,
 )
 from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
 
@@ -582,10 +583,18 @@ def _still_on_the_hub(
         return []
     log.info("asking the Hub about %d model(s) missing from the listing", count)
     requests_before = client.stats.requests
+    found = []
     try:
-        found = [
-            object_id for object_id, model_id in rows if client.find_model(model_id) == object_id
-        ]
+        for object_id, model_id in rows:
+            if client.find_model(model_id) == object_id:
+                found.append(object_id)
+    except HubError as exc:
+        # The listing is complete: a Hub that cannot be asked costs this check, not the crawl.
+        _note(
+            notes,
+            f"the Hub could not be asked about the models missing from the listing "
+            f"({first_line(str(exc))}); those not found yet are recorded as deleted",
+        )
     finally:
         state.requests += client.stats.requests - requests_before
     if found:

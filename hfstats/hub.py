@@ -441,7 +441,8 @@ class HubClient:
     def find_model(self, model_id: str) -> str | None:
         """The ``_id`` of the model the Hub serves at ``/api/models/{model_id}`` (following the
         redirect of a renamed model), or None when it serves none there (404, or 401/403 for a
-        model gone private). Retries like ``get_page``."""
+        model gone private, or anything but a model). Retries what ``get_page`` retries (no
+        answer, 429, 5xx)."""
         url = f"{self.endpoint}/api/models/{quote(model_id, safe='/')}"
         attempt = 0
         while True:
@@ -553,14 +554,14 @@ class HubClient:
             # 404 for a deleted model, 401/403 for one gone private; any other refusal (of an
             # odd legacy id, say) leaves it as unlisted as before it was asked about.
             return None
+        # Anything but a model with its _id (a Hub or mirror that serves only the listing may
+        # answer this path with anything) confirms nothing: the model stays unlisted.
         try:
             model = _parse_json(body)
         except (RecursionError, UnicodeDecodeError, ValueError):
-            raise BadResponse(f"a body that is not JSON ({len(body)} bytes)") from None
+            return None
         object_id = model.get("_id") if isinstance(model, dict) else None
-        if not isinstance(object_id, str):
-            raise BadResponse("an answer without the model's _id")
-        return object_id
+        return object_id if isinstance(object_id, str) else None
 
     def _fetch(self, url: str) -> Page:
         response, body, served_at = self._get(url)

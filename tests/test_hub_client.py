@@ -704,18 +704,23 @@ def test_find_model_follows_a_rename_and_retries_but_takes_any_refusal_for_no_mo
         assert client.find_model(other["id"]) == other["_id"]
         assert client.find_model("nobody/no-such-model") is None
         assert client.stats.requests == 4 and sleeps == []
-    # The Hub answers an unknown model 401 (../shared/hub-api/samples/model-not-found.json),
-    # and a broken answer or a 5xx is retried before it is believed.
+    # The Hub answers an unknown model 401 (../shared/hub-api/samples/model-not-found.json);
+    # a 5xx is retried before it is believed; a server that answers this path with something
+    # else than a model (a mirror serving only the listing) confirms nothing, at once.
     with responses.RequestsMock() as mocked:
         url = "https://hub.test/api/models/some-org/some-model"
         mocked.get(url, status=503, body="<html>busy</html>")
-        mocked.get(url, status=200, body="{}")
         mocked.get(url, status=200, json={"_id": "abc", "id": "some-org/some-model"})
         mocked.get("https://hub.test/api/models/gone/model", status=401, json={"error": "x"})
+        mocked.get("https://hub.test/api/models/a/listing", json=[{"_id": "abc"}])
+        mocked.get("https://hub.test/api/models/a/page", body="<html>Hub</html>")
         client = HubClient("https://hub.test", False, backoff_base=0.01, sleep=sleeps)
         assert client.find_model("some-org/some-model") == "abc"
-        assert client.stats.retries == 2
+        assert client.stats.retries == 1
         assert client.find_model("gone/model") is None
+        assert client.find_model("a/listing") is None
+        assert client.find_model("a/page") is None
+        assert client.stats.retries == 1 and client.stats.requests == 5
 
 
 @pytest.mark.parametrize("endpoint", ["notaurl", "ftp://hub.test", "file:///etc", "http://"])

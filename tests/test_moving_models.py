@@ -699,3 +699,20 @@ def test_more_missing_models_than_are_asked_about_are_recorded_deleted_unasked(
     assert result.merge.deleted == 4
     assert not [path for path in paths if path.startswith("/api/models/")]
     assert any("without asking" in note for note in result.notes)
+
+
+def test_a_hub_that_cannot_be_asked_about_missing_models_costs_the_check_not_the_crawl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = list(synthetic_models(40, seed=10))
+    gone = oldest_first(models)[20:22]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        for object_id in gone:
+            hub.delete(object_id)
+        monkeypatch.setattr(hub, "model_info", lambda model_id: (503, b"<html>busy</html>", {}))
+        result = crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        assert stored(db) == expected(hub)
+    assert result.complete and result.merge.deleted == 2
+    assert any("could not be asked" in note and "503" in note for note in result.notes)
