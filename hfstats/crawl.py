@@ -379,8 +379,8 @@ def refresh(
             _note(
                 result.notes,
                 f"the listing was still changing after {state.catchup_passes} catch-up passes: "
-                "a model modified during the crawl may be in this snapshot as it was before "
-                "(missing, if it is new) until the next refresh",
+                "a model modified during the crawl may be in this snapshot as it was before, or "
+                "missing, until the next refresh",
             )
         # Before the checks that read the pages too: damage must not pass for a cut listing.
         store.check_saved_pages(staging.page_files(state.pages))
@@ -395,7 +395,10 @@ def refresh(
                     connection, staging.page_files(state.pages), max(MISSING_ASKED, state.pages)
                 )
         # Asked with the database closed: readers need not wait out the Hub's rate limit.
-        still_there = _still_on_the_hub(client, state, missing, result.notes)
+        try:
+            still_there = _still_on_the_hub(client, state, missing, result.notes)
+        finally:
+            _save_quietly(staging, state)  # the lookups' requests, also when stopped
         with store.write(db_path) as connection:
             # The merge of a million models takes most of a minute, in silence otherwise.
             log.info(
@@ -586,7 +589,8 @@ def _still_on_the_hub(
     found = []
     try:
         for object_id, model_id in rows:
-            if client.find_model(model_id) == object_id:
+            # A model stored without a usable id cannot be asked about.
+            if model_id and client.find_model(model_id) == object_id:
                 found.append(object_id)
     except HubError as exc:
         # The listing is complete: a Hub that cannot be asked costs this check, not the crawl.
@@ -600,8 +604,8 @@ def _still_on_the_hub(
     if found:
         _note(
             notes,
-            f"{len(found):,} model(s) missing from the listing are still on the Hub (a commit "
-            "moved them into pages already read): kept as last read, not marked deleted",
+            f"{len(found):,} model(s) missing from the listing are still on the Hub (a commit may "
+            "have moved them into pages already read): kept as last read, not marked deleted",
         )
     return found
 
@@ -637,10 +641,11 @@ def _refuse_a_cut_listing(
         and earlier <= set(ids)
         and missing - len(earlier) <= CUT_TAIL_TOLERATED
     ):
-        store.set_meta(connection, REFUSED_TAIL_KEY, None)
+        # Cleared by the merge, not here: a crawl stopped before its merge must meet the same
+        # tail again when resumed, or it would be refused and its pages dropped.
         return (
             f"{missing:,} of the oldest models, missing from the last full crawl's listing too, "
-            "are recorded as deleted"
+            "are recorded as deleted (but for those the Hub still has)"
         )
     kept = {"endpoint": state.endpoint, "ids": ids} if missing <= REFUSED_TAIL_KEPT else None
     store.set_meta(connection, REFUSED_TAIL_KEY, json.dumps(kept) if kept else None)

@@ -495,6 +495,46 @@ def test_the_same_oldest_models_missing_at_the_next_full_crawl_are_recorded(
         assert_same_models(db_path, hub)
 
 
+def test_a_crawl_stopped_while_asking_about_a_tail_seen_before_is_not_dropped_when_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tail accepted as deleted must still be known to the resumed crawl, and the lookups
+    # made before the stop count in the snapshot's requests.
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(300, seed=29))
+    oldest_first = sorted(models, key=lambda m: (m["lastModified"], m["_id"]))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        for model in oldest_first[:40]:
+            hub.delete(model["_id"])
+        with pytest.raises(HubError, match="if the same models are missing at the next"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        requests_before = hub.stats.requests
+        find_model = HubClient.find_model
+        asked = []
+
+        def stopped_on_the_sixth(self: HubClient, model_id: str) -> str | None:
+            asked.append(model_id)
+            if len(asked) == 6:
+                raise KeyboardInterrupt
+            return find_model(self, model_id)
+
+        monkeypatch.setattr(HubClient, "find_model", stopped_on_the_sixth)
+        with pytest.raises(KeyboardInterrupt):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        monkeypatch.setattr(HubClient, "find_model", find_model)
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert result.resumed and result.merge.deleted == 40
+        assert_same_models(db_path, hub)
+        with duckdb.connect(str(db_path), read_only=True) as connection:
+            recorded = connection.execute(
+                "SELECT requests FROM snapshots ORDER BY snapshot_id DESC LIMIT 1"
+            ).fetchall()
+        assert recorded == [(hub.stats.requests - requests_before,)]
+
+
 def test_allow_shrink_on_an_incremental_refresh_says_it_changed_nothing(tmp_path: Path) -> None:
     db_path = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(60, seed=29))) as hub:

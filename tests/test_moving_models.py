@@ -634,11 +634,13 @@ def parse_time(value: str) -> datetime:
 
 @pytest.mark.parametrize("renamed", [False, True])
 def test_a_model_moved_into_pages_already_read_is_not_marked_deleted(
-    tmp_path: Path, renamed: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, renamed: bool
 ) -> None:
     # During a full crawl, two of the oldest models get commits dated between the times of
     # pages already read (a `git push` of commits made before the crawl began), below where
     # the catch-up pass reaches; one of them is also renamed. One other model is really deleted.
+    # MISSING_ASKED below the three missing models: the crawl's page count is the limit.
+    monkeypatch.setattr(crawl, "MISSING_ASKED", 1)
     models = list(synthetic_models(40, seed=8))
     order = oldest_first(models)
     moved, gone = order[:2], order[2]
@@ -669,6 +671,14 @@ def test_a_model_moved_into_pages_already_read_is_not_marked_deleted(
     assert {object_id: stored(db)[object_id][1] for object_id in moved} == {
         object_id: before[object_id]["sha"] for object_id in moved
     }
+    with duckdb.connect(str(db), read_only=True) as connection:
+        counters = connection.execute(
+            "SELECT object_id, downloads, likes FROM models WHERE object_id IN (?, ?)", moved
+        ).fetchall()
+    assert sorted(counters) == sorted(
+        (object_id, before[object_id]["downloads"], before[object_id]["likes"])
+        for object_id in moved
+    )
     assert any("still on the Hub" in note for note in result.notes)
     # Three model lookups on top of the listing: the two moved models and the deleted one.
     asked = [r["path"] for r in hub.requests_seen if r["path"].startswith("/api/models/")]
@@ -716,3 +726,26 @@ def test_a_hub_that_cannot_be_asked_about_missing_models_costs_the_check_not_the
         assert stored(db) == expected(hub)
     assert result.complete and result.merge.deleted == 2
     assert any("could not be asked" in note and "503" in note for note in result.notes)
+
+
+def test_a_missing_model_whose_name_now_leads_elsewhere_or_that_has_no_id_is_deleted(
+    tmp_path: Path,
+) -> None:
+    # Asked for by name, the Hub answers another repository (the name reused, or a redirect to
+    # another model, as samples/redirect-runwayml-stable-diffusion-v1-5.json): the _id tells.
+    # A model stored without an id cannot be asked about at all.
+    models = list(synthetic_models(40, seed=11))
+    by_id = {m["_id"]: m for m in models}
+    reused, nameless = (by_id[object_id] for object_id in oldest_first(models)[10:12])
+    del nameless["id"], nameless["modelId"]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        hub.delete(reused["_id"])
+        hub.delete(nameless["_id"])
+        newcomer = {**reused, "_id": "f" * 24}
+        hub.upsert(newcomer)
+        result = crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        assert stored(db) == expected(hub)
+    assert (result.merge.deleted, result.merge.added) == (2, 1)
+    assert not any("still on the Hub" in note for note in result.notes)
