@@ -473,22 +473,30 @@ def test_a_full_crawl_that_ends_early_on_a_glitch_marks_nothing_deleted(tmp_path
         assert_same_models(db_path, hub)
 
 
+TAIL_MODELS = list(synthetic_models(300, seed=29))
+TAIL_OLDEST_FIRST = sorted(TAIL_MODELS, key=lambda m: (m["lastModified"], m["_id"]))
+
+
+def refuse_a_deleted_tail(db_path: Path, hub: FakeHub) -> None:
+    """Crawl ``hub`` (TAIL_MODELS), delete its 40 oldest models (an early account), and see
+    the next full crawl refused as a listing cut short."""
+    from hfstats.errors import HubError
+
+    crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+    for model in TAIL_OLDEST_FIRST[:40]:
+        hub.delete(model["_id"])
+    with pytest.raises(HubError, match="if the same models are missing at the next"):
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+    assert len(models_view(db_path)) == 300
+
+
 def test_the_same_oldest_models_missing_at_the_next_full_crawl_are_recorded(
     tmp_path: Path,
 ) -> None:
-    from hfstats.errors import HubError
-
     db_path = tmp_path / "hub.duckdb"
-    models = list(synthetic_models(300, seed=29))
-    oldest_first = sorted(models, key=lambda m: (m["lastModified"], m["_id"]))
-    with FakeHub(models) as hub:
-        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
-        for model in oldest_first[:40]:  # an early account deleted: the 40 oldest models
-            hub.delete(model["_id"])
-        with pytest.raises(HubError, match="if the same models are missing at the next"):
-            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
-        assert len(models_view(db_path)) == 300
-        hub.delete(oldest_first[100]["_id"])  # and one more, elsewhere, in the meantime
+    with FakeHub(TAIL_MODELS) as hub:
+        refuse_a_deleted_tail(db_path, hub)
+        hub.delete(TAIL_OLDEST_FIRST[100]["_id"])  # and one more, elsewhere, in the meantime
         result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         assert result.merge.deleted == 41
         assert "40 of the oldest models, missing from the last full crawl" in " ".join(result.notes)
@@ -500,17 +508,9 @@ def test_a_crawl_stopped_while_asking_about_a_tail_seen_before_is_not_dropped_wh
 ) -> None:
     # The tail accepted as deleted must still be known to the resumed crawl, and the lookups
     # made before the stop count in the snapshot's requests.
-    from hfstats.errors import HubError
-
     db_path = tmp_path / "hub.duckdb"
-    models = list(synthetic_models(300, seed=29))
-    oldest_first = sorted(models, key=lambda m: (m["lastModified"], m["_id"]))
-    with FakeHub(models) as hub:
-        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
-        for model in oldest_first[:40]:
-            hub.delete(model["_id"])
-        with pytest.raises(HubError, match="if the same models are missing at the next"):
-            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+    with FakeHub(TAIL_MODELS) as hub:
+        refuse_a_deleted_tail(db_path, hub)
         requests_before = hub.stats.requests
         find_model = HubClient.find_model
         asked = []
