@@ -656,6 +656,14 @@ def models_modified_before(
     return int(row[0]) if row else 0
 
 
+def _saved_elements(page_files: list[Path]) -> str:
+    """A FROM item of every element of the saved pages (bound as ``$files``), ``t(j)`` with
+    its ``filename``; without pages, one with no rows (read_json_objects takes no empty list)."""
+    if page_files:
+        return "read_json_objects($files, format = 'array', filename = true) AS t(j)"
+    return "(SELECT NULL::JSON AS j, NULL::VARCHAR AS filename WHERE false) AS t"
+
+
 def current_models(connection: duckdb.DuckDBPyConnection) -> int:
     """How many models have a current version (a full merge keeps or marks each deleted)."""
     return connection.execute(
@@ -686,11 +694,7 @@ def unlisted_models(
         params = {"snapshot_id": snapshot_id, "before": before}
     connection.execute("SET memory_limit = ?", [merge_memory_limits(page_files)[0]])
     connection.execute("SET threads = ?", [MERGE_THREADS])
-    source = (
-        "read_json_objects($files, format = 'array') AS t(j)"
-        if page_files
-        else "(SELECT NULL::JSON AS j WHERE false) AS t"
-    )
+    source = _saved_elements(page_files)
     if page_files:
         params["files"] = [str(p) for p in page_files]
     with _saved_pages_read(page_files):
@@ -885,11 +889,7 @@ def _merge(
     files = [str(p) for p in page_files]
     # Rows are projected straight from the page files (no window over all of them), so DuckDB
     # can stream and spill: memory stays flat in the number of models.
-    source = (
-        "read_json_objects($files, format = 'array', filename = true) AS t(j)"
-        if files
-        else "(SELECT NULL::JSON AS j, NULL::VARCHAR AS filename WHERE false)"
-    )
+    source = _saved_elements(page_files)
     connection.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming AS
