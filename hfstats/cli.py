@@ -27,8 +27,10 @@ from .errors import (
     EXIT_USAGE,
     FREE_SPACE,
     HfstatsError,
+    UsageError,
     disk_full,
     first_line,
+    require_utf8_path,
 )
 from .output import FORMATS, render, render_chunks
 
@@ -78,12 +80,10 @@ class Seconds(click.FloatRange):
         return number
 
 
-def _check_utf8(value: object, param, ctx) -> None:
-    # Bytes that are not UTF-8 reach Python as surrogate escapes, and DuckDB fails on them
-    # with 'std::bad_cast' after hfstats has made a lock file beside them.
+def _check_utf8(value: str | os.PathLike[str], param, ctx) -> None:
     try:
-        os.fsdecode(value).encode("utf-8")
-    except UnicodeEncodeError:
+        require_utf8_path(value, "rename it")
+    except UsageError:
         raise click.BadParameter("the path is not valid UTF-8; rename it", ctx, param) from None
 
 
@@ -523,8 +523,6 @@ def export_command(ctx: click.Context, out_dir: Path, db_path: Path, fmt: str, q
 
 
 def _query_params(items: tuple[str, ...]) -> dict[str, str]:
-    from .errors import UsageError
-
     params = {}
     for item in items:
         key, separator, value = item.partition("=")
@@ -567,7 +565,6 @@ def query(
     docs/queries.md explains them and the classification rules.
     """
     from . import queries, store
-    from .errors import UsageError
 
     if list_queries:
         if name is not None:

@@ -4,6 +4,7 @@ The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no
 """
 
 import errno
+import os
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -62,6 +63,15 @@ class HubUnavailableError(HubError):
 def first_line(message: str) -> str:
     """The first line of a (DuckDB) error message, for a one-line error."""
     return message.strip().splitlines()[0] if message.strip() else "unknown error"
+
+
+def require_utf8_path(path: str | os.PathLike[str], advice: str) -> None:
+    """Refuse a path whose bytes are not UTF-8 (they reach Python as surrogate escapes): DuckDB
+    fails on one with 'std::bad_cast', after a lock file may have been made beside it."""
+    try:
+        os.fsdecode(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{os.fsdecode(path)!a:.200} is not valid UTF-8; {advice}") from None
 
 
 # What to do about a full disk, said wherever one is met.

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import locks
-from .errors import FREE_SPACE, BusyError, HfstatsError, UsageError, disk_full
+from .errors import FREE_SPACE, BusyError, HfstatsError, UsageError, disk_full, require_utf8_path
 
 EXPORT_MARKER = ".hfstats-export"
 REPORT_MARKER = ".hfstats-report"
@@ -27,11 +27,8 @@ _MARKERS = {EXPORT_MARKER: "hfstats export", REPORT_MARKER: "hfstats report"}
 def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | None = None) -> None:
     """Refuse ``out_dir`` (resolved) unless ``command`` may replace it; ``keep`` (e.g. the
     database) must not be inside it."""
-    try:
-        os.fsencode(out_dir).decode("utf-8")
-    except UnicodeDecodeError:
-        # DuckDB cannot take such a path (the current folder's name counts too).
-        raise UsageError(f"{out_dir!s:.200} is not valid UTF-8; choose another folder") from None
+    # The folder's name counts, and so do those of the folders above it.
+    require_utf8_path(out_dir, "choose another folder")
     here = Path.cwd().resolve()
     if out_dir == here or out_dir in here.parents:
         # Swapping in a new folder would pull the current directory from under the shell.

@@ -35,7 +35,14 @@ from pathlib import Path
 import duckdb
 
 from . import frameworks, locks
-from .errors import BusyError, DatabaseError, HfstatsError, UsageError, first_line
+from .errors import (
+    BusyError,
+    DatabaseError,
+    HfstatsError,
+    UsageError,
+    first_line,
+    require_utf8_path,
+)
 
 log = logging.getLogger("hfstats.store")
 
@@ -350,6 +357,7 @@ _LOCK_HOLDER_RE = re.compile(r"lock is held in (?:.*/)?([^/]+?) \(PID (\d+)\)")
 
 
 def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConnection:
+    require_utf8_path(path, "rename it or pass another --db path")
     deadline = time.monotonic() + lock_wait
     delay = 0.05
     waiting = False
@@ -454,6 +462,7 @@ def check_writable(path: str | Path) -> None:
     """Refuse, as ``write`` would, an existing file hfstats must not write to; called before a
     lock file is made beside it. A database in use is left for the lock to judge."""
     path = Path(path)
+    require_utf8_path(path, "rename it or pass another --db path")
     if not path.resolve().parent.is_dir():
         raise UsageError(f"folder {path.resolve().parent} does not exist")
     if not path.exists():

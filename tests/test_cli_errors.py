@@ -981,6 +981,24 @@ def test_a_path_that_is_not_utf8_is_a_usage_error_before_any_file(
     assert files_in(tmp_path) == ["hub.duckdb"]
 
 
+def test_from_python_too_a_database_path_that_is_not_utf8_is_refused_before_any_file(
+    tmp_path: Path,
+) -> None:
+    from hfstats import store
+    from hfstats.errors import UsageError
+
+    odd = Path(os.fsdecode(str(tmp_path).encode() + b"/\xff.duckdb"))
+    with FakeHub(synthetic_models(3, seed=1)) as hub:
+        attempts = [
+            lambda: crawl.refresh(odd, endpoint=hub.url, token=False),
+            lambda: store.write(odd).__enter__(),
+        ]
+        for attempt in attempts:
+            with pytest.raises(UsageError, match="not valid UTF-8"):
+                attempt()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_log_file_that_cannot_be_written_is_one_warning_not_a_traceback(tmp_path: Path) -> None:
     result = hfstats(tmp_path, "--log-file", "/dev/full", "query", "nope")
     assert result.returncode == 2
