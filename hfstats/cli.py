@@ -358,22 +358,22 @@ def refresh(
     everything and records deletions. An interrupted refresh resumes from its saved cursor.
     The token comes from huggingface_hub ($HF_TOKEN or `hf auth login`).
     """
-    from . import crawl, hub
+    from . import crawl
     from .progress import CrawlProgress
 
     _logging_from(ctx, quiet)
-    client = hub.HubClient(endpoint, timeout=timeout, max_retries=max_retries)
-    # After the checks above: the bar is drawn when made, and their errors need a line of their own.
     progress = CrawlProgress(quiet=quiet)
-    client.on_wait = progress.on_wait
     try:
         result = crawl.refresh(
             db_path,
+            endpoint=endpoint,
             full=full,
             page_size=page_size,
             max_pages=max_pages,
-            client=client,
+            timeout=timeout,
+            max_retries=max_retries,
             on_page=progress.on_page,
+            on_wait=progress.on_wait,
             allow_shrink=allow_shrink,
         )
     finally:
@@ -402,11 +402,11 @@ def refresh(
         result.pages,
         result.requests,
     )
-    if client.stats.rate_limit_waits:
+    if result.rate_limit_waits:
         log.info(
             "waited %.0f s for the Hub's rate limit (%d time(s))",
-            client.stats.rate_limit_wait_seconds,
-            client.stats.rate_limit_waits,
+            result.rate_limit_wait_seconds,
+            result.rate_limit_waits,
         )
     if m.rejected:
         log.warning("%d listing element(s) had no usable _id and were skipped", m.rejected)

@@ -48,7 +48,14 @@ from .errors import (
     UsageError,
     first_line,
 )
-from .hub import DEFAULT_PAGE_SIZE, HubClient, Page, models_url
+from .hub import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_TIMEOUT,
+    HubClient,
+    Page,
+    models_url,
+)
 
 log = logging.getLogger("hfstats.crawl")
 
@@ -143,6 +150,8 @@ class RefreshResult:
     merge: store.MergeResult | None = None
     resumed: bool = False
     notes: list[str] = field(default_factory=list)
+    rate_limit_waits: int = 0  # in this run, with the seconds they took
+    rate_limit_wait_seconds: float = 0.0
 
 
 class Staging:
@@ -280,15 +289,20 @@ def refresh(
     page_size: int = DEFAULT_PAGE_SIZE,
     max_pages: int | None = None,
     overlap: timedelta = DEFAULT_OVERLAP,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_retries: int = DEFAULT_MAX_RETRIES,
     client: HubClient | None = None,
     on_page: ProgressCallback | None = None,
+    on_wait: Callable[[str, float], None] | None = None,
     allow_shrink: bool = False,
 ) -> RefreshResult:
     """Crawl the Hub's model listing into the database at ``db_path``.
 
-    Without ``client``, asks ``endpoint`` (default ``$HF_ENDPOINT`` or huggingface.co) with
-    ``token`` as huggingface_hub does: None is ``$HF_TOKEN`` or the cached login, False none.
-    Resumes an interrupted crawl if one is saved. With ``max_pages``, stops after that many
+    Asks ``endpoint`` (default ``$HF_ENDPOINT`` or huggingface.co) with ``token`` as
+    huggingface_hub does: None is ``$HF_TOKEN`` or the cached login, False none; ``timeout``
+    and ``max_retries`` are per request. A ``client`` made beforehand (a ``HubClient``) brings
+    all four itself. ``on_page(state, page)`` is called after each page is saved, ``on_wait(
+    reason, seconds)`` before each wait for the rate limit or a retry. Resumes an interrupted crawl if one is saved. With ``max_pages``, stops after that many
     pages in this run and leaves the crawl saved for the next one. A full crawl listing fewer
     than half the models of the previous snapshot is dropped with an error, unless
     ``allow_shrink``.
@@ -299,7 +313,17 @@ def refresh(
     store.merge_memory_limit()
     # A bad endpoint or a file hfstats must not write to is refused before the lock file is made.
     if client is None:
-        client = HubClient(endpoint, token)
+        client = HubClient(endpoint, token, timeout=timeout, max_retries=max_retries)
+    elif (endpoint, token, timeout, max_retries) != (
+        None,
+        None,
+        DEFAULT_TIMEOUT,
+        DEFAULT_MAX_RETRIES,
+    ):
+        raise ValueError("endpoint, token, timeout and max_retries go to the client, not beside it")
+    if on_wait is not None:
+        client.on_wait = on_wait
+    waits_before = (client.stats.rate_limit_waits, client.stats.rate_limit_wait_seconds)
     store.check_writable(db_path)
     with locks.DatabaseLock(db_path):
         staging = Staging(db_path)
@@ -372,6 +396,7 @@ def refresh(
         )
         if not complete:
             _record_progress(db_path, state)
+            _count_waits(result, client, waits_before)
             return result
         if state.catchup_passes >= MAX_CATCHUP_PASSES and not _nothing_overtaken(
             state, resumed_counts=False
@@ -446,7 +471,13 @@ def refresh(
                 f"{state.altered} model(s) had characters that are not valid Unicode; "
                 "they were stored with U+FFFD in their place",
             )
+        _count_waits(result, client, waits_before)
         return result
+
+
+def _count_waits(result: RefreshResult, client: HubClient, before: tuple[int, float]) -> None:
+    result.rate_limit_waits = client.stats.rate_limit_waits - before[0]
+    result.rate_limit_wait_seconds = client.stats.rate_limit_wait_seconds - before[1]
 
 
 def _note(notes: list[str], note: str) -> None:

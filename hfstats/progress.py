@@ -28,17 +28,24 @@ class CrawlProgress:
         self._started = time.monotonic()
         self._models_at_start: int | None = None
         self._redirect = contextlib.ExitStack()
-        if not quiet and self.stream.isatty() and _columns(self.stream):
-            from tqdm import tqdm
-            from tqdm.contrib.logging import logging_redirect_tqdm
+        # Drawn at the first page or wait, not before: an error refusing the refresh (a bad
+        # endpoint, a busy database) must not be written onto the bar's line.
+        self._wants_bar = not quiet and self.stream.isatty() and bool(_columns(self.stream))
 
-            self._bar = tqdm(unit=" pages", file=self.stream, dynamic_ncols=True, leave=False)
-            # Log lines (retries, waits, the merge) go above the bar instead of onto its line.
-            self._redirect.enter_context(logging_redirect_tqdm([logging.getLogger("hfstats")]))
+    def _draw_bar(self) -> None:
+        from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        self._wants_bar = False
+        self._bar = tqdm(unit=" pages", file=self.stream, dynamic_ncols=True, leave=False)
+        # Log lines (retries, waits, the merge) go above the bar instead of onto its line.
+        self._redirect.enter_context(logging_redirect_tqdm([logging.getLogger("hfstats")]))
 
     def on_page(self, state: CrawlState, page: Page) -> None:
         if self.quiet:
             return
+        if self._wants_bar:
+            self._draw_bar()
         if self._models_at_start is None:
             self._models_at_start = state.models_seen - len(page.models)
         models = state.models_seen - self._models_at_start
@@ -64,6 +71,8 @@ class CrawlProgress:
     def on_wait(self, reason: str, seconds: float) -> None:
         if self.quiet:
             return
+        if self._wants_bar:
+            self._draw_bar()
         # Without a bar, the client's own log line already says why and how long.
         if self._bar is not None:
             self._bar.set_description_str(f"waiting {seconds:.0f}s ({reason})")  # redrawn now

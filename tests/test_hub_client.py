@@ -19,6 +19,7 @@ import time
 import pytest
 import responses
 
+from hfstats import crawl
 from hfstats.errors import (
     HubAuthError,
     HubError,
@@ -141,6 +142,31 @@ def test_waits_for_the_window_when_ratelimit_says_none_left() -> None:
         # least 0.1 s), before asking.
         assert sleeps == [pytest.approx(1.1)]
         assert client.stats.rate_limit_waits == 1
+
+
+def test_a_refresh_passes_its_waits_on_and_counts_them(tmp_path) -> None:
+    sleeps = Sleeps()
+    waits: list[tuple[str, float]] = []
+    with FakeHub(MODELS, faults=faults_at({1: "ratelimit-exhausted"})) as hub:
+        result = crawl.refresh(
+            tmp_path / "hub.duckdb",
+            client=client_for(hub, sleeps),
+            page_size=PAGE_SIZE,
+            on_wait=lambda reason, seconds: waits.append((reason, seconds)),
+        )
+    assert result.complete and result.merge.models == len(MODELS)
+    assert waits == [("rate limit", pytest.approx(1.1))] and sleeps == [pytest.approx(1.1)]
+    assert result.rate_limit_waits == 1
+    assert result.rate_limit_wait_seconds == pytest.approx(1.1)
+
+
+def test_a_refresh_refuses_client_settings_beside_a_client(tmp_path) -> None:
+    # They would be silently ignored: the client already has its own.
+    with FakeHub(MODELS) as hub:
+        for settings in ({"endpoint": hub.url}, {"token": False}, {"timeout": 5.0}):
+            with pytest.raises(ValueError, match="go to the client"):
+                crawl.refresh(tmp_path / "hub.duckdb", client=client_for(hub, Sleeps()), **settings)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_waits_for_the_policy_window_when_ratelimit_gives_no_reset() -> None:

@@ -112,15 +112,22 @@ def test_no_bar_is_drawn_before_a_refresh_can_start(monkeypatch: pytest.MonkeyPa
     from hfstats import progress
     from hfstats.cli import cli
 
-    made = []
-    monkeypatch.setattr(progress.CrawlProgress, "__init__", lambda *a, **k: made.append(a))
+    drawn = []
+    monkeypatch.setattr(progress.CrawlProgress, "_draw_bar", lambda *a: drawn.append(a))
+    made_on_a_terminal = progress.CrawlProgress.__init__
+    monkeypatch.setattr(
+        progress.CrawlProgress,
+        "__init__",
+        lambda self, quiet=False, stream=None: made_on_a_terminal(self, quiet, Terminal()),
+    )
+    monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     result = CliRunner().invoke(cli, ["refresh", "--db", "never.duckdb"])
     assert result.exit_code == 2 and "HF_HUB_OFFLINE" in result.output
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     result = CliRunner().invoke(cli, ["refresh", "--endpoint", "https://hub.test/?x=1"])
     assert result.exit_code == 2 and "query or fragment" in result.output
-    assert made == []
+    assert drawn == []
 
 
 def test_a_terminal_without_a_size_gets_log_lines_not_an_invisible_bar() -> None:
@@ -132,6 +139,10 @@ def test_a_terminal_without_a_size_gets_log_lines_not_an_invisible_bar() -> None
         with open(follower, "w", closefd=False) as terminal:
             assert terminal.isatty() and os.get_terminal_size(follower).columns == 0
             progress = CrawlProgress(stream=terminal)
+            progress.on_wait("rate limit", 1.0)
+            progress.on_page(
+                listing_state(models_seen=10, pages=1), Page("u", [{}] * 10, b"", None)
+            )
             assert progress._bar is None
             progress.close()
     finally:
