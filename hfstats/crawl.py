@@ -60,8 +60,9 @@ from .hub import (
 log = logging.getLogger("hfstats.crawl")
 
 STATE_FORMAT = 4
-# Formats 1 (before repeated catch-up passes) and 2 (before the order checks) lack only
-# fields that have defaults.
+# Older formats are brought up to date by ``Staging.load``: 1 (before repeated catch-up passes)
+# gains its pass fields, 1-3 in a catch-up pass leave the next pass to judge, 2 (before the
+# order checks) lacks only fields that have defaults.
 READABLE_STATE_FORMATS = (1, 2, 3, 4)
 # Models modified within this margin before the high-water mark are read again: protects
 # against clock skew and listings that lag behind a commit by a little.
