@@ -33,15 +33,19 @@ import yaml
 
 from . import queries, store
 from .errors import UsageError
-from .frameworks import FRAMEWORK_CLASSES, METHODS, PLACEHOLDER_CREATED_AT_LIMIT
-from .output import escape_control, markdown_cell, render
+from .frameworks import (
+    DEFAULT_METHOD,
+    FRAMEWORK_CLASSES,
+    METHODS,
+    PLACEHOLDER_CREATED_AT_LIMIT,
+)
+from .output import escape_control, float_text, markdown_cell, render
 from .resources import data_path
 
 KINDS = ("measured", "proxy", "not_checkable")
 # "over 45,000" is > 45000: at exactly 45,000 it does not hold.
 ORDERINGS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 COMPARISONS = (*ORDERINGS, "~")
-DEFAULT_METHOD = "tags"
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
@@ -654,7 +658,7 @@ def _number_text(value: float | int | None) -> str:
         return ""
     if isinstance(value, int):
         return str(value)
-    return f"{value:.4f}".rstrip("0").rstrip(".")
+    return float_text(value)
 
 
 def _reading_label(denominator: str | None, method: str) -> str:

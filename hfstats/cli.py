@@ -815,7 +815,7 @@ def _exit_interrupted() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: click's errors become one line and exit code 2."""
+    """Console-script entry point: click's errors become one line (usage errors exit 2)."""
     # Only where Ctrl-C would interrupt anyway: a job started in the background by a script
     # inherits SIGINT ignored, and must stay so.
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:

@@ -23,6 +23,7 @@ import duckdb
 
 FRAMEWORKS = ("pytorch", "tensorflow", "jax")
 METHODS = ("tags", "files")
+DEFAULT_METHOD = "tags"
 FRAMEWORK_CLASSES = (
     "pytorch_only",
     "tensorflow_only",

@@ -574,7 +574,7 @@ class HubClient:
                 + (", and unset HF_HUB_DISABLE_IMPLICIT_TOKEN)" if _implicit_token_off() else ")")
             )
             raise HubAuthError(
-                f"the Hub refused the request ({status} {self._error_message(response, body)}); "
+                f"the Hub refused the request ({status} {self._quoted_error(response, body)}); "
                 + hint
             )
         if status == 404:
@@ -583,7 +583,7 @@ class HubClient:
                 "check --endpoint or HF_ENDPOINT"
             )
         if status >= 400:
-            message = self._error_message(response, body)
+            message = self._quoted_error(response, body)
             # The largest page size is not documented; a Hub may refuse one rather than cap it.
             refusal = f"the Hub answered {status} {message} for {self._redact(url)}"
             if "limit" in message.lower():
@@ -643,7 +643,7 @@ class HubClient:
                 )
         return b"".join(chunks)
 
-    def _error_message(self, response: requests.Response, body: bytes) -> str:
+    def _quoted_error(self, response: requests.Response, body: bytes) -> str:
         return self._quote(_error_message(response, body))
 
     def _quote(self, said: str) -> str:

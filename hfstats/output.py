@@ -71,16 +71,22 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
+def float_text(value: float) -> str:
+    """Up to four decimals, trailing zeros dropped; a tiny value that is not zero keeps two
+    significant digits (four decimals would show a share that is not zero as 0)."""
+    if 0 < abs(value) < 0.00005:
+        return f"{value:.2g}"
+    # NaN and infinities are values, not NULL (which shows empty).
+    return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):  # as in CSV and JSON
         return "true" if value else "false"
-    if isinstance(value, float) and 0 < abs(value) < 0.00005:
-        return f"{value:.2g}"  # four decimals would show a share that is not zero as 0
     if isinstance(value, float):
-        # NaN and infinities are values, not NULL (which shows empty).
-        return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
+        return float_text(value)
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, timedelta):

@@ -197,7 +197,7 @@ def run_query(
     *,
     snapshot_id: int | None = None,
     as_of: str | date | datetime | None = None,
-    method: str = "tags",
+    method: str = frameworks.DEFAULT_METHOD,
     cache: dict | None = None,
 ) -> QueryResult:
     """Run the query ``name`` on the snapshot asked for (default: the latest complete one).
@@ -219,7 +219,10 @@ def run_query(
             f"{', '.join(spec.params) or 'no parameters'}"
         )
     given: dict[str, object] = {"snapshot_id": snapshot_id}
-    for key, value, default in (("as_of", as_of, None), ("method", method, "tags")):
+    for key, value, default in (
+        ("as_of", as_of, None),
+        ("method", method, frameworks.DEFAULT_METHOD),
+    ):
         if key in spec.params:
             given[key] = value
         elif value != default:

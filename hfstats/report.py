@@ -39,8 +39,8 @@ import vl_convert
 
 from . import __version__, claims, outdir, queries, store
 from .errors import UsageError
-from .frameworks import FRAMEWORK_CLASSES, METHODS
-from .output import markdown_cell, render
+from .frameworks import DEFAULT_METHOD, FRAMEWORK_CLASSES, METHODS
+from .output import float_text, markdown_cell, render
 
 REPORT_FORMATS = ("html", "md", "svg", "png", "json")
 DEFAULT_OUT = Path("reports/latest")
@@ -129,7 +129,7 @@ def collect(
     *,
     snapshot_id: int | None = None,
     as_of: datetime | None = None,
-    method: str = "tags",
+    method: str = DEFAULT_METHOD,
 ) -> ReportData:
     """Run every query the report shows, and the claims check, on one connection."""
     if method not in METHODS:
@@ -680,8 +680,8 @@ def library_share_figure(data: ReportData) -> Figure:
             r["library_label"],
             r["models"],
             r["downloads"],
-            _share_text(r["share_of_models"]),
-            _share_text(r["share_of_downloads"]),
+            _percent_cell(r["share_of_models"]),
+            _percent_cell(r["share_of_downloads"]),
         )
         for r in rows
     ]
@@ -811,7 +811,7 @@ def research_models_figure(data: ReportData) -> Figure:
         totals[row["framework_class"]][0] += row["models"] or 0
         totals[row["framework_class"]][1] += row["arxiv_models"] or 0
     table_rows = [
-        (class_label(c), totals[c][0], totals[c][1], _share_text(totals[c][1] / totals[c][0]))
+        (class_label(c), totals[c][0], totals[c][1], _percent_cell(totals[c][1] / totals[c][0]))
         for c in _class_order(totals)
         if totals[c][0]
     ]
@@ -1009,7 +1009,7 @@ def _table(result: queries.QueryResult, class_column: str) -> tuple[list[str], l
     index = result.columns.index(class_column)
     rows = [
         tuple(
-            class_label(v) if i == index else _share_text(v) if isinstance(v, float) else v
+            class_label(v) if i == index else _percent_cell(v) if isinstance(v, float) else v
             for i, v in enumerate(row)
         )
         for row in result.rows
@@ -1017,7 +1017,7 @@ def _table(result: queries.QueryResult, class_column: str) -> tuple[list[str], l
     return list(result.columns), rows
 
 
-def _share_text(share: float | None) -> str:
+def _percent_cell(share: float | None) -> str:
     return "" if share is None else f"{share:.1%}"
 
 
@@ -1104,7 +1104,7 @@ def write_report(
     formats: Iterable[str] = REPORT_FORMATS,
     snapshot_id: int | None = None,
     as_of: str | date | datetime | None = None,
-    method: str = "tags",
+    method: str = DEFAULT_METHOD,
 ) -> Path:
     """Write the report for a snapshot into ``out_dir`` and return the folder.
 
@@ -1207,7 +1207,7 @@ CLAIMS_INTRO = (
 
 
 def _models_total(data: ReportData) -> int:
-    return sum(row[1] or 0 for row in data.results["exclusivity"].rows)
+    return sum(row["models"] or 0 for row in _rows(data.results["exclusivity"]))
 
 
 def markdown_report(data: ReportData, figures: list[Figure], image: str, with_specs: bool) -> str:
@@ -1287,7 +1287,7 @@ def _html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(value: Any) -> str:
         text = "" if value is None else str(value)
         if isinstance(value, float):
-            text = f"{value:.4f}".rstrip("0").rstrip(".")
+            text = float_text(value)
         elif isinstance(value, int) and not isinstance(value, bool):
             text = f"{value:,}"
         numeric = isinstance(value, int | float) and not isinstance(value, bool)

@@ -1084,6 +1084,7 @@ def test_the_commands_defaults_are_the_librarys() -> None:
     for command in ("query", "report"):
         method = next(p for p in cli.commands[command].params if p.name == "method")
         assert tuple(method.type.choices) == frameworks.METHODS
+        assert method.default == frameworks.DEFAULT_METHOD
 
 
 def test_quiet_keeps_warnings_for_cron_to_mail(tmp_path: Path) -> None:
