@@ -465,8 +465,8 @@ def snapshots_prune(ctx: click.Context, db_path: Path | None, keep: int, quiet: 
     if quiet:
         return
     click.echo(
-        f"dropped {dropped['snapshots_dropped']} snapshot(s), {dropped['versions_dropped']} "
-        f"model version(s), {dropped['counters_dropped']} counter interval(s)"
+        f"dropped {dropped.snapshots_dropped} snapshot(s), {dropped.versions_dropped} "
+        f"model version(s), {dropped.counters_dropped} counter interval(s)"
     )
 
 

@@ -1088,7 +1088,16 @@ def _merge(
 # -- pruning -----------------------------------------------------------------------------------
 
 
-def prune_database(path: str | Path, keep: int) -> dict:
+@dataclass
+class PruneResult:
+    """What ``prune`` dropped."""
+
+    snapshots_dropped: int
+    versions_dropped: int
+    counters_dropped: int
+
+
+def prune_database(path: str | Path, keep: int) -> PruneResult:
     """``prune`` the database at ``path``, holding the database lock (see ``upgrade``)."""
     # Refuses a missing or foreign file before the lock leaves a file beside it.
     with read(path):
@@ -1097,7 +1106,7 @@ def prune_database(path: str | Path, keep: int) -> dict:
         return prune(connection, keep)
 
 
-def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:
+def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> PruneResult:
     """Drop all but the ``keep`` latest complete snapshots, keeping their history exact."""
     if keep < 1:
         raise UsageError("--keep must be at least 1")
@@ -1109,7 +1118,7 @@ def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:
         ).fetchall()
     ]
     if not kept:
-        return {"snapshots_dropped": 0, "versions_dropped": 0, "counters_dropped": 0}
+        return PruneResult(snapshots_dropped=0, versions_dropped=0, counters_dropped=0)
     oldest_kept = min(kept)
     with transaction(connection):
         # A version that ended at or before the oldest kept snapshot is visible in none of them.
@@ -1130,8 +1139,6 @@ def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> dict:
                 [oldest_kept, oldest_kept],
             )
     connection.execute("CHECKPOINT")
-    return {
-        "snapshots_dropped": snapshots,
-        "versions_dropped": versions,
-        "counters_dropped": counters,
-    }
+    return PruneResult(
+        snapshots_dropped=snapshots, versions_dropped=versions, counters_dropped=counters
+    )

@@ -158,9 +158,9 @@ def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
         dropped = store.prune(connection, keep=2)
         remaining = [s["snapshot_id"] for s in store.list_snapshots(connection)]
     assert remaining == [2, 3]
-    assert dropped["snapshots_dropped"] == 1
+    assert dropped.snapshots_dropped == 1
     # The versions replaced in snapshot 2, and the model deleted there, were visible only in 1.
-    assert dropped["versions_dropped"] == 10 + 1
+    assert dropped.versions_dropped == 10 + 1
     assert {s: stored_state(db, s) for s in (2, 3)} == before
 
 
@@ -211,7 +211,7 @@ def test_prune_and_upgrade_from_python_wait_for_no_refresh(tmp_path):
             store.upgrade(db)
     with store.read(db) as connection:
         assert len(store.list_snapshots(connection)) == 2
-    assert store.prune_database(db, keep=1)["snapshots_dropped"] == 1
+    assert store.prune_database(db, keep=1).snapshots_dropped == 1
     assert store.upgrade(db) == store.SCHEMA_VERSION
 
 
