@@ -708,26 +708,14 @@ def check_claims(
 
 
 def _context(connection: duckdb.DuckDBPyConnection, snapshot_id: int) -> _Context:
-    # Deletions are seen by full crawls only, each recording those since the crawl before it:
-    # counted from the first full snapshot kept, without the ones it recorded (which happened
-    # before it, once `snapshots prune` dropped the snapshots they followed).
-    finished_at, first_started_at, deletions = connection.execute(
-        """
-        WITH first_full AS (
-            SELECT snapshot_id, started_at FROM snapshots
-            WHERE complete AND mode = 'full' AND snapshot_id <= $snapshot_id
-            ORDER BY snapshot_id LIMIT 1
-        )
-        SELECT
-            (SELECT finished_at FROM snapshots WHERE snapshot_id = $snapshot_id),
-            (SELECT started_at FROM first_full),
-            (SELECT coalesce(sum(deleted), 0) FROM snapshots
-             WHERE complete AND snapshot_id <= $snapshot_id
-               AND snapshot_id > (SELECT snapshot_id FROM first_full))
-        """,
-        {"snapshot_id": snapshot_id},
-    ).fetchone()
-    return _Context(connection, snapshot_id, finished_at, first_started_at, int(deletions))
+    facts = store.snapshot_facts(connection, snapshot_id)
+    return _Context(
+        connection,
+        snapshot_id,
+        facts.finished_at,
+        facts.first_full_started_at,
+        facts.deletions_observed,
+    )
 
 
 def _check(context: _Context, claim: Claim) -> ClaimResult:

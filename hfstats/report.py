@@ -86,18 +86,10 @@ PNG_SCALE = 1.0
 
 
 @dataclass
-class SnapshotInfo:
-    snapshot_id: int
-    finished_at: datetime | None
-    # The latest complete full crawl up to this snapshot (itself when it is one), or None.
-    last_full: int | None = None
-
-
-@dataclass
 class ReportData:
     """Everything a report shows, read from the database in one go."""
 
-    snapshot: SnapshotInfo
+    snapshot: store.SnapshotFacts
     method: str
     as_of: datetime | None
     results: dict[str, queries.QueryResult]
@@ -137,25 +129,15 @@ def collect(
     if as_of is not None:
         as_of = queries.parse_as_of(as_of)  # a naive datetime is UTC, as the queries take it
     snapshot_id = store.resolve_snapshot(connection, snapshot_id)
-    finished_at, complete_snapshots, later_snapshots, last_full = connection.execute(
-        """
-        SELECT (SELECT finished_at FROM snapshots WHERE snapshot_id = $id),
-               (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id <= $id),
-               (SELECT count(*) FROM snapshots WHERE complete AND snapshot_id > $id),
-               (SELECT max(snapshot_id) FROM snapshots
-                WHERE complete AND mode = 'full' AND snapshot_id <= $id)
-        """,
-        {"id": snapshot_id},
-    ).fetchone()
-    snapshot = SnapshotInfo(snapshot_id, finished_at, last_full)
+    snapshot = store.snapshot_facts(connection, snapshot_id)
     names = list(FIGURE_BUILDERS)
     notes = []
-    if complete_snapshots < 2:
+    if snapshot.complete_up_to < 2:
         names.remove("snapshot_trend")
         notes.append(
             f"The trend across snapshots is left out: snapshot {snapshot_id} is the first "
             "complete one, and the report reads the database as of it."
-            if later_snapshots
+            if snapshot.complete_after
             else "The trend across snapshots appears once the database holds more than one "
             "complete snapshot (run `hfstats refresh` again later)."
         )
@@ -556,13 +538,13 @@ def framework_by_downloads_figure(data: ReportData) -> Figure:
     )
 
 
-def downloads_caption(snapshot: SnapshotInfo) -> str:
+def downloads_caption(snapshot: store.SnapshotFacts) -> str:
     return stale_downloads_note(snapshot) or (
         "Downloads are the Hub's counts for the 30 days before the snapshot."
     )
 
 
-def stale_downloads_note(snapshot: SnapshotInfo) -> str:
+def stale_downloads_note(snapshot: store.SnapshotFacts) -> str:
     """Empty for a full crawl's snapshot; for an incremental one, that it re-read only the
     models that changed, so the others' downloads were counted earlier."""
     if snapshot.last_full == snapshot.snapshot_id:

@@ -653,6 +653,53 @@ def latest_complete(connection: duckdb.DuckDBPyConnection) -> dict | None:
     return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
+@dataclass
+class SnapshotFacts:
+    """What readers say about the snapshot they read: when it finished, where it stands among
+    the complete ones, and the deletions full crawls observed up to it."""
+
+    snapshot_id: int
+    finished_at: datetime | None
+    complete_up_to: int  # complete snapshots up to and including it
+    complete_after: int  # complete snapshots after it
+    last_full: int | None  # the latest complete full crawl up to it (itself when it is one)
+    first_full_started_at: datetime | None  # the first complete full crawl kept, up to it
+    # Deletions are seen by full crawls only, each recording those since the crawl before it:
+    # counted from the first full snapshot kept, without the ones it recorded (which happened
+    # before it, once `snapshots prune` dropped the snapshots they followed).
+    deletions_observed: int
+
+
+def snapshot_facts(connection: duckdb.DuckDBPyConnection, snapshot_id: int) -> SnapshotFacts:
+    row = _first_row(
+        connection.execute(
+            """
+            WITH complete_snapshots AS (SELECT * FROM snapshots WHERE complete),
+            first_full AS (
+                SELECT snapshot_id, started_at FROM complete_snapshots
+                WHERE mode = 'full' AND snapshot_id <= $id
+                ORDER BY snapshot_id LIMIT 1
+            )
+            SELECT
+                (SELECT finished_at FROM snapshots WHERE snapshot_id = $id),
+                (SELECT count(*) FROM complete_snapshots WHERE snapshot_id <= $id),
+                (SELECT count(*) FROM complete_snapshots WHERE snapshot_id > $id),
+                (SELECT max(snapshot_id) FROM complete_snapshots
+                 WHERE mode = 'full' AND snapshot_id <= $id),
+                (SELECT started_at FROM first_full),
+                (SELECT coalesce(sum(deleted), 0) FROM complete_snapshots
+                 WHERE snapshot_id <= $id AND snapshot_id > (SELECT snapshot_id FROM first_full))
+            """,
+            {"id": snapshot_id},
+        )
+    )
+    assert row is not None  # a SELECT of scalars has one row
+    finished_at, up_to, after, last_full, first_started_at, deletions = row
+    return SnapshotFacts(
+        snapshot_id, finished_at, up_to, after, last_full, first_started_at, int(deletions)
+    )
+
+
 def models_modified_before(
     connection: duckdb.DuckDBPyConnection, snapshot_id: int, instant: datetime
 ) -> int:
