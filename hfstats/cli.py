@@ -748,10 +748,16 @@ def record_command(
         max_pages=max_pages,
         db_path=db_path,
     )
+    # A recording of a listing cut short is no picture of the whole Hub: say so.
+    cut = (
+        f"; the listing was cut after {max_pages} page(s) (--max-pages)"
+        if result.truncated_pages
+        else ""
+    )
     click.echo(
         f"recorded {result.responses} response(s) of a crawl ({result.refresh.mode}, "
         f"{result.refresh.models_seen} listing elements) to {result.path}; "
-        "token and cookies scrubbed"
+        f"token and cookies scrubbed{cut}"
     )
 
 

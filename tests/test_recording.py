@@ -142,8 +142,21 @@ def test_record_command_writes_a_scrubbed_recording(tmp_path, monkeypatch):
         )
     assert outcome.exit_code == 0, outcome.output
     assert str(out) in outcome.output and "of a crawl (full, " in outcome.output
+    assert "cut after" not in outcome.output  # the whole listing: 5 + 5 + 2
     assert FAKE_TOKEN not in out.read_text()
     assert FAKE_TOKEN not in outcome.output
+
+
+def test_record_command_says_when_it_cut_the_listing(tmp_path):
+    # 30 models in pages of 5 are six pages: --max-pages 2 leaves out four of them.
+    with FakeHub(list(synthetic_models(30, seed=1))) as hub:
+        outcome = CliRunner().invoke(
+            cli,
+            ["record", str(tmp_path / "cut.yaml"), "--endpoint", hub.url, "--page-size", "5"]
+            + ["--max-pages", "2"],
+        )
+    assert outcome.exit_code == 0, outcome.output
+    assert "the listing was cut after 2 page(s) (--max-pages)" in outcome.output
 
 
 def test_record_sends_and_scrubs_the_token_huggingface_hub_would_send_or_none(
