@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 import duckdb
 
@@ -86,6 +86,11 @@ CUT_TAIL_TOLERATED = 10
 # (in hfstats_meta) to be compared; a larger one is only recorded with --allow-shrink.
 REFUSED_TAIL_KEY = "refused_tail"
 REFUSED_TAIL_KEPT = 10_000
+# Before a tail like that is taken for a listing cut short, the Hub is asked about this many of
+# its models, spread over it (and about one listed model, to know its answers mean something):
+# a cut listing left out models the Hub still has, while a tail the Hub deleted (an old account,
+# a clean-up of old repos) is gone.
+TAIL_ASKED = 20
 # Before a full crawl marks a model deleted, the Hub is asked for it (one request each): a
 # commit dated before the crawl began, landing while it ran, moves a model into a part of the
 # listing already read, below the catch-up passes. At most this many, or as many as the crawl
@@ -397,7 +402,7 @@ def refresh(
         )
         if not complete:
             _record_progress(db_path, state)
-            _count_waits(result, client, waits_before)
+            _count_requests(result, state, client, waits_before)
             return result
         if state.catchup_passes >= MAX_CATCHUP_PASSES and not _nothing_overtaken(
             state, resumed_counts=False
@@ -411,20 +416,35 @@ def refresh(
         # Before the checks that read the pages too: damage must not pass for a cut listing.
         store.check_saved_pages(staging.page_files(state.pages))
         missing: tuple[int, list[tuple[str, str]]] = (0, [])
+        tail = None
         with store.write(db_path) as connection:
             if state.mode == "full" and not allow_shrink:
                 _refuse_a_shrunken_listing(connection, staging, state)
-                if accepted := _refuse_a_cut_listing(connection, staging, state):
-                    _note(result.notes, accepted)
+                tail = _unlisted_tail(connection, staging, state)
+                if tail is not None and tail.seen_before:
+                    _note(
+                        result.notes,
+                        f"{tail.count:,} of the oldest models, missing from the last full "
+                        "crawl's listing too, are recorded as deleted (but for those the Hub "
+                        "still has)",
+                    )
+                    tail = None
             if state.mode == "full" and store.current_models(connection):
                 missing = store.unlisted_models(
                     connection, staging.page_files(state.pages), max(MISSING_ASKED, state.pages)
                 )
         # Asked with the database closed: readers need not wait out the Hub's rate limit.
         try:
-            still_there = _still_on_the_hub(client, state, missing, result.notes)
+            gone: set[str] = set()
+            if tail is not None:
+                gone = _tail_gone(client, staging, state, tail, result.notes)
+                if not gone:
+                    with store.write(db_path) as connection:
+                        _refuse_a_cut_listing(connection, staging, state, tail)
+            still_there = _still_on_the_hub(client, state, missing, result.notes, gone)
         finally:
-            _save_quietly(staging, state)  # the lookups' requests, also when stopped
+            if staging.root.exists():
+                _save_quietly(staging, state)  # the lookups' requests, also when stopped
         with store.write(db_path) as connection:
             # The merge of a million models takes most of a minute, in silence otherwise.
             log.info(
@@ -472,11 +492,16 @@ def refresh(
                 f"{state.altered} model(s) had characters that are not valid Unicode; "
                 "they were stored with U+FFFD in their place",
             )
-        _count_waits(result, client, waits_before)
+        _count_requests(result, state, client, waits_before)
         return result
 
 
-def _count_waits(result: RefreshResult, client: HubClient, before: tuple[int, float]) -> None:
+def _count_requests(
+    result: RefreshResult, state: CrawlState, client: HubClient, before: tuple[int, float]
+) -> None:
+    """This run's rate-limit waits, and the crawl's requests with any made after its pages (the
+    lookups of missing models)."""
+    result.requests = state.requests
     result.rate_limit_waits = client.stats.rate_limit_waits - before[0]
     result.rate_limit_wait_seconds = client.stats.rate_limit_wait_seconds - before[1]
 
@@ -603,9 +628,11 @@ def _still_on_the_hub(
     state: CrawlState,
     missing: tuple[int, list[tuple[str, str]]],
     notes: list[str],
+    known_gone: set[str],
 ) -> list[str]:
     """The object ids of the models missing from a full listing that the Hub still serves
-    (asked one by one, up to the number in ``missing``'s list), for the merge to keep."""
+    (asked one by one, up to the number in ``missing``'s list, but for those ``known_gone``),
+    for the merge to keep."""
     count, rows = missing
     if not count:
         return []
@@ -622,7 +649,9 @@ def _still_on_the_hub(
     try:
         for object_id, model_id in rows:
             # A model stored without a usable id cannot be asked about.
-            if model_id and client.find_model(model_id) == object_id:
+            if object_id in known_gone or not model_id:
+                continue
+            if client.find_model(model_id) == object_id:
                 found.append(object_id)
     except HubError as exc:
         # The listing is complete: a Hub that cannot be asked costs this check, not the crawl.
@@ -642,11 +671,22 @@ def _still_on_the_hub(
     return found
 
 
-def _refuse_a_cut_listing(
+@dataclass
+class _UnlistedTail:
+    """Models of the last snapshot, last modified before the oldest model listed, that the
+    listing does not show: how many, and the object ids and ids of up to REFUSED_TAIL_KEPT."""
+
+    snapshot_id: int
+    oldest: datetime  # the oldest lastModified listed
+    count: int
+    rows: list[tuple[str, str]]
+    seen_before: bool  # the same tail made the last full crawl refused
+
+
+def _unlisted_tail(
     connection: duckdb.DuckDBPyConnection, staging: Staging, state: CrawlState
-) -> str | None:
-    """Drop a full crawl whose listing seems cut short (``CUT_TAIL_TOLERATED``), unless the same
-    tail was missing at the last refused crawl: then a note that it is recorded as deleted."""
+) -> _UnlistedTail | None:
+    """The tail a listing cut short leaves out (``CUT_TAIL_TOLERATED``), if it left one."""
     latest = store.latest_complete(connection)
     if latest is None or latest["endpoint"] != state.endpoint or state.listing_oldest is None:
         return None
@@ -656,30 +696,81 @@ def _refuse_a_cut_listing(
     snapshot_id = latest["snapshot_id"]
     if store.models_modified_before(connection, snapshot_id, oldest) <= CUT_TAIL_TOLERATED:
         return None
-    missing, rows = store.unlisted_models(
+    count, rows = store.unlisted_models(
         connection,
         staging.page_files(state.pages),
         REFUSED_TAIL_KEPT,
         snapshot_id=snapshot_id,
         before=oldest,
     )
-    ids = [object_id for object_id, _ in rows]
-    if missing <= CUT_TAIL_TOLERATED:
+    if count <= CUT_TAIL_TOLERATED:
         return None
     earlier = _earlier_refused_tail(connection, state.endpoint)
-    if (
+    # Cleared by the merge, not here: a crawl stopped before its merge must meet the same tail
+    # again when resumed, or it would be refused and its pages dropped.
+    seen_before = bool(
         earlier
-        and missing <= REFUSED_TAIL_KEPT
-        and earlier <= set(ids)
-        and missing - len(earlier) <= CUT_TAIL_TOLERATED
-    ):
-        # Cleared by the merge, not here: a crawl stopped before its merge must meet the same
-        # tail again when resumed, or it would be refused and its pages dropped.
-        return (
-            f"{missing:,} of the oldest models, missing from the last full crawl's listing too, "
-            "are recorded as deleted (but for those the Hub still has)"
-        )
-    kept = {"endpoint": state.endpoint, "ids": ids} if missing <= REFUSED_TAIL_KEPT else None
+        and count <= REFUSED_TAIL_KEPT
+        and earlier <= {object_id for object_id, _ in rows}
+        and count - len(earlier) <= CUT_TAIL_TOLERATED
+    )
+    return _UnlistedTail(snapshot_id, oldest, count, rows, seen_before)
+
+
+def _tail_gone(
+    client: HubClient, staging: Staging, state: CrawlState, tail: _UnlistedTail, notes: list[str]
+) -> set[str]:
+    """The object ids of the tail's models asked about (TAIL_ASKED of them, spread over it) when
+    the Hub serves none of them but does serve a model of the listing: then they were deleted,
+    not cut off. Empty when that is not so, or cannot be known."""
+    listed = _a_listed_model(staging, state)
+    ask = [tail.rows[i * len(tail.rows) // TAIL_ASKED] for i in range(TAIL_ASKED)]
+    ask = [row for row in dict.fromkeys(ask) if row[1]]  # a model without an id can't be asked
+    if listed is None or not ask:
+        return set()
+    log.info("asking the Hub about %d of the %d oldest models not listed", len(ask), tail.count)
+    requests_before = client.stats.requests
+    try:
+        if client.find_model(listed[1]) != listed[0]:
+            return set()  # its answers say nothing about models it no longer has
+        for object_id, model_id in ask:
+            if client.find_model(model_id) == object_id:
+                return set()
+    except HubError as exc:
+        log.info("the Hub could not be asked about the models not listed: %s", exc)
+        return set()
+    finally:
+        state.requests += client.stats.requests - requests_before
+    _note(
+        notes,
+        f"{tail.count:,} of the oldest models are not listed, and the Hub no longer serves the "
+        f"{len(ask)} asked about: they are recorded as deleted (a listing cut short would have "
+        "left out models it still has)",
+    )
+    return {object_id for object_id, _ in ask}
+
+
+def _a_listed_model(staging: Staging, state: CrawlState) -> tuple[str, str] | None:
+    """The object id and id of a model the first page lists."""
+    try:
+        elements = json.loads(staging.page_path(1).read_bytes()) if state.pages else []
+    except (OSError, ValueError):
+        return None
+    for element in elements if isinstance(elements, list) else []:
+        if isinstance(element, dict):
+            object_id, model_id = element.get("_id"), element.get("id")
+            if isinstance(object_id, str) and isinstance(model_id, str) and object_id and model_id:
+                return object_id, model_id
+    return None
+
+
+def _refuse_a_cut_listing(
+    connection: duckdb.DuckDBPyConnection, staging: Staging, state: CrawlState, tail: _UnlistedTail
+) -> NoReturn:
+    """Drop a full crawl whose listing seems cut short, keeping its tail to compare with the
+    next full crawl's."""
+    ids = [object_id for object_id, _ in tail.rows]
+    kept = {"endpoint": state.endpoint, "ids": ids} if tail.count <= REFUSED_TAIL_KEPT else None
     store.set_meta(connection, REFUSED_TAIL_KEY, json.dumps(kept) if kept else None)
     _save_progress(connection, state)
     staging.discard()
@@ -690,8 +781,8 @@ def _refuse_a_cut_listing(
         else "`hfstats refresh --full --allow-shrink` records such a listing"
     )
     raise HubError(
-        f"the Hub's listing ended at models last modified {_instant(oldest)}, but "
-        f"{missing:,} models of snapshot {snapshot_id} last modified before that are not "
+        f"the Hub's listing ended at models last modified {_instant(tail.oldest)}, but "
+        f"{tail.count:,} models of snapshot {tail.snapshot_id} last modified before that are not "
         "listed: the listing was likely cut short (a glitch at a page taken for the last one), "
         f"so they are not marked deleted and this crawl was dropped; {again}"
     )

@@ -477,12 +477,19 @@ TAIL_MODELS = list(synthetic_models(300, seed=29))
 TAIL_OLDEST_FIRST = sorted(TAIL_MODELS, key=lambda m: (m["lastModified"], m["_id"]))
 
 
+def cannot_be_asked_about_a_model(model_id: str) -> tuple[int, bytes, dict[str, str]]:
+    # A mirror or proxy that serves only the listing: 404 for every model.
+    return 404, b'{"error": "Not Found"}', {}
+
+
 def refuse_a_deleted_tail(db_path: Path, hub: FakeHub) -> None:
     """Crawl ``hub`` (TAIL_MODELS), delete its 40 oldest models (an early account), and see
-    the next full crawl refused as a listing cut short."""
+    the next full crawl refused as a listing cut short: ``hub`` is made unable to say which
+    models it serves, so their absence cannot be confirmed."""
     from hfstats.errors import HubError
 
     crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+    hub.model_info = cannot_be_asked_about_a_model
     for model in TAIL_OLDEST_FIRST[:40]:
         hub.delete(model["_id"])
     with pytest.raises(HubError, match="if the same models are missing at the next"):
@@ -532,7 +539,7 @@ def test_a_crawl_stopped_while_asking_about_a_tail_seen_before_is_not_dropped_wh
             recorded = connection.execute(
                 "SELECT requests FROM snapshots ORDER BY snapshot_id DESC LIMIT 1"
             ).fetchall()
-        assert recorded == [(hub.stats.requests - requests_before,)]
+        assert recorded == [(hub.stats.requests - requests_before,)] == [(result.requests,)]
 
 
 def test_allow_shrink_on_an_incremental_refresh_says_it_changed_nothing(tmp_path: Path) -> None:
@@ -588,24 +595,45 @@ def test_one_old_time_early_in_the_listing_does_not_hide_a_cut(tmp_path: Path) -
         assert len(models_view(db_path)) == 300
 
 
-@pytest.mark.parametrize(("deleted", "allow_shrink"), [(8, False), (40, True)])
-def test_the_oldest_models_deleted_are_recorded_up_to_a_tolerance_or_when_allowed(
-    tmp_path: Path, deleted: int, allow_shrink: bool
+@pytest.mark.parametrize(
+    ("deleted", "allow_shrink", "can_be_asked"),
+    [(8, False, False), (40, True, False), (40, False, True), (200, False, True)],
+)
+def test_the_oldest_models_deleted_are_recorded_up_to_a_tolerance_when_allowed_or_confirmed(
+    tmp_path: Path, deleted: int, allow_shrink: bool, can_be_asked: bool
 ) -> None:
     # Deleting the oldest models leaves the same tail out as a listing cut short: a few (up to
-    # 10) are taken for deletions; more only with --allow-shrink (or see the next test).
+    # 10) are taken for deletions; more with --allow-shrink, or when the Hub, asked about some
+    # of them, no longer has them (else see the tests of refuse_a_deleted_tail).
     db_path = tmp_path / "hub.duckdb"
-    models = list(synthetic_models(300, seed=29))
+    models = list(synthetic_models(600, seed=29))
     with FakeHub(models) as hub:
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        if not can_be_asked:
+            hub.model_info = cannot_be_asked_about_a_model
         oldest_first = sorted(models, key=lambda m: (m["lastModified"], m["_id"]))
         for model in oldest_first[:deleted]:
             hub.delete(model["_id"])
+        requests_before = hub.stats.requests
         result = crawl.refresh(
             db_path, client=fast_client(hub), page_size=50, full=True, allow_shrink=allow_shrink
         )
         assert result.merge.deleted == deleted
         assert_same_models(db_path, hub)
+        confirmed = f"{deleted} of the oldest models are not listed, and the Hub no longer serves"
+        assert (
+            can_be_asked
+            == (deleted > 10 and not allow_shrink)
+            == (confirmed in " ".join(result.notes))
+        )
+        with duckdb.connect(str(db_path), read_only=True) as connection:
+            recorded = connection.execute(
+                "SELECT requests FROM snapshots ORDER BY snapshot_id DESC LIMIT 1"
+            ).fetchall()
+        assert recorded == [(hub.stats.requests - requests_before,)] == [(result.requests,)]
+        # No model is asked about twice (the tail's confirmation, then the missing models).
+        asked = [r["path"] for r in hub.requests_seen if r["path"].startswith("/api/models/")]
+        assert len(asked) == len(set(asked))
 
 
 def listing_element(n: int) -> dict:
