@@ -858,58 +858,66 @@ def _crawl(
             _save_quietly(staging, state)
             raise
         state.requests += client.stats.requests - requests_before
-        fetched += 1
-        body, altered = page.body_for_storage()
-        number = state.pages + 1
-        staging.write_page(number, body)
+        try:
+            fetched += 1
+            body, altered = page.body_for_storage()
+            number = state.pages + 1
+            staging.write_page(number, body)
 
-        oldest, newest, newest_first, newest_past = _page_times(page)
-        if state.pass_pages == 0 and page.served_at is not None:
-            # A pass's start must not be later than its first page: a model changed after it
-            # may have jumped over the pass, and it is compared with the Hub's lastModified
-            # times. The local clock, read before the request, is finer than the Date header's
-            # whole seconds; when they disagree by more than that, one of them is off, and the
-            # earlier is the safe one (a start too late would settle catch-up passes too soon).
-            local_start = datetime.fromisoformat(state.pass_started_at or state.started_at)
-            if abs(page.served_at - local_start) > CLOCK_TOLERANCE:
-                state.pass_started_at = min(page.served_at, local_start).isoformat()
-        if state.phase == "listing" and state.listing_models is not None:
-            state.listing_models += len(page.models)
-        if state.phase == "listing" and oldest is not None:
-            # Of the last page, not the whole listing: one element elsewhere with a time older
-            # than where the listing stopped (bad data) must not hide a cut.
-            state.listing_oldest = oldest.isoformat()
-        previous_oldest = state.last_oldest and datetime.fromisoformat(state.last_oldest)
-        if oldest is not None:
-            state.last_oldest = oldest.isoformat()
-        if previous_oldest and newest and newest > previous_oldest:
-            newest_first = False  # this page holds newer models than the page before it
-        if not newest_first and state.stop_before is not None:
-            # Stopping early relies on the listing being sorted by lastModified, newest first;
-            # a Hub that ignores sort= would make an incremental refresh miss changes quietly.
-            state.stop_before = None
-            state.unsorted = True
-        if state.mode == "full" and state.pass_pages == 0 and newest:
-            # Models changed from now on sort above this page: the next pass reads down to it.
-            # (An incremental refresh makes no catch-up pass: what it misses, the next one reads.)
-            # Capped at the pass's start for the same reason as the incremental high-water mark.
-            began = datetime.fromisoformat(state.pass_started_at or state.started_at)
-            anchor = min(newest_past, began) if newest_past else began
-            state.next_catchup_until = (anchor - overlap).isoformat()
-            state.pass_first_newest = (newest_past or newest).isoformat()
-            state.pass_first_oldest = oldest.isoformat() if oldest else None
-        state.pass_pages += 1
-        state.pages = number
-        state.models_seen += len(page.models)
-        state.altered += altered
-        state.next_url = page.next_url
-        limit = state.stop_before if state.phase == "listing" else state.catchup_until
-        if state.phase != "listing" or state.mode == "incremental":
-            if limit is not None and oldest is not None and oldest < datetime.fromisoformat(limit):
-                state.next_url = None  # reached what the previous pass already holds
-        if state.phase == "catchup" and state.pass_pages == 1 and _first_page_covers(state):
-            state.next_url = None  # the pass before read the rest, and nothing jumped over it
-        staging.save(state)
+            oldest, newest, newest_first, newest_past = _page_times(page)
+            if state.pass_pages == 0 and page.served_at is not None:
+                # A pass's start must not be later than its first page: a model changed after it
+                # may have jumped over the pass, and it is compared with the Hub's lastModified
+                # times. The local clock, read before the request, is finer than the Date header's
+                # whole seconds; when they disagree by more than that, one of them is off, and the
+                # earlier is the safe one (a start too late would settle catch-up passes too soon).
+                local_start = datetime.fromisoformat(state.pass_started_at or state.started_at)
+                if abs(page.served_at - local_start) > CLOCK_TOLERANCE:
+                    state.pass_started_at = min(page.served_at, local_start).isoformat()
+            if state.phase == "listing" and state.listing_models is not None:
+                state.listing_models += len(page.models)
+            if state.phase == "listing" and oldest is not None:
+                # Of the last page, not the whole listing: one element elsewhere with a time older
+                # than where the listing stopped (bad data) must not hide a cut.
+                state.listing_oldest = oldest.isoformat()
+            previous_oldest = state.last_oldest and datetime.fromisoformat(state.last_oldest)
+            if oldest is not None:
+                state.last_oldest = oldest.isoformat()
+            if previous_oldest and newest and newest > previous_oldest:
+                newest_first = False  # this page holds newer models than the page before it
+            if not newest_first and state.stop_before is not None:
+                # Stopping early relies on the listing being sorted by lastModified, newest first;
+                # a Hub that ignores sort= would make an incremental refresh miss changes quietly.
+                state.stop_before = None
+                state.unsorted = True
+            if state.mode == "full" and state.pass_pages == 0 and newest:
+                # Models changed from now on sort above this page: the next pass reads down to it.
+                # (An incremental refresh makes no catch-up pass: what it misses, the next one reads.)
+                # Capped at the pass's start for the same reason as the incremental high-water mark.
+                began = datetime.fromisoformat(state.pass_started_at or state.started_at)
+                anchor = min(newest_past, began) if newest_past else began
+                state.next_catchup_until = (anchor - overlap).isoformat()
+                state.pass_first_newest = (newest_past or newest).isoformat()
+                state.pass_first_oldest = oldest.isoformat() if oldest else None
+            state.pass_pages += 1
+            state.pages = number
+            state.models_seen += len(page.models)
+            state.altered += altered
+            state.next_url = page.next_url
+            limit = state.stop_before if state.phase == "listing" else state.catchup_until
+            if state.phase != "listing" or state.mode == "incremental":
+                if (
+                    limit is not None
+                    and oldest is not None
+                    and oldest < datetime.fromisoformat(limit)
+                ):
+                    state.next_url = None  # reached what the previous pass already holds
+            if state.phase == "catchup" and state.pass_pages == 1 and _first_page_covers(state):
+                state.next_url = None  # the pass before read the rest, and nothing jumped over it
+            staging.save(state)
+        except BaseException:
+            _save_requests(staging, state)
+            raise
         if on_page is not None:
             on_page(state, page)
     return True
@@ -921,6 +929,18 @@ FALLBACK_PAGE_SIZES = (500, 100)
 
 def _smaller_page_size(page_size: int) -> int | None:
     return next((size for size in FALLBACK_PAGE_SIZES if size < page_size), None)
+
+
+def _save_requests(staging: Staging, state: CrawlState) -> None:
+    """Stopped while taking in a page (dropped when the crawl resumes): the saved state keeps
+    its pages, but counts the requests that fetched this one, which were sent all the same."""
+    try:
+        saved = staging.load()
+    except HfstatsError:
+        return
+    if saved is not None:
+        saved.requests = state.requests
+        _save_quietly(staging, saved)
 
 
 def _save_quietly(staging: Staging, state: CrawlState) -> None:

@@ -542,6 +542,33 @@ def test_a_crawl_stopped_while_asking_about_a_tail_seen_before_is_not_dropped_wh
         assert recorded == [(hub.stats.requests - requests_before,)] == [(result.requests,)]
 
 
+def test_a_crawl_stopped_while_taking_in_a_page_counts_the_request_that_fetched_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page is dropped when the crawl resumes and asked for again: both requests count.
+    db_path = tmp_path / "hub.duckdb"
+    page_times = crawl._page_times
+    taken = []
+
+    def stopped_at_the_third(page):
+        taken.append(page)
+        if len(taken) == 3:
+            raise KeyboardInterrupt
+        return page_times(page)
+
+    with FakeHub(list(synthetic_models(200, seed=8))) as hub:
+        monkeypatch.setattr(crawl, "_page_times", stopped_at_the_third)
+        with pytest.raises(KeyboardInterrupt):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        assert hub.stats.requests == 3
+        monkeypatch.setattr(crawl, "_page_times", page_times)
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        assert result.resumed and result.merge.models == 200
+        with duckdb.connect(str(db_path), read_only=True) as connection:
+            recorded = connection.execute("SELECT requests FROM snapshots").fetchall()
+        assert recorded == [(hub.stats.requests,)] == [(result.requests,)]
+
+
 def test_allow_shrink_on_an_incremental_refresh_says_it_changed_nothing(tmp_path: Path) -> None:
     db_path = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(60, seed=29))) as hub:
