@@ -87,9 +87,9 @@ CUT_TAIL_TOLERATED = 10
 REFUSED_TAIL_KEY = "refused_tail"
 REFUSED_TAIL_KEPT = 10_000
 # Before a tail like that is taken for a listing cut short, the Hub is asked about this many of
-# its models, spread over it (and about one listed model, to know its answers mean something):
-# a cut listing left out models the Hub still has, while a tail the Hub deleted (an old account,
-# a clean-up of old repos) is gone.
+# its models, half the most recently modified, half spread over the rest (and about the oldest
+# model listed, to know its answers mean something): a cut listing left out models the Hub
+# still has, while a tail the Hub deleted (an old account, a clean-up of old repos) is gone.
 TAIL_ASKED = 20
 # Before a full crawl marks a model deleted, the Hub is asked for it (one request each): a
 # commit dated before the crawl began, landing while it ran, moves a model into a part of the
@@ -229,6 +229,9 @@ class Staging:
             path.unlink()
 
     def discard(self) -> None:
+        # The state first: a stop in the middle of removing thousands of pages leaves no saved
+        # crawl (the next one starts over), not a state naming pages that are gone.
+        self.state_file.unlink(missing_ok=True)
         if self.root.exists():
             shutil.rmtree(self.root)
 
@@ -308,7 +311,8 @@ def refresh(
     huggingface_hub does: None is ``$HF_TOKEN`` or the cached login, False none; ``timeout``
     and ``max_retries`` are per request. A ``client`` made beforehand (a ``HubClient``) brings
     all four itself. ``on_page(state, page)`` is called after each page is saved, ``on_wait(
-    reason, seconds)`` before each wait for the rate limit or a retry. Resumes an interrupted crawl if one is saved. With ``max_pages``, stops after that many
+    reason, seconds)`` before each wait for the rate limit or a retry (it becomes the given
+    client's ``on_wait``). Resumes an interrupted crawl if one is saved. With ``max_pages``, stops after that many
     pages in this run and leaves the crawl saved for the next one. A full crawl listing fewer
     than half the models of the previous snapshot is dropped with an error, unless
     ``allow_shrink``.
@@ -316,6 +320,10 @@ def refresh(
     db_path = Path(db_path)
     if page_size < 1:
         raise UsageError("--page-size must be at least 1")
+    if not (isinstance(timeout, int | float) and 0 < timeout < float("inf")):
+        raise UsageError(f"the timeout must be a number of seconds above 0, not {timeout!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise UsageError(f"max_retries must be a whole number, 0 or more, not {max_retries!r}")
     store.merge_memory_limit()
     # A bad endpoint or a file hfstats must not write to is refused before the lock file is made.
     if client is None:
@@ -326,7 +334,7 @@ def refresh(
         DEFAULT_TIMEOUT,
         DEFAULT_MAX_RETRIES,
     ):
-        raise ValueError("endpoint, token, timeout and max_retries go to the client, not beside it")
+        raise UsageError("endpoint, token, timeout and max_retries go to the client, not beside it")
     if on_wait is not None:
         client.on_wait = on_wait
     waits_before = (client.stats.rate_limit_waits, client.stats.rate_limit_wait_seconds)
@@ -421,14 +429,6 @@ def refresh(
             if state.mode == "full" and not allow_shrink:
                 _refuse_a_shrunken_listing(connection, staging, state)
                 tail = _unlisted_tail(connection, staging, state)
-                if tail is not None and tail.seen_before:
-                    _note(
-                        result.notes,
-                        f"{tail.count:,} of the oldest models, missing from the last full "
-                        "crawl's listing too, are recorded as deleted (but for those the Hub "
-                        "still has)",
-                    )
-                    tail = None
             if state.mode == "full" and store.current_models(connection):
                 missing = store.unlisted_models(
                     connection, staging.page_files(state.pages), max(MISSING_ASKED, state.pages)
@@ -437,13 +437,29 @@ def refresh(
         try:
             gone: set[str] = set()
             if tail is not None:
-                gone = _tail_gone(client, staging, state, tail, result.notes)
-                if not gone:
+                answer, gone = _ask_about_tail(client, staging, state, tail)
+                if answer == TAIL_GONE:
+                    _note(
+                        result.notes,
+                        f"{tail.count:,} of the oldest models are not listed, and the Hub no "
+                        f"longer serves the {len(gone)} asked about: they are recorded as "
+                        "deleted (a listing cut short would have left out models it still has)",
+                    )
+                elif answer == TAIL_UNKNOWN and tail.seen_before:
+                    _note(
+                        result.notes,
+                        f"{tail.count:,} of the oldest models, missing from the last full "
+                        "crawl's listing too, are recorded as deleted (but for those the Hub "
+                        "still has)",
+                    )
+                else:
                     with store.write(db_path) as connection:
-                        _refuse_a_cut_listing(connection, staging, state, tail)
+                        _refuse_a_cut_listing(
+                            connection, staging, state, tail, remember=answer == TAIL_UNKNOWN
+                        )
             still_there = _still_on_the_hub(client, state, missing, result.notes, gone)
         finally:
-            if staging.root.exists():
+            if staging.state_file.exists():  # not once a refusal began to drop the crawl
                 _save_quietly(staging, state)  # the lookups' requests, also when stopped
         with store.write(db_path) as connection:
             # The merge of a million models takes most of a minute, in silence otherwise.
@@ -717,74 +733,97 @@ def _unlisted_tail(
     return _UnlistedTail(snapshot_id, oldest, count, rows, seen_before)
 
 
-def _tail_gone(
-    client: HubClient, staging: Staging, state: CrawlState, tail: _UnlistedTail, notes: list[str]
-) -> set[str]:
-    """The object ids of the tail's models asked about (TAIL_ASKED of them, spread over it) when
-    the Hub serves none of them but does serve a model of the listing: then they were deleted,
-    not cut off. Empty when that is not so, or cannot be known."""
-    listed = _a_listed_model(staging, state)
-    ask = [tail.rows[i * len(tail.rows) // TAIL_ASKED] for i in range(TAIL_ASKED)]
-    ask = [row for row in dict.fromkeys(ask) if row[1]]  # a model without an id can't be asked
-    if listed is None or not ask:
-        return set()
+# What asking the Hub about an unlisted tail found.
+TAIL_GONE, TAIL_LISTED, TAIL_UNKNOWN = "gone", "still there", "unknown"
+
+
+def _ask_about_tail(
+    client: HubClient, staging: Staging, state: CrawlState, tail: _UnlistedTail
+) -> tuple[str, set[str]]:
+    """Ask the Hub about TAIL_ASKED of the tail's models: half the most recently modified (those
+    a listing cut short would have shown next), half spread over the rest; and first about the
+    oldest model listed, next to them (a Hub or mirror that cannot answer for a model, or only
+    for recent ones, confirms nothing). TAIL_GONE with the object ids asked when it serves none
+    of them, TAIL_LISTED when it serves one, TAIL_UNKNOWN when its answers say nothing."""
+    control = _oldest_listed_model(staging, state)
+    rows = tail.rows
+    newest = rows[: TAIL_ASKED // 2]
+    spread = [rows[i * len(rows) // TAIL_ASKED] for i in range(TAIL_ASKED)]
+    ask = [row for row in dict.fromkeys(newest + spread) if row[1]][:TAIL_ASKED]
+    if control is None or not ask:
+        return TAIL_UNKNOWN, set()
     log.info("asking the Hub about %d of the %d oldest models not listed", len(ask), tail.count)
     requests_before = client.stats.requests
     try:
-        if client.find_model(listed[1]) != listed[0]:
-            return set()  # its answers say nothing about models it no longer has
+        if client.find_model(control[1]) != control[0]:
+            return TAIL_UNKNOWN, set()
         for object_id, model_id in ask:
             if client.find_model(model_id) == object_id:
-                return set()
+                return TAIL_LISTED, set()
     except HubError as exc:
         log.info("the Hub could not be asked about the models not listed: %s", exc)
-        return set()
+        return TAIL_UNKNOWN, set()
     finally:
         state.requests += client.stats.requests - requests_before
-    _note(
-        notes,
-        f"{tail.count:,} of the oldest models are not listed, and the Hub no longer serves the "
-        f"{len(ask)} asked about: they are recorded as deleted (a listing cut short would have "
-        "left out models it still has)",
-    )
-    return {object_id for object_id, _ in ask}
+    return TAIL_GONE, {object_id for object_id, _ in ask}
 
 
-def _a_listed_model(staging: Staging, state: CrawlState) -> tuple[str, str] | None:
-    """The object id and id of a model the first page lists."""
-    try:
-        elements = json.loads(staging.page_path(1).read_bytes()) if state.pages else []
-    except (OSError, ValueError):
-        return None
-    for element in elements if isinstance(elements, list) else []:
-        if isinstance(element, dict):
+def _oldest_listed_model(staging: Staging, state: CrawlState) -> tuple[str, str] | None:
+    """The object id and id of a model listed with the listing's oldest ``lastModified`` (on
+    its last page, which catch-up pages may follow)."""
+    for number in range(state.pages, 0, -1):
+        try:
+            elements = json.loads(staging.page_path(number).read_bytes())
+        except (OSError, ValueError):
+            return None
+        for element in elements if isinstance(elements, list) else []:
+            if not isinstance(element, dict):
+                continue
             object_id, model_id = element.get("_id"), element.get("id")
-            if isinstance(object_id, str) and isinstance(model_id, str) and object_id and model_id:
+            listed_at = _parse_time(element.get("lastModified"))
+            if (
+                isinstance(object_id, str)
+                and isinstance(model_id, str)
+                and object_id
+                and model_id
+                and listed_at is not None
+                and listed_at.isoformat() == state.listing_oldest
+            ):
                 return object_id, model_id
     return None
 
 
 def _refuse_a_cut_listing(
-    connection: duckdb.DuckDBPyConnection, staging: Staging, state: CrawlState, tail: _UnlistedTail
+    connection: duckdb.DuckDBPyConnection,
+    staging: Staging,
+    state: CrawlState,
+    tail: _UnlistedTail,
+    remember: bool,
 ) -> NoReturn:
-    """Drop a full crawl whose listing seems cut short, keeping its tail to compare with the
-    next full crawl's."""
+    """Drop a full crawl whose listing seems cut short; with ``remember`` (the Hub could not
+    say whether it still has the tail), keep the tail to compare with the next full crawl's."""
     ids = [object_id for object_id, _ in tail.rows]
-    kept = {"endpoint": state.endpoint, "ids": ids} if tail.count <= REFUSED_TAIL_KEPT else None
+    keep = remember and tail.count <= REFUSED_TAIL_KEPT
+    kept = {"endpoint": state.endpoint, "ids": ids} if keep else None
     store.set_meta(connection, REFUSED_TAIL_KEY, json.dumps(kept) if kept else None)
     _save_progress(connection, state)
     staging.discard()
-    again = (
-        "if the same models are missing at the next `hfstats refresh --full`, they are recorded "
-        "as deleted; `hfstats refresh --full --allow-shrink` records them now"
-        if kept
-        else "`hfstats refresh --full --allow-shrink` records such a listing"
-    )
+    if not remember:
+        why = "the Hub still serves models of it"
+        again = "run `hfstats refresh --full` again later"
+    else:
+        why = "a glitch at a page taken for the last one"
+        again = (
+            "if the same models are missing at the next `hfstats refresh --full`, they are "
+            "recorded as deleted; `hfstats refresh --full --allow-shrink` records them now"
+            if kept
+            else "`hfstats refresh --full --allow-shrink` records such a listing"
+        )
     raise HubError(
         f"the Hub's listing ended at models last modified {_instant(tail.oldest)}, but "
         f"{tail.count:,} models of snapshot {tail.snapshot_id} last modified before that are not "
-        "listed: the listing was likely cut short (a glitch at a page taken for the last one), "
-        f"so they are not marked deleted and this crawl was dropped; {again}"
+        f"listed: the listing was likely cut short ({why}), so they are not marked deleted and "
+        f"this crawl was dropped; {again}"
     )
 
 

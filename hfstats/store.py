@@ -736,16 +736,21 @@ def unlisted_models(
     before: datetime | None = None,
 ) -> tuple[int, list[tuple[str, str]]]:
     """The models whose ``_id`` none of the page files lists: how many, and the object ids and
-    ids of up to ``keep`` of them, sorted by object id. By default every model with a current
-    version (what a full merge of these pages would mark deleted); with ``snapshot_id`` and
+    ids of up to ``keep`` of them. By default every model with a current version (what a full
+    merge of these pages would mark deleted), sorted by object id; with ``snapshot_id`` and
     ``before``, the models of that snapshot last modified before ``before`` (a model committed
-    to since is listed with its new time). Reads every page again."""
+    to since is listed with its new time), the most recently modified first. Reads every page
+    again."""
     if snapshot_id is None:
-        candidates = "SELECT object_id, id FROM model_versions WHERE valid_to IS NULL"
+        candidates = (
+            "SELECT object_id, id, NULL::TIMESTAMPTZ AS last_modified FROM model_versions "
+            "WHERE valid_to IS NULL"
+        )
         params: dict[str, object] = {}
     else:
         candidates = (
-            "SELECT object_id, id FROM models_at($snapshot_id) WHERE last_modified < $before"
+            "SELECT object_id, id, last_modified FROM models_at($snapshot_id) "
+            "WHERE last_modified < $before"
         )
         params = {"snapshot_id": snapshot_id, "before": before}
     connection.execute("SET memory_limit = ?", [merge_memory_limits(page_files)[0]])
@@ -763,13 +768,15 @@ def unlisted_models(
             FROM {source}
             JOIN candidates ON candidates.object_id = t.j->>'_id'
         )
-        SELECT object_id, id FROM candidates
+        SELECT object_id, id, last_modified FROM candidates
         WHERE object_id NOT IN (SELECT object_id FROM listed)
         """,
             params,
         )
     count = connection.execute("SELECT count(*) FROM unlisted").fetchall()[0][0]
-    kept = connection.execute("SELECT object_id, id FROM unlisted ORDER BY 1 LIMIT ?", [keep])
+    kept = connection.execute(
+        "SELECT object_id, id FROM unlisted ORDER BY last_modified DESC, object_id LIMIT ?", [keep]
+    )
     rows = [(object_id, model_id) for object_id, model_id in kept.fetchall()]
     connection.execute("DROP TABLE unlisted")
     return int(count), rows

@@ -593,6 +593,97 @@ def test_two_glitches_cutting_different_tails_are_both_refused(tmp_path: Path) -
         assert len(models_view(db_path)) == 300
 
 
+def cut_the_listing_after(hub: FakeHub, pages: int) -> None:
+    """The next crawl's listing ends after ``pages`` pages: that page loses its ``Link`` header
+    every time it is asked for again."""
+    first = len(hub.requests_seen)
+    hub.faults = faults_at({first + pages - 1 + n: "missing-link" for n in range(4)})
+
+
+def test_a_cut_tail_the_hub_still_has_is_refused_even_when_seen_before(tmp_path: Path) -> None:
+    # Remembered while the Hub could not be asked, the same tail cut off again is refused once
+    # the Hub says it still has those models.
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(400, seed=29))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        answers = hub.model_info
+        hub.model_info = cannot_be_asked_about_a_model
+        cut_the_listing_after(hub, 5)
+        with pytest.raises(HubError, match="if the same models are missing at the next"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        hub.model_info = answers
+        cut_the_listing_after(hub, 5)
+        with pytest.raises(HubError, match="the Hub still serves models of it"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        hub.faults = None
+        assert len(models_view(db_path)) == 400
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert result.merge.deleted == 0
+        assert_same_models(db_path, hub)
+
+
+def test_a_listing_cut_above_deleted_old_models_is_still_refused(tmp_path: Path) -> None:
+    # The oldest 100 are gone (asked about, the Hub no longer has them), but the listing is
+    # also cut 100 models above them: those the Hub still has, and they are asked about first.
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(600, seed=29))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        for model in sorted(models, key=lambda m: (m["lastModified"], m["_id"]))[:100]:
+            hub.delete(model["_id"])
+        cut_the_listing_after(hub, 8)  # 400 of the 500 left
+        with pytest.raises(HubError, match="the Hub still serves models of it"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert len(models_view(db_path)) == 600
+
+
+def test_a_hub_that_answers_only_for_recent_models_confirms_no_deletion(tmp_path: Path) -> None:
+    # A cache in front of the Hub, say, that answers 404 for models not modified lately: the
+    # oldest model listed is asked about first, and its 404 makes the other answers worthless.
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(400, seed=29))
+    recent = {m["id"] for m in sorted(models, key=lambda m: m["lastModified"])[-100:]}
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        answers = hub.model_info
+        hub.model_info = lambda model_id: (
+            answers(model_id) if model_id in recent else cannot_be_asked_about_a_model(model_id)
+        )
+        cut_the_listing_after(hub, 5)
+        with pytest.raises(HubError, match="likely cut short"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert len(models_view(db_path)) == 400
+
+
+def test_a_refusal_stopped_while_dropping_its_pages_leaves_no_crawl_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    rmtree = crawl.shutil.rmtree
+
+    def stopped_after_the_first_page(path, *args, **kwargs):
+        (Path(path) / "pages" / "0000001.json").unlink()
+        raise KeyboardInterrupt
+
+    with FakeHub(list(synthetic_models(400, seed=29))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        cut_the_listing_after(hub, 5)
+        monkeypatch.setattr(crawl.shutil, "rmtree", stopped_after_the_first_page)
+        with pytest.raises(KeyboardInterrupt):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        monkeypatch.setattr(crawl.shutil, "rmtree", rmtree)
+        hub.faults = None
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert not result.resumed and result.merge.deleted == 0
+        assert_same_models(db_path, hub)
+
+
 class TimeOutOfOrderHub(FakeHub):
     """Sorts a model by its ``_sort`` key where it has one: its ``lastModified`` disagrees."""
 

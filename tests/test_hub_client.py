@@ -164,8 +164,19 @@ def test_a_refresh_refuses_client_settings_beside_a_client(tmp_path) -> None:
     # They would be silently ignored: the client already has its own.
     with FakeHub(MODELS) as hub:
         for settings in ({"endpoint": hub.url}, {"token": False}, {"timeout": 5.0}):
-            with pytest.raises(ValueError, match="go to the client"):
+            with pytest.raises(UsageError, match="go to the client"):
                 crawl.refresh(tmp_path / "hub.duckdb", client=client_for(hub, Sleeps()), **settings)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"timeout": float("nan")}, {"timeout": 0}, {"timeout": -1.0}, {"max_retries": -1}],
+    ids=["nan", "zero", "negative", "negative-retries"],
+)
+def test_a_refresh_refuses_bad_settings_before_any_file(tmp_path, settings) -> None:
+    with pytest.raises(UsageError):
+        crawl.refresh(tmp_path / "hub.duckdb", endpoint="http://127.0.0.1:9", **settings)
     assert list(tmp_path.iterdir()) == []
 
 
