@@ -320,7 +320,9 @@ def refresh(
     db_path = Path(db_path)
     if page_size < 1:
         raise UsageError("--page-size must be at least 1")
-    if not (isinstance(timeout, int | float) and 0 < timeout < float("inf")):
+    if isinstance(timeout, bool) or not (
+        isinstance(timeout, int | float) and 0 < timeout < float("inf")
+    ):
         raise UsageError(f"the timeout must be a number of seconds above 0, not {timeout!r}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise UsageError(f"max_retries must be a whole number, 0 or more, not {max_retries!r}")
@@ -746,10 +748,10 @@ def _ask_about_tail(
     for recent ones, confirms nothing). TAIL_GONE with the object ids asked when it serves none
     of them, TAIL_LISTED when it serves one, TAIL_UNKNOWN when its answers say nothing."""
     control = _oldest_listed_model(staging, state)
-    rows = tail.rows
-    newest = rows[: TAIL_ASKED // 2]
-    spread = [rows[i * len(rows) // TAIL_ASKED] for i in range(TAIL_ASKED)]
-    ask = [row for row in dict.fromkeys(newest + spread) if row[1]][:TAIL_ASKED]
+    half = TAIL_ASKED // 2
+    newest, rest = tail.rows[:half], tail.rows[half:]
+    spread = [rest[i * len(rest) // half] for i in range(half)] if rest else []
+    ask = [row for row in dict.fromkeys(newest + spread) if row[1]]
     if control is None or not ask:
         return TAIL_UNKNOWN, set()
     log.info("asking the Hub about %d of the %d oldest models not listed", len(ask), tail.count)
@@ -802,12 +804,14 @@ def _refuse_a_cut_listing(
 ) -> NoReturn:
     """Drop a full crawl whose listing seems cut short; with ``remember`` (the Hub could not
     say whether it still has the tail), keep the tail to compare with the next full crawl's."""
+    # The pages go first: a crawl stopped after its tail was remembered would otherwise be
+    # resumed, and meet its own tail as the one seen before.
+    staging.discard()
     ids = [object_id for object_id, _ in tail.rows]
     keep = remember and tail.count <= REFUSED_TAIL_KEPT
     kept = {"endpoint": state.endpoint, "ids": ids} if keep else None
     store.set_meta(connection, REFUSED_TAIL_KEY, json.dumps(kept) if kept else None)
     _save_progress(connection, state)
-    staging.discard()
     if not remember:
         why = "the Hub still serves models of it"
         again = "run `hfstats refresh --full` again later"

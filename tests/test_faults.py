@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import duckdb
 import pytest
 
-from hfstats import crawl
+from hfstats import crawl, store
 from hfstats.errors import HubRefusedError, HubUnavailableError
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FAULTS, FakeHub, faults_at, random_faults
@@ -639,6 +639,53 @@ def test_a_listing_cut_above_deleted_old_models_is_still_refused(tmp_path: Path)
         with pytest.raises(HubError, match="the Hub still serves models of it"):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         assert len(models_view(db_path)) == 600
+
+
+def test_a_listing_cut_below_a_deleted_stretch_of_the_tail_is_still_refused(
+    tmp_path: Path,
+) -> None:
+    # The newer 140 of a 250-model tail were deleted (a clean-up of a date range); the 110
+    # below them, cut off with them, the Hub still has: the older part of the tail is asked
+    # about too.
+    from hfstats.errors import HubError
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(600, seed=29))
+    oldest_first = sorted(models, key=lambda m: (m["lastModified"], m["_id"]))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        for model in oldest_first[110:250]:
+            hub.delete(model["_id"])
+        cut_the_listing_after(hub, 8)  # 400 of the 460 left: the 60 oldest are cut off
+        with pytest.raises(HubError, match="the Hub still serves models of it"):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert len(models_view(db_path)) == 600
+
+
+def test_a_refusal_stopped_after_remembering_its_tail_is_not_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Resumed, the crawl would meet its own tail as the one seen before and record it deleted.
+    db_path = tmp_path / "hub.duckdb"
+    set_meta = store.set_meta
+
+    def stopped_after_remembering(connection, key, value):
+        set_meta(connection, key, value)
+        if key == crawl.REFUSED_TAIL_KEY and value is not None:
+            raise KeyboardInterrupt
+
+    with FakeHub(list(synthetic_models(400, seed=29))) as hub:
+        crawl.refresh(db_path, client=fast_client(hub), page_size=50)
+        hub.model_info = cannot_be_asked_about_a_model
+        cut_the_listing_after(hub, 5)
+        monkeypatch.setattr(crawl.store, "set_meta", stopped_after_remembering)
+        with pytest.raises(KeyboardInterrupt):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        monkeypatch.setattr(crawl.store, "set_meta", set_meta)
+        hub.faults = None
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
+        assert not result.resumed and result.merge.deleted == 0
+        assert_same_models(db_path, hub)
 
 
 def test_a_hub_that_answers_only_for_recent_models_confirms_no_deletion(tmp_path: Path) -> None:
