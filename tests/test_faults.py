@@ -596,8 +596,8 @@ def test_two_glitches_cutting_different_tails_are_both_refused(tmp_path: Path) -
 def cut_the_listing_after(hub: FakeHub, pages: int) -> None:
     """The next crawl's listing ends after ``pages`` pages: that page loses its ``Link`` header
     every time it is asked for again."""
-    first = len(hub.requests_seen)
-    hub.faults = faults_at({first + pages - 1 + n: "missing-link" for n in range(4)})
+    first = len(hub.requests_seen)  # faults_at counts requests from 1
+    hub.faults = faults_at({first + pages + n: "missing-link" for n in range(4)})
 
 
 def test_a_cut_tail_the_hub_still_has_is_refused_even_when_seen_before(tmp_path: Path) -> None:
@@ -610,11 +610,11 @@ def test_a_cut_tail_the_hub_still_has_is_refused_even_when_seen_before(tmp_path:
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
         answers = hub.model_info
         hub.model_info = cannot_be_asked_about_a_model
-        cut_the_listing_after(hub, 5)
+        cut_the_listing_after(hub, 4)  # 200 of the 400 listed
         with pytest.raises(HubError, match="if the same models are missing at the next"):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         hub.model_info = answers
-        cut_the_listing_after(hub, 5)
+        cut_the_listing_after(hub, 4)  # 200 of the 400 listed
         with pytest.raises(HubError, match="the Hub still serves models of it"):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         hub.faults = None
@@ -626,7 +626,7 @@ def test_a_cut_tail_the_hub_still_has_is_refused_even_when_seen_before(tmp_path:
 
 def test_a_listing_cut_above_deleted_old_models_is_still_refused(tmp_path: Path) -> None:
     # The oldest 100 are gone (asked about, the Hub no longer has them), but the listing is
-    # also cut 100 models above them: those the Hub still has, and they are asked about first.
+    # also cut 150 models above them: those the Hub still has, and they are asked about first.
     from hfstats.errors import HubError
 
     db_path = tmp_path / "hub.duckdb"
@@ -635,7 +635,7 @@ def test_a_listing_cut_above_deleted_old_models_is_still_refused(tmp_path: Path)
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
         for model in sorted(models, key=lambda m: (m["lastModified"], m["_id"]))[:100]:
             hub.delete(model["_id"])
-        cut_the_listing_after(hub, 8)  # 400 of the 500 left
+        cut_the_listing_after(hub, 7)  # 350 of the 500 left are listed
         with pytest.raises(HubError, match="the Hub still serves models of it"):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         assert len(models_view(db_path)) == 600
@@ -656,7 +656,7 @@ def test_a_listing_cut_below_a_deleted_stretch_of_the_tail_is_still_refused(
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
         for model in oldest_first[110:250]:
             hub.delete(model["_id"])
-        cut_the_listing_after(hub, 8)  # 400 of the 460 left: the 60 oldest are cut off
+        cut_the_listing_after(hub, 7)  # 350 listed: the oldest 250 unlisted
         with pytest.raises(HubError, match="the Hub still serves models of it"):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         assert len(models_view(db_path)) == 600
@@ -677,7 +677,7 @@ def test_a_refusal_stopped_after_remembering_its_tail_is_not_resumed(
     with FakeHub(list(synthetic_models(400, seed=29))) as hub:
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
         hub.model_info = cannot_be_asked_about_a_model
-        cut_the_listing_after(hub, 5)
+        cut_the_listing_after(hub, 4)  # 200 of the 400 listed
         monkeypatch.setattr(crawl.store, "set_meta", stopped_after_remembering)
         with pytest.raises(KeyboardInterrupt):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
@@ -702,7 +702,7 @@ def test_a_hub_that_answers_only_for_recent_models_confirms_no_deletion(tmp_path
         hub.model_info = lambda model_id: (
             answers(model_id) if model_id in recent else cannot_be_asked_about_a_model(model_id)
         )
-        cut_the_listing_after(hub, 5)
+        cut_the_listing_after(hub, 4)  # 200 of the 400 listed
         with pytest.raises(HubError, match="likely cut short"):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
         assert len(models_view(db_path)) == 400
@@ -720,7 +720,7 @@ def test_a_refusal_stopped_while_dropping_its_pages_leaves_no_crawl_to_resume(
 
     with FakeHub(list(synthetic_models(400, seed=29))) as hub:
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
-        cut_the_listing_after(hub, 5)
+        cut_the_listing_after(hub, 4)  # 200 of the 400 listed
         monkeypatch.setattr(crawl.shutil, "rmtree", stopped_after_the_first_page)
         with pytest.raises(KeyboardInterrupt):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, full=True)
