@@ -310,12 +310,12 @@ def refresh(
     Asks ``endpoint`` (default ``$HF_ENDPOINT`` or huggingface.co) with ``token`` as
     huggingface_hub does: None is ``$HF_TOKEN`` or the cached login, False none; ``timeout``
     and ``max_retries`` are per request. A ``client`` made beforehand (a ``HubClient``) brings
-    all four itself. ``on_page(state, page)`` is called after each page is saved, ``on_wait(
-    reason, seconds)`` before each wait for the rate limit or a retry (it becomes the given
-    client's ``on_wait``). Resumes an interrupted crawl if one is saved. With ``max_pages``, stops after that many
-    pages in this run and leaves the crawl saved for the next one. A full crawl listing fewer
-    than half the models of the previous snapshot is dropped with an error, unless
-    ``allow_shrink``.
+    all four itself. ``on_page(state, page)`` is called after each page is saved,
+    ``on_wait(reason, seconds)`` before each wait for the rate limit or a retry (it becomes the
+    given client's ``on_wait``). Resumes an interrupted crawl if one is saved. With
+    ``max_pages``, stops after that many pages in this run and leaves the crawl saved for the
+    next one. A full crawl listing fewer than half the models of the previous snapshot is
+    dropped with an error, unless ``allow_shrink``.
     """
     db_path = Path(db_path)
     if page_size < 1:
