@@ -393,7 +393,8 @@ def _partial_year_note(data: ReportData, rows: Sequence[dict], value: str = "mod
         return ""
     until = min(ends)
     latest = max(years)
-    if until >= datetime(latest + 1, 1, 1, tzinfo=UTC):
+    # The cut-off is inclusive: --as-of 2022-12-31 (its last microsecond) counts all of 2022.
+    if until >= datetime(latest, 12, 31, 23, 59, 59, 999999, tzinfo=UTC):
         return ""
     return f"{latest} is counted only up to {until.astimezone(UTC).date().isoformat()}."
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hfstats import crawl, report, store
+from hfstats import crawl, queries, report, store
 from hfstats.cli import cli
 from hfstats.errors import DatabaseError, UsageError
 from hfstats.testing.fakehub import FakeHub
@@ -837,6 +837,19 @@ def test_the_latest_year_is_said_to_be_counted_only_up_to_the_snapshot(db, full_
     caption = report.yearly_additions_figure(dated).caption
     assert caption.endswith("2025 is counted only up to 2025-06-30.")
     assert (note in report.yearly_additions_figure(beyond).caption) == partial
+
+
+def test_an_as_of_on_the_last_day_of_a_year_counts_that_year_whole(db):
+    # `--as-of 2022-12-31` means up to the end of that day (inclusive): 2022 is complete.
+    years = {m["createdAt"][:4] for m in SECOND_SNAPSHOT if not placeholder_dated(m)}
+    assert "2022" in years
+    with store.read(db) as connection:
+        whole = report.collect(connection, as_of=queries.parse_as_of("2022-12-31"))
+        short = report.collect(connection, as_of=queries.parse_as_of("2022-12-30"))
+    # Models of 2022 in both charts: the fixture's 2022-05-05 (pytorch) and 2022-08-08 (tf, arXiv).
+    for figure in (report.yearly_additions_figure, report.research_models_figure):
+        assert "counted only up to" not in figure(whole).caption
+        assert figure(short).caption.endswith("2022 is counted only up to 2022-12-30.")
 
 
 def test_a_year_not_over_at_the_snapshot_is_said_so_also_with_a_later_as_of(tmp_path):
