@@ -500,6 +500,15 @@ def yearly_additions_figure(data: ReportData) -> Figure:
             "Left: models created per year; right: each class's share of that year's models.",
             _partial_year_note(data, rows),
         ),
+        table=_pivot(
+            rows,
+            "year",
+            lambda r: year_label(r["year"]),
+            year_order(r["year"] for r in rows),
+            lambda r: class_label(r["framework_class"]),
+            [class_label(c) for c in _class_order(r["framework_class"] for r in rows)],
+            lambda r: r["models"] or 0,
+        ),
         width=None,
     )
 
@@ -769,6 +778,15 @@ def deployment_formats_figure(data: ReportData) -> Figure:
             _placeholder_caption(data, "yearly_additions", shown_as="column"),
             _partial_year_note(data, rows),
         ),
+        table=_pivot(
+            shipped,
+            "format",
+            lambda r: format_label(r["format"]),
+            formats,
+            lambda r: year_label(r["year"]),
+            year_order(r["year"] for r in shipped),
+            lambda r: r["models"] or 0,
+        ),
     )
 
 
@@ -881,7 +899,23 @@ def snapshot_trend_figure(data: ReportData) -> Figure:
         snapshot_trend_title(all_rows),
         chart,
         caption="One point per complete snapshot, up to the one this report reads.",
+        # Every class, with its count: the chart draws only the framework classes' shares.
+        table=_pivot(
+            all_rows,
+            "snapshot",
+            lambda r: _snapshot_label(r["snapshot_id"], r["finished_at"]),
+            order,
+            lambda r: class_label(r["framework_class"]),
+            [class_label(c) for c in _class_order(r["framework_class"] for r in all_rows)],
+            _trend_cell,
+        ),
     )
+
+
+def _trend_cell(row: dict) -> str:
+    share = row["share_of_framework_models"]
+    models = f"{row['models'] or 0:,}"
+    return models if share is None else f"{models} ({_percent_cell(share)})"
 
 
 def method_comparison_title(rows: Sequence[dict]) -> str:
@@ -998,6 +1032,24 @@ def _table(result: queries.QueryResult, class_column: str) -> tuple[list[str], l
         for row in result.rows
     ]
     return list(result.columns), rows
+
+
+def _pivot(
+    rows: Sequence[dict],
+    first_column: str,
+    row_of: Callable[[dict], str],
+    row_order: Sequence[str],
+    column_of: Callable[[dict], str],
+    column_order: Sequence[str],
+    cell_of: Callable[[dict], Any],
+) -> tuple[list[str], list[tuple]]:
+    """A chart's long rows as a wide table (a row per ``row_order``, a column per
+    ``column_order``), as a writer would quote the numbers; missing cells are 0."""
+    cells = {(row_of(r), column_of(r)): cell_of(r) for r in rows}
+    table = [
+        (label, *(cells.get((label, column), 0) for column in column_order)) for label in row_order
+    ]
+    return [first_column, *column_order], table
 
 
 def _percent_cell(share: float | None) -> str:

@@ -381,6 +381,41 @@ def test_method_table_lists_only_the_disagreements_that_happen(db):
     assert {(by_tags, by_files): n for by_tags, by_files, n in rows} == disagreements
 
 
+def test_charts_by_year_and_snapshot_have_their_numbers_as_tables(db, full_report):
+    # The numbers a writer quotes: the models of each (year, class), hand-counted formats, and
+    # each snapshot's classes; missing cells are 0.
+    counts = Counter((year_of(m), class_of(frameworks_of(m))) for m in SECOND_SNAPSHOT)
+    with store.read(db) as connection:
+        data = report.collect(connection)
+    columns, rows = report.yearly_additions_figure(data).table
+    assert columns[0] == "year" and set(columns[1:]) == {c for _, c in counts}
+    assert [row[0] for row in rows] == [report.PLACEHOLDER_LABEL, "2022", "2023", "2024", "2025"]
+    assert {
+        (row[0], c): n for row in rows for c, n in zip(columns[1:], row[1:], strict=True) if n
+    } == counts
+    # model.onnx (and the onnx tag) of 2024, model-q4.gguf of 2025: no other format is shipped;
+    # every year with models is a column.
+    columns, rows = report.deployment_formats_figure(data).table
+    assert columns == ["format", report.PLACEHOLDER_LABEL, "2022", "2023", "2024", "2025"]
+    assert sorted(rows) == [("GGUF", 0, 0, 0, 0, 1), ("ONNX", 0, 0, 0, 1, 0)]
+    columns, rows = report.snapshot_trend_figure(data).table
+    for row, models in zip(rows, (FIRST_SNAPSHOT, SECOND_SNAPSHOT), strict=True):
+        classes = Counter(class_of(frameworks_of(m)) for m in models)
+        framework_models = sum(n for c, n in classes.items() if c != "No framework")
+        expected = {
+            c: f"{n}" if c == "No framework" else f"{n} ({n / framework_models:.1%})"
+            for c, n in classes.items()
+        }
+        assert {
+            c: cell for c, cell in zip(columns[1:], row[1:], strict=True) if cell != 0
+        } == expected
+    markdown = (full_report / "report.md").read_text()
+    html_text = (full_report / "index.html").read_text()
+    assert markdown.count("| year |") == 1 and markdown.count("| format |") == 1
+    assert markdown.count("| snapshot |") == 1
+    assert html_text.count("<th>year</th>") == 1 and html_text.count("<th>snapshot</th>") == 1
+
+
 def placeholder_dated(model: dict) -> bool:
     if "createdAt" not in model:
         return False
