@@ -788,9 +788,10 @@ def demo_command(out_dir: Path, db_path: Path) -> None:
     from . import demo
 
     result = demo.run_demo(db_path, out_dir)
+    made = f" of {result.recorded_at:%Y-%m-%d %H:%M} UTC" if result.recorded_at else ""
     click.echo(
         f"demo database: {result.db_path} ({result.crawl.merge.models} models, "
-        f"snapshot {result.crawl.snapshot_id}, replayed from the bundled recording)"
+        f"snapshot {result.crawl.snapshot_id}, replayed from the bundled recording{made})"
     )
     click.echo(f"report: {result.report_dir / 'index.html'} (and report.md, charts/)")
 

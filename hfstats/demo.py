@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from . import crawl, recording, report, store
@@ -49,6 +50,7 @@ class DemoResult:
     db_path: Path
     crawl: crawl.RefreshResult
     report_dir: Path
+    recorded_at: datetime | None  # when the sample was recorded: the snapshot's date
 
 
 def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
@@ -68,15 +70,20 @@ def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
     _remove_database(scratch)
     try:
         result = crawl_sample(scratch)
+        recorded_at = recording.recorded_at(sample_recording())
         with store.write(scratch) as connection:
             store.set_meta(connection, DEMO_MARKER, sample_recording().name)
+            if recorded_at is not None:
+                # Else the report would date the sample's models today, and draw the year it
+                # was recorded in as complete once that year is over.
+                store.date_snapshot(connection, result.snapshot_id, recorded_at)
         # The old file's write-ahead log would be replayed into the new one: remove it first.
         _remove_database(db_path, keep_file=True)
         os.replace(scratch, db_path)
     finally:
         _remove_database(scratch)
     report_dir = report.write_report(db_path, out_dir)
-    return DemoResult(db_path=db_path, crawl=result, report_dir=report_dir)
+    return DemoResult(db_path=db_path, crawl=result, report_dir=report_dir, recorded_at=recorded_at)
 
 
 def _check_replaceable(db_path: Path) -> None:

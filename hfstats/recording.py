@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 
@@ -57,8 +58,7 @@ class RecordResult:
     refresh: crawl.RefreshResult
 
 
-def load(path: str | Path) -> list[dict]:
-    """The recorded responses of ``path``, in order, as plain dicts."""
+def _document(path: str | Path) -> dict:
     try:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
@@ -68,15 +68,41 @@ def load(path: str | Path) -> list[dict]:
         raise UsageError(f"{path} is not a readable recording: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("responses"), list):
         raise UsageError(f"{path} is not a responses recording (no top-level `responses:` list)")
-    return [entry["response"] for entry in data["responses"]]
+    return data
 
 
-def save(entries: list[dict], path: str | Path) -> None:
-    """Write ``entries`` in the recorder's format (the same ``yaml.dump`` call), atomically."""
+def load(path: str | Path) -> list[dict]:
+    """The recorded responses of ``path``, in order, as plain dicts."""
+    return [entry["response"] for entry in _document(path)["responses"]]
+
+
+def recorded_at(path: str | Path) -> datetime | None:
+    """When the crawl in ``path`` was recorded (its ``recorded_at``), if the recording says."""
+    value = _document(path).get("recorded_at")
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise UsageError(f"{path}: recorded_at {value!r} is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"{path}: recorded_at {value!r} has no time zone")
+    return moment.astimezone(UTC)
+
+
+def save(entries: list[dict], path: str | Path, recorded_at: datetime | None = None) -> None:
+    """Write ``entries`` in the recorder's format (the same ``yaml.dump`` call), atomically.
+
+    ``recorded_at`` (when the crawl was made) is kept beside them: ``responses`` reads only the
+    ``responses`` key, and a replay's snapshot is of the Hub at that time, not of the replay's.
+    """
     path = Path(path)
+    document: dict = {"responses": [{"response": entry} for entry in entries]}
+    if recorded_at is not None:
+        document["recorded_at"] = recorded_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
-        yaml.dump({"responses": [{"response": entry} for entry in entries]}, handle)
+        yaml.dump(document, handle)
     os.replace(tmp, path)
 
 
@@ -232,7 +258,7 @@ def record(
                 k: v for k, v in (entry.get("headers") or {}).items() if k.lower() != "link"
             }
     entries = scrub(entries, [token] if token else [])
-    save(entries, out_path)
+    save(entries, out_path, recorded_at=datetime.now(UTC))
     return RecordResult(
         path=Path(out_path),
         responses=len(entries),

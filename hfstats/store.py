@@ -795,6 +795,15 @@ def set_meta(connection: duckdb.DuckDBPyConnection, key: str, value: str | None)
         connection.execute("INSERT OR REPLACE INTO hfstats_meta VALUES (?, ?)", [key, value])
 
 
+def date_snapshot(connection: duckdb.DuckDBPyConnection, snapshot_id: int, at: datetime) -> None:
+    """Date the snapshot ``snapshot_id`` (started and finished) at ``at``: a crawl replayed from
+    a recording holds the Hub as it was when recorded, not on the day of the replay."""
+    connection.execute(
+        "UPDATE snapshots SET started_at = ?, finished_at = ? WHERE snapshot_id = ?",
+        [at, at, snapshot_id],
+    )
+
+
 def snapshot_is_complete(connection: duckdb.DuckDBPyConnection, snapshot_id: int) -> bool | None:
     row = _first_row(
         connection.execute("SELECT complete FROM snapshots WHERE snapshot_id = ?", [snapshot_id])

@@ -201,6 +201,26 @@ def test_demo_builds_a_fresh_database_and_never_replaces_a_users_own(tmp_path, m
     assert rows(tmp_path / "hfstats-demo.duckdb", "SELECT count(*) FROM snapshots") == [(2,)]
 
 
+def test_the_demo_dates_its_snapshot_when_the_sample_was_recorded(recordings, tmp_path):
+    # Replayed today, the sample still holds the Hub of the day it was recorded: the report must
+    # not date its models today, nor call the year it was recorded in complete once it is over.
+    with open(recordings / "crawl-initial.yaml", encoding="utf-8") as handle:
+        recorded = datetime.fromisoformat(yaml.safe_load(handle)["recorded_at"])
+    newest = max(e["lastModified"] for e in listed_elements(recordings / "crawl-initial.yaml"))
+    assert recorded >= datetime.fromisoformat(newest)  # a recording after what it lists
+    outcome = CliRunner().invoke(
+        cli, ["demo", "--db", str(tmp_path / "d.duckdb"), "--out", str(tmp_path / "r")]
+    )
+    assert outcome.exit_code == 0, outcome.output + outcome.stderr
+    assert f"recording of {recorded:%Y-%m-%d %H:%M} UTC" in outcome.output
+    assert rows(tmp_path / "d.duckdb", "SELECT started_at, finished_at FROM snapshots") == [
+        (recorded, recorded)
+    ]
+    markdown = (tmp_path / "r" / "report.md").read_text()
+    assert f"Snapshot 1 of {recorded:%Y-%m-%d %H:%M} UTC" in markdown
+    assert f"{recorded.year} is counted only up to {recorded.date().isoformat()}." in markdown
+
+
 def test_demo_refuses_a_bad_report_folder_before_building_anything(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine").mkdir()

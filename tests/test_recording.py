@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from click.testing import CliRunner
 from conftest import FAKE_TOKEN, crawl_recording
 
@@ -70,6 +71,7 @@ def test_scrub_drops_credentials_and_transport_headers_and_the_token_everywhere(
 def test_record_scrubs_the_token_and_replays_to_the_same_database(tmp_path):
     models = list(synthetic_models(40, seed=3))
     out = tmp_path / "live.yaml"
+    before = datetime.now(UTC)
     with FakeHub(models, token=FAKE_TOKEN) as hub:
         result = recording.record(
             out,
@@ -86,6 +88,9 @@ def test_record_scrubs_the_token_and_replays_to_the_same_database(tmp_path):
     assert FAKE_TOKEN not in text
     assert "authorization" not in text.lower() and "cookie" not in text.lower()
     assert result.refresh.complete and result.truncated_pages >= 1
+    # When it was recorded, for a replay to date its snapshot by (the demo does).
+    recorded_at = datetime.fromisoformat(yaml.safe_load(text)["recorded_at"])
+    assert before <= recorded_at <= datetime.now(UTC)
 
     # Each pass stopped after 3 pages of 5: the 15 newest models, as the test Hub orders them.
     recorded = stored_models(tmp_path / "recorded.duckdb")
@@ -197,3 +202,22 @@ def test_record_giving_up_names_record_not_refresh(tmp_path):
             recording.record(tmp_path / "out.yaml", endpoint=hub.url, sleep=lambda s: None)
     assert "`hfstats record` again" in str(caught.value)
     assert "refresh" not in str(caught.value)
+
+
+def test_recorded_at_is_read_only_as_an_instant_with_a_zone(tmp_path):
+    path = tmp_path / "r.yaml"
+    recording.save([], path)
+    assert recording.recorded_at(path) is None  # older recordings say nothing
+    for value, instant in (
+        ("'2026-10-02T09:00:20Z'", datetime(2026, 10, 2, 9, 0, 20, tzinfo=UTC)),
+        # YAML's own timestamp, with its zone
+        ("2026-10-02 09:00:20+02:00", datetime(2026, 10, 2, 7, 0, 20, tzinfo=UTC)),
+        ("'2026-10-02T09:00:20'", None),
+        ("yesterday", None),
+    ):
+        path.write_text(f"recorded_at: {value}\nresponses: []\n")
+        if instant is not None:
+            assert recording.recorded_at(path) == instant
+        else:
+            with pytest.raises(UsageError, match="recorded_at"):
+                recording.recorded_at(path)
