@@ -73,6 +73,8 @@ AFTER_EVERY_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
 # A proxy's measured cell shows its largest groups; numbers.groups holds all of them.
 PROXY_GROUPS_SHOWN = 4
+# The summary's fields that name columns of the query (the rest: show, a list of groups).
+_SUMMARY_COLUMNS = ("group_by", "count", "of", "by")
 # Which select keys each measured query needs.
 _MEASURED_SELECT = {
     "exclusivity": ("framework_class",),
@@ -131,7 +133,7 @@ class Claim:
     expected: Expected | None = None
     denominator: str = DEFAULT_DENOMINATOR
     method: str = DEFAULT_METHOD
-    summary: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
     indicator: str | None = None
     why: str | None = None
 
@@ -537,23 +539,36 @@ def _denominator_for(framework_class: str, denominator: str, entry: dict, fail) 
     )
 
 
-def _parse_summary(value: Any, columns: list[str], fail) -> dict[str, str]:
+def _parse_summary(value: Any, columns: list[str], fail) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise fail("summary must be a mapping: {group_by: COLUMN, count: COLUMN, of: COLUMN}")
     for key in ("group_by", "count"):
         if value.get(key) is None:
             raise fail(f"missing field 'summary.{key}'")
-    unknown = set(value) - {"group_by", "count", "of"}
+    unknown = set(value) - {*_SUMMARY_COLUMNS, "show"}
     if unknown:
         raise fail(f"unknown summary field(s): {', '.join(sorted(map(str, unknown)))}")
-    for key, column in value.items():
-        if column not in columns:
+    for key in _SUMMARY_COLUMNS:
+        column = value.get(key)
+        if key in value and column not in columns:
             raise fail(
                 f"summary.{key}: the query has no column {_shown(column)} (it has {', '.join(columns)})"
             )
-    named = [value["group_by"], value["count"], *([value["of"]] if "of" in value else [])]
+    named = [value[key] for key in _SUMMARY_COLUMNS if key in value]
     if len(set(named)) < len(named):
-        raise fail("summary.group_by, summary.count and summary.of must name different columns")
+        raise fail(
+            "summary.group_by, summary.count, summary.of and summary.by must name different columns"
+        )
+    show = value.get("show", [])
+    if (
+        not isinstance(show, list)
+        or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in show)
+        or len(set(show)) < len(show)
+    ):
+        raise fail(
+            "summary.show must be a list of distinct group values (such as [tflite, onnx]), "
+            f"not {_shown(show)}"
+        )
     return dict(value)
 
 
@@ -1029,24 +1044,65 @@ def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None
     method = claim.method if claim.method in methods else None
     result.verdict = PROXY_ONLY
     groups = summaries[method or "none"]
-    result.measured = "; ".join(
-        _group_text(group, group_by, count, of) for group in groups[:PROXY_GROUPS_SHOWN]
-    )
-    if len(groups) > PROXY_GROUPS_SHOWN:
+    # The groups the claim names come first, whatever their size: a claim about TFLite must
+    # show TFLite even where larger formats would fill the line.
+    show = claim.summary.get("show", [])
+    shown = [g for g in groups if g[group_by] in show]
+    shown.sort(key=lambda g: show.index(g[group_by]))
+    shown += [g for g in groups if g[group_by] not in show][
+        : max(PROXY_GROUPS_SHOWN - len(shown), 0)
+    ]
+    result.measured = "; ".join(_group_text(group, group_by, count, of) for group in shown)
+    if len(groups) > len(shown):
         result.measured += (
-            f"; +{len(groups) - PROXY_GROUPS_SHOWN} more (all in: hfstats check --format json)"
+            f"; +{len(groups) - len(shown)} more (all in: hfstats check --format json)"
         )
-    result.reading = f"{count}{' of ' + of if of else ''} by {group_by}" + (
-        f", {method}" if method else ""
+    by = claim.summary.get("by")
+    result.reading = (
+        f"{count}{' of ' + of if of else ''} by {group_by}"
+        + (f" and {by}" if by else "")
+        + (f", {method}" if method else "")
     )
     result.numbers.update(method=method, groups=summaries)
     result.caveats.append(f"proxy: {claim.indicator}")
+    if by:
+        for group in shown[: len(show)] if show else shown:
+            parts = "; ".join(_group_text(part, by, count, of) for part in group[f"by_{by}"])
+            result.caveats.append(f"{_group_name(group[group_by])} by {by}: {parts or 'none'}")
 
 
 def _summarise(
     claim: Claim, rows: list[dict[str, Any]], group_by: str, count: str, of: str | None
 ) -> list[dict[str, Any]]:
-    """Totals per group over all other columns (years, usually), largest share or count first."""
+    """Totals per group over all other columns (years, usually), largest share or count first;
+    with ``summary.by``, each group also in parts per value of that column (``by_COLUMN``)."""
+    by = claim.summary.get("by")
+    groups = _totals(claim, rows, group_by, count, of)
+    if by:
+        for group in groups:
+            parts = _totals(
+                claim, [r for r in rows if r[group_by] == group[group_by]], by, count, of
+            )
+            # In the column's order (years oldest first), no value (NULL) first.
+            parts.sort(key=lambda part: (part[by] is not None, part[by]))
+            group[f"by_{by}"] = parts
+    # A group the claim names counts as 0 when the query has no row of it.
+    for value in claim.summary.get("show", []):
+        if not any(group[group_by] == value for group in groups):
+            zero = {group_by: value, count: 0}
+            if of:
+                zero.update({of: 0, "share": None})
+            if by:
+                zero[f"by_{by}"] = []
+            groups.append(zero)
+    key = "share" if of else count
+    return sorted(groups, key=lambda group: -(group[key] or 0))
+
+
+def _totals(
+    claim: Claim, rows: list[dict[str, Any]], group_by: str, count: str, of: str | None
+) -> list[dict[str, Any]]:
+    """``count`` (and ``of``, and their share) summed per value of ``group_by``."""
     totals: dict[Any, dict[str, Any]] = {}
     for row in rows:
         group = totals.setdefault(row[group_by], {group_by: row[group_by], count: 0})
@@ -1054,11 +1110,10 @@ def _summarise(
         if of:
             group[of] = group.get(of, 0) + _summable(claim, row, of, "of")
     groups = list(totals.values())
-    for group in groups:
-        if of:
+    if of:
+        for group in groups:
             group["share"] = group[count] / group[of] if group[of] else None
-    key = "share" if of else count
-    return sorted(groups, key=lambda group: -(group[key] or 0))
+    return groups
 
 
 def _summable(claim: Claim, row: dict[str, Any], column: str, field: str) -> int | float:
@@ -1073,9 +1128,13 @@ def _summable(claim: Claim, row: dict[str, Any], column: str, field: str) -> int
     return value if isinstance(value, int) else float(value)
 
 
-def _group_text(group: dict[str, Any], group_by: str, count: str, of: str | None) -> str:
+def _group_name(value: Any) -> str:
     # A NULL group (models naming no library) is not a group called "None".
-    name = "(none)" if group[group_by] is None else group[group_by]
+    return "(none)" if value is None else str(value)
+
+
+def _group_text(group: dict[str, Any], group_by: str, count: str, of: str | None) -> str:
+    name = _group_name(group[group_by])
     if of is None:
         return f"{name} {_number_text(group[count])}"
     share = "n/a" if group["share"] is None else f"{group['share']:.4f}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections import Counter
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -712,9 +713,23 @@ claims:
             "not numbers to add up",
         ),
         (("count: models", "count: models, of: models"), "must name different columns"),
+        (("count: models", "count: models, by: library_name"), "must name different columns"),
+        (("count: models", "count: models, by: year"), "has no column 'year'"),
+        (("count: models", "count: models, show: transformers"), "summary.show must be a list"),
+        (("count: models", "count: models, show: [a, a]"), "summary.show must be a list"),
+        (("count: models", "count: models, show: [[a]]"), "summary.show must be a list"),
         (("    kind: proxy\n", "    kind: proxy\n    method: files\n"), "takes no method"),
     ],
-    ids=["text-count", "count-of-itself", "method-without-frameworks"],
+    ids=[
+        "text-count",
+        "count-of-itself",
+        "by-a-named-column",
+        "by-a-missing-column",
+        "show-not-a-list",
+        "show-twice",
+        "show-a-list",
+        "method-without-frameworks",
+    ],
 )
 def test_malformed_proxy_claim_gives_one_line_and_exit_2(fixture_db, tmp_path, change, message):
     path = write_claims(tmp_path, PROXY_CLAIM.replace(*change))
@@ -749,6 +764,46 @@ def test_a_proxy_group_of_models_naming_no_library_is_not_called_none(fixture_db
     assert result["measured"] == (
         f"transformers {by_library['transformers']}; (none) {by_library[None]}"
     )
+
+
+CLASS_OF_TAGS = {
+    ("pytorch",): "pytorch_only",
+    ("jax",): "jax_only",
+    ("pytorch", "tf"): "multi_framework",
+    (): "no_framework",
+}
+
+
+def test_a_proxy_claim_shows_the_groups_it_names_and_each_by_year(fixture_db, tmp_path):
+    # jax_only and tensorflow_only are the smallest classes (1 and 0 models): named, they come
+    # first, before the largest (pytorch_only), each with its models per creation year.
+    path = write_claims(
+        tmp_path,
+        PROXY_CLAIM.replace("query: library_share", "query: yearly_additions").replace(
+            "{group_by: library_name, count: models}",
+            "{group_by: framework_class, count: models, by: year, "
+            "show: [jax_only, tensorflow_only]}",
+        ),
+    )
+    per_year: dict[str, Counter] = {}
+    for (tags, _, _), created in FIXTURE:
+        moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        year = None if moment <= PLACEHOLDER_CUTOFF else moment.year
+        per_year.setdefault(CLASS_OF_TAGS[tuple(tags)], Counter())[year] += 1
+    code, out, err = run_check("--db", str(fixture_db), "--claims", str(path), "libraries")
+    assert code == 0, err
+    lines = out.splitlines()
+    pytorch = sum(per_year["pytorch_only"].values())
+    assert f"jax_only 1; tensorflow_only 0; pytorch_only {pytorch}; no_framework 5; +1 more" in out
+    assert "  - jax_only by year: 2022 1" in lines
+    assert "  - tensorflow_only by year: none" in lines
+    result = check_json(fixture_db, "--claims", str(path), "libraries")["libraries"]
+    groups = {g["framework_class"]: g for g in result["numbers"]["groups"]["tags"]}
+    for framework_class, years in per_year.items():
+        by_year = groups[framework_class]["by_year"]
+        assert {part["year"]: part["models"] for part in by_year} == years
+        assert [part["year"] for part in by_year] == sorted(years, key=lambda y: (y is not None, y))
+    assert result["reading"] == "models by framework_class and year, tags"
 
 
 def test_one_claim_id_from_python_is_one_id_not_its_letters(fixture_db):
