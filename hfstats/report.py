@@ -825,6 +825,10 @@ def research_models_figure(data: ReportData) -> Figure:
         caption=_sentences(
             "Models with an arxiv: tag, by creation year and framework class. Citing a paper is "
             "an indirect sign of research use.",
+            # Two denominators that can rank the classes in opposite orders: say which is which.
+            "The title is each class's share of the models citing a paper; the table's last "
+            "column, and the claims table, rank classes by the share of their own models that "
+            "cite one, where a small class can come first.",
             _placeholder_caption(
                 data, "research_models", "arxiv_models", which="arXiv-citing models"
             ),

@@ -348,6 +348,8 @@ def test_research_chart_counts_models_citing_arxiv(full_report):
     assert sum(n for (_, label), n in citing.items() if label == "PyTorch-only") == 2
     assert sum(citing.values()) == 4
     assert title_text(chart_spec) == "PyTorch-only models: 50% of arXiv-citing framework models"
+    # The claims table ranks by another denominator (each class's own models): said beside it.
+    assert "share of their own models that cite one" in (full_report / "report.md").read_text()
 
 
 def test_method_chart_pairs_the_tags_and_files_classes(full_report):
