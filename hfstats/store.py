@@ -356,8 +356,28 @@ class MergeResult:
 _LOCK_HOLDER_RE = re.compile(r"lock is held in (?:.*/)?([^/]+?) \(PID (\d+)\)")
 
 
+# Every DuckDB database file carries this at byte 8 (after a checksum).
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def _refuse_data_files(path: Path) -> None:
+    """DuckDB opens an existing CSV, JSON or Parquet file given as a database as an in-memory
+    database with the file as a view: what a refresh wrote there would vanish at close."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return  # DuckDB's own error (or a new database) says it better
+    if header and header[8:12] != _DUCKDB_MAGIC:
+        raise DatabaseError(
+            f"cannot open {path}: it is not a DuckDB database file; it was left untouched: "
+            "pass another --db path"
+        )
+
+
 def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConnection:
     require_utf8_path(path, "rename it or pass another --db path")
+    _refuse_data_files(path)
     deadline = time.monotonic() + lock_wait
     delay = 0.05
     waiting = False

@@ -19,7 +19,8 @@ import pytest
 from conftest import held_open
 from test_claims import VALID_CLAIM
 
-from hfstats import crawl
+from hfstats import crawl, store
+from hfstats.errors import DatabaseError
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FakeHub
 from hfstats.testing.synthetic import synthetic_models
@@ -125,6 +126,28 @@ def unusable_files(hfstats_db: bytes) -> dict[str, bytes]:
         # Whole header, data cut: it opens, then fails at the first read.
         "cut-after-the-header": hfstats_db[:300_000],
     }
+
+
+@pytest.mark.parametrize("name", ["models.json", "models.csv", "models.parquet"])
+def test_a_data_file_given_as_the_database_is_refused_not_written_in_memory(
+    tmp_path: Path, name: str
+) -> None:
+    # DuckDB opens such a file as an in-memory database with the file as a view: a refresh into
+    # it would report a snapshot and keep nothing.
+    data_file = tmp_path / name
+    with duckdb.connect() as connection:
+        kind = {"json": "JSON", "csv": "CSV", "parquet": "PARQUET"}[name.split(".")[1]]
+        connection.execute(f"COPY (SELECT 1 AS a) TO '{data_file}' (FORMAT {kind})")
+    original = data_file.read_bytes()
+    with FakeHub(MODELS) as hub:
+        for args in (["query", "exclusivity"], ["refresh", "--endpoint", hub.url], ["upgrade"]):
+            result = hfstats(tmp_path, *args, "--db", str(data_file))
+            assert_one_line_error(result, exit_code=1)
+            assert "not a DuckDB database file" in result.stderr
+        with pytest.raises(DatabaseError, match="not a DuckDB database file"):
+            with store.write(data_file):
+                pass
+    assert data_file.read_bytes() == original
 
 
 @pytest.mark.parametrize(
