@@ -372,11 +372,13 @@ def yearly_additions_title(rows: Sequence[dict]) -> str:
             tied[framework_class] += len(leaders) > 1
     order = _class_order(led)
     leader = max(led, key=lambda c: (led[c], -order.index(c)))
-    ties = f" ({tied[leader]} of them tied)" if tied[leader] else ""
-    return (
-        f"{class_label(leader)} models led the framework models added in "
-        f"{led[leader]} of {len(years)} years{ties}"
-    )
+    if len(years) == 1:  # not "in 1 of 1 years"
+        (year,) = [y for y, counts in by_year.items() if any(counts.values())]
+        when = f"{year}{' (tied)' if tied[leader] else ''}"
+    else:
+        ties = f" ({tied[leader]} of them tied)" if tied[leader] else ""
+        when = f"{led[leader]} of {len(years)} years{ties}"
+    return f"{class_label(leader)} models led the framework models added in {when}"
 
 
 def _sentences(*parts: str) -> str:
@@ -1178,7 +1180,8 @@ def check_replaceable_report(out_dir: Path, db_path: str | Path | None = None) -
 
 def _write_files(folder: Path, data: ReportData, figures: list[Figure], formats: tuple) -> None:
     charts = folder / "charts"
-    charts.mkdir()
+    if {"json", "svg", "png"} & set(formats):  # html alone draws its charts in the page
+        charts.mkdir()
     vl_version = _vl_version()
     for number, figure in enumerate(figures, start=1):
         log.info("report: chart %d/%d, %s", number, len(figures), figure.name)

@@ -590,9 +590,11 @@ def test_the_page_without_javascript_names_only_images_that_were_written(
     page = (out / "index.html").read_text(encoding="utf-8")
     noscript = page[page.index("<noscript>") : page.index("</noscript>")]
     assert promise in noscript
-    written = {p.suffix for p in (out / "charts").iterdir()}
+    charts = out / "charts"
+    written = {p.suffix for p in charts.iterdir()} if charts.exists() else set()
     for kind in ("SVG", "PNG"):
         assert (kind in noscript) == (f".{kind.lower()}" in written)
+    assert charts.exists() == bool(written)  # no empty folder beside a page alone
 
 
 def test_a_failure_mid_way_leaves_the_previous_report_intact(db, tmp_path, monkeypatch):
@@ -713,6 +715,13 @@ def test_yearly_title_counts_the_years_each_framework_class_led():
     ]
     title = "PyTorch-only models led the framework models added in 2 of 3 years (1 of them tied)"
     assert report.yearly_additions_title(rows) == title
+    # One year with framework models: that year, not "1 of 1 years".
+    assert report.yearly_additions_title(rows[:3]) == (
+        "TensorFlow-only models led the framework models added in 2022"
+    )
+    assert report.yearly_additions_title(rows[5:7]) == (
+        "PyTorch-only models led the framework models added in 2024 (tied)"
+    )
 
 
 def test_formats_tied_in_the_latest_year_are_named_alphabetically():
