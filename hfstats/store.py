@@ -26,11 +26,12 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -45,6 +46,7 @@ from .errors import (
 )
 
 log = logging.getLogger("hfstats.store")
+T = TypeVar("T")
 
 SCHEMA_VERSION = 2
 # How long a reader waits for a refresh's merge transaction to release the file.
@@ -383,7 +385,7 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
     waiting = False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            connection = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" in message.lower():
@@ -413,6 +415,7 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
             ) from None
         except duckdb.Error as exc:
             raise DatabaseError(f"cannot open {path}: {first_line(str(exc))}") from None
+        return connection
 
 
 def _first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:
@@ -773,26 +776,25 @@ def unlisted_models(
             "WHERE last_modified < $before"
         )
         params = {"snapshot_id": snapshot_id, "before": before}
-    connection.execute("SET memory_limit = ?", [merge_memory_limits(page_files)[0]])
-    connection.execute("SET threads = ?", [MERGE_THREADS])
     source = _saved_elements(page_files)
     if page_files:
         params["files"] = [str(p) for p in page_files]
-    with _saved_pages_read(page_files):
-        connection.execute(
-            f"""
-        CREATE OR REPLACE TEMP TABLE unlisted AS
-        WITH candidates AS ({candidates}),
-        listed AS (
-            SELECT DISTINCT candidates.object_id
-            FROM {source}
-            JOIN candidates ON candidates.object_id = t.j->>'_id'
-        )
-        SELECT object_id, id, last_modified FROM candidates
-        WHERE object_id NOT IN (SELECT object_id FROM listed)
-        """,
-            params,
-        )
+
+    def find() -> None:
+        # An anti join, which DuckDB can spill: NOT IN over a join with the candidates ran out
+        # of memory at 128 MB on a second full crawl of 2M models.
+        with _saved_pages_read(page_files):
+            connection.execute(
+                f"""
+            CREATE OR REPLACE TEMP TABLE unlisted AS
+            WITH candidates AS ({candidates}),
+            listed AS (SELECT t.j->>'_id' AS object_id FROM {source})
+            SELECT object_id, id, last_modified FROM candidates ANTI JOIN listed USING (object_id)
+            """,
+                params,
+            )
+
+    _at_growing_memory_limits(connection, page_files, "finding the unlisted models", find)
     count = connection.execute("SELECT count(*) FROM unlisted").fetchall()[0][0]
     kept = connection.execute(
         "SELECT object_id, id FROM unlisted ORDER BY last_modified DESC, object_id LIMIT ?", [keep]
@@ -899,38 +901,49 @@ def merge_pages(
     their current version).
     """
     check_saved_pages(page_files)
+
+    def merge() -> MergeResult:
+        with _saved_pages_read(page_files), transaction(connection):
+            return _merge(
+                connection,
+                snapshot_id,
+                page_files,
+                full,
+                finished_at,
+                pages,
+                requests,
+                models_seen,
+                still_there,
+            )
+
+    result, limit, tried = _at_growing_memory_limits(connection, page_files, "the merge", merge)
+    result.memory_limit, result.memory_limits_tried = limit, tried
+    return result
+
+
+def _at_growing_memory_limits(
+    connection: duckdb.DuckDBPyConnection,
+    page_files: list[Path],
+    what: str,
+    run: Callable[[], T],
+) -> tuple[T, str, int]:
+    """``run()`` under the memory limits ``merge_memory_limits`` gives, the next one each time
+    DuckDB runs out of memory: its result, the limit it ran at, how many limits were tried."""
     limits = merge_memory_limits(page_files)
-    tried = 0
-    while True:
-        limit = limits[tried]
-        tried += 1
+    for tried, limit in enumerate(limits, start=1):
         connection.execute("SET memory_limit = ?", [limit])
         connection.execute("SET threads = ?", [MERGE_THREADS])
         connection.execute("SET preserve_insertion_order = false")
         try:
-            with _saved_pages_read(page_files), transaction(connection):
-                result = _merge(
-                    connection,
-                    snapshot_id,
-                    page_files,
-                    full,
-                    finished_at,
-                    pages,
-                    requests,
-                    models_seen,
-                    still_there,
-                )
+            return run(), limit, tried
         except duckdb.OutOfMemoryException:
             if tried == len(limits):
                 raise HfstatsError(
-                    f"the merge ran out of memory at a limit of {limit}: set HFSTATS_MEMORY_LIMIT "
+                    f"{what} ran out of memory at a limit of {limit}: set HFSTATS_MEMORY_LIMIT "
                     "higher (e.g. 8GB) and run the refresh again; the crawled pages are kept"
                 ) from None
-            log.warning("merge: out of memory at %s, trying again at %s", limit, limits[tried])
-            continue
-        result.memory_limit = limit
-        result.memory_limits_tried = tried
-        return result
+            log.warning("%s: out of memory at %s, trying again at %s", what, limit, limits[tried])
+    raise AssertionError("merge_memory_limits gives at least one limit")
 
 
 @contextmanager

@@ -311,6 +311,27 @@ def test_a_merge_out_of_memory_is_tried_again_with_more(
         assert_same_models(db_path, hub)
 
 
+def test_finding_the_unlisted_models_out_of_memory_is_tried_again_with_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A second full crawl of 2M models ran out of memory here, at the merge's first limit, and
+    # failed the same way at every resume.
+    monkeypatch.setattr(store, "merge_memory_limits", lambda page_files: ["1MB", "1GB"])
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(3000, seed=4))) as hub:
+        assert crawl.refresh(db_path, client=fast_client(hub), page_size=500, full=True).complete
+        for model in hub.models()[:5]:
+            hub.delete(model["_id"])
+        with caplog.at_level("WARNING", logger="hfstats"):
+            result = crawl.refresh(db_path, client=fast_client(hub), page_size=500, full=True)
+        assert result.complete and result.merge.deleted == 5
+        assert_same_models(db_path, hub)
+    assert any(
+        "finding the unlisted models: out of memory at 1MB, trying again at 1GB" in r.message
+        for r in caplog.records
+    )
+
+
 def test_a_merge_out_of_memory_at_the_set_limit_keeps_the_pages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
