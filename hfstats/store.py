@@ -360,6 +360,7 @@ _LOCK_HOLDER_RE = re.compile(r"lock is held in (?:.*/)?([^/]+?) \(PID (\d+)\)")
 
 # Every DuckDB database file carries this at byte 8 (after a checksum).
 _DUCKDB_MAGIC = b"DUCK"
+_DUCKDB_HEADERS_BYTES = 3 * 4096
 
 
 def _refuse_data_files(path: Path) -> None:
@@ -415,7 +416,42 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
             ) from None
         except duckdb.Error as exc:
             raise DatabaseError(f"cannot open {path}: {first_line(str(exc))}") from None
+        try:
+            _refuse_cut_files(connection, path)
+        except BaseException:
+            connection.close()
+            raise
         return connection
+
+
+def _refuse_cut_files(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A database file cut short (a copy interrupted, a disk that filled) opens when its header
+    and catalog survive; its data then fails at the first read, and a writer would write into
+    it. Every block a table keeps on disk must lie within the file."""
+    tables = connection.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND NOT temporary"
+    ).fetchall()
+    last_block = -1
+    for (table,) in tables:
+        (block,) = connection.execute(
+            "SELECT max(block_id) FROM pragma_storage_info(?) WHERE persistent", [table]
+        ).fetchall()[0]
+        last_block = max(last_block, block if block is not None else -1)
+    if last_block < 0:
+        return
+    (block_size,) = connection.execute("SELECT block_size FROM pragma_database_size()").fetchall()[
+        0
+    ]
+    # Blocks follow the file's three 4 KiB headers.
+    needed = _DUCKDB_HEADERS_BYTES + (last_block + 1) * block_size
+    size = path.stat().st_size
+    if size < needed:
+        raise DatabaseError(
+            f"cannot open {path}: the file is cut short ({size:,} bytes; its data reaches "
+            f"{needed:,}); it was left untouched: restore it from a backup or pass another "
+            "--db path"
+        )
 
 
 def _first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:

@@ -125,6 +125,9 @@ def unusable_files(hfstats_db: bytes) -> dict[str, bytes]:
         "truncated": hfstats_db[: len(hfstats_db) // 3],
         # Whole header, data cut: it opens, then fails at the first read.
         "cut-after-the-header": hfstats_db[:300_000],
+        # Header and catalog whole, half the data gone: it opens and reads its catalog, and a
+        # writer wrote into it.
+        "cut-in-half": hfstats_db[: len(hfstats_db) // 2],
     }
 
 
@@ -151,9 +154,10 @@ def test_a_data_file_given_as_the_database_is_refused_not_written_in_memory(
 
 
 @pytest.mark.parametrize(
-    "kind", ["text", "empty-looking", "truncated", "cut-after-the-header", "newer-schema"]
+    "kind",
+    ["text", "empty-looking", "truncated", "cut-after-the-header", "cut-in-half", "newer-schema"],
 )
-@pytest.mark.parametrize("command", ["snapshots", "refresh", "upgrade"])
+@pytest.mark.parametrize("command", ["snapshots", "refresh", "upgrade", "prune"])
 def test_unusable_database_is_an_error_and_left_untouched(
     tmp_path: Path, hfstats_db: bytes, kind: str, command: str
 ) -> None:
@@ -170,11 +174,15 @@ def test_unusable_database_is_an_error_and_left_untouched(
         args = ["--db", str(db_path)]
         if command == "refresh":
             args += ["--endpoint", hub.url, "--quiet"]
+        if command == "prune":
+            command, args = "snapshots", ["prune", "--keep", "1", *args]
         result = hfstats(tmp_path, command, *args)
     assert_one_line_error(result)
     assert "unexpected error" not in result.stderr
     if kind == "newer-schema":
         assert "newer hfstats" in result.stderr
+    if kind == "cut-in-half":
+        assert "the file is cut short" in result.stderr
     assert db_path.read_bytes() == original
     assert not (tmp_path / "hub.duckdb.wal").exists()
     assert not (tmp_path / "hub.duckdb.lock").exists()  # nothing made beside it
