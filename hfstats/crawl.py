@@ -463,7 +463,8 @@ def refresh(
         finally:
             if staging.state_file.exists():  # not once a refusal began to drop the crawl
                 _save_quietly(staging, state)  # the lookups' requests, also when stopped
-        with store.write(db_path) as connection:
+        # Into a copy that replaces the database at the end: readers keep working meanwhile.
+        with store.write_a_copy(db_path) as connection:
             # The merge of a million models takes most of a minute, in silence otherwise.
             log.info(
                 "merging %d page(s), %d listing element(s), into snapshot %d",
@@ -476,7 +477,6 @@ def refresh(
                 snapshot_id=state.snapshot_id,
                 page_files=staging.page_files(state.pages),
                 full=state.mode == "full",
-                finished_at=datetime.now(UTC),
                 pages=state.pages,
                 requests=state.requests,
                 models_seen=state.models_seen,

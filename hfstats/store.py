@@ -25,11 +25,12 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -517,6 +518,59 @@ def write(
         connection.close()
 
 
+@contextmanager
+def write_a_copy(
+    path: str | Path, lock_wait: float = DEFAULT_LOCK_WAIT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Like ``write``, on a copy of the database that replaces it (an atomic rename) when the
+    block ends without error. Readers keep the file, and its latest complete snapshot, for as
+    long as the block runs: a merge of millions of models takes minutes, which readers could
+    not wait out. An error or a kill leaves the database as it was. The caller holds the
+    database's ``locks.DatabaseLock``, so no other hfstats writes meanwhile; the copy takes as
+    much disk as the database.
+    """
+    path = Path(path)
+    copy = path.with_name(path.name + ".merging")
+    _remove_copy(copy)
+    before = None
+    if path.exists() and path.stat().st_size > 0:
+        # The copy takes the file alone: a write-ahead log left beside it is folded in first.
+        with write(path, lock_wait) as connection:
+            connection.execute("CHECKPOINT")
+        before = _file_state(path)
+        shutil.copyfile(path, copy)
+    try:
+        with write(copy, lock_wait) as connection:
+            yield connection
+        if before is not None and _file_state(path) != before:
+            raise DatabaseError(
+                f"{path} was changed by another program while this refresh merged into a copy "
+                "of it; it was left as that program wrote it: run the refresh again"
+            )
+        with open(copy, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(copy, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        _remove_copy(copy)
+
+
+def _file_state(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _remove_copy(copy: Path) -> None:
+    """A copy being merged into, left by a refresh that failed or was killed."""
+    for leftover in (copy, copy.with_name(copy.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(copy.with_name(copy.name + ".tmp"), ignore_errors=True)
+
+
 def check_writable(path: str | Path) -> None:
     """Refuse, as ``write`` would, an existing file hfstats must not write to; called before a
     lock file is made beside it. A database in use is left for the lock to judge."""
@@ -923,13 +977,14 @@ def merge_pages(
     snapshot_id: int,
     page_files: list[Path],
     full: bool,
-    finished_at: datetime,
     pages: int,
     requests: int,
+    finished_at: datetime | None = None,
     models_seen: int | None = None,
     still_there: Sequence[str] = (),
 ) -> MergeResult:
-    """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction.
+    """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction,
+    finished at ``finished_at`` (by default when the merge ends: the snapshot exists from then).
 
     A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With
     ``full``, models of the previous state that the crawl did not see are marked deleted,
@@ -1020,7 +1075,7 @@ def _merge(
     snapshot_id: int,
     page_files: list[Path],
     full: bool,
-    finished_at: datetime,
+    finished_at: datetime | None,
     pages: int,
     requests: int,
     models_seen: int | None,
@@ -1191,7 +1246,7 @@ def _merge(
         WHERE snapshot_id = ?
         """,
         [
-            finished_at,
+            finished_at or datetime.now(UTC),
             pages,
             requests,
             models_seen,

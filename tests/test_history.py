@@ -381,6 +381,107 @@ def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_pat
     assert stored_state(db, 2) == expected
 
 
+# A refresh whose merge waits, once it has begun, until the test lets it go on.
+HELD_MERGE = """
+import pathlib, sys, time
+from hfstats import store
+from hfstats.cli import main
+
+merging, go = map(pathlib.Path, sys.argv[1:3])
+merge_pages = store.merge_pages
+
+def held(connection, **arguments):
+    merging.touch()
+    while not go.exists():
+        time.sleep(0.05)
+    return merge_pages(connection, **arguments)
+
+store.merge_pages = held
+sys.argv = ["hfstats", *sys.argv[3:]]
+main()
+"""
+
+
+def test_readers_work_while_a_refresh_merges(tmp_path):
+    # At the Hub's size the merge takes minutes, longer than a reader waits for the file: it
+    # goes into a copy, and readers keep the previous snapshot until the copy replaces it.
+    db = tmp_path / "m.duckdb"
+    merging, go = tmp_path / "merging", tmp_path / "go"
+    with FakeHub(synthetic_models(300, seed=12)) as hub:
+        run_refresh(db, hub)
+        first_state = expected_state(hub)
+        for m in hub.models()[:30]:
+            hub.delete(m["_id"])
+        running = subprocess.Popen(
+            [sys.executable, "-c", HELD_MERGE, str(merging), str(go), "refresh", "--db", str(db)]
+            + ["--endpoint", hub.url, "--full", "-q"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HF_TOKEN": ""},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not merging.exists():
+                assert time.monotonic() < deadline and running.poll() is None, running.stderr
+                time.sleep(0.05)
+            with store.read(db, lock_wait=1.0) as connection:
+                seen = connection.execute("SELECT object_id FROM models").fetchall()
+            assert {object_id for (object_id,) in seen} == set(first_state)
+        finally:
+            released = datetime.now(UTC)
+            go.touch()
+            out, err = running.communicate(timeout=120)
+        assert running.returncode == 0, err
+        second_state = expected_state(hub)
+    assert len(second_state) == len(first_state) - 30
+    # Finished when the merge ended (the snapshot exists from then), not when the listing did.
+    with store.read(db) as connection:
+        (finished_at,) = connection.execute(
+            "SELECT finished_at FROM snapshots WHERE snapshot_id = 2"
+        ).fetchall()[0]
+    assert finished_at >= released
+    assert stored_state(db, 2) == second_state
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("m.duckdb")) == [
+        "m.duckdb",
+        "m.duckdb.lock",
+    ]
+
+
+def test_a_database_written_by_another_program_during_the_merge_is_not_replaced(tmp_path):
+    db = tmp_path / "w.duckdb"
+    merging, go = tmp_path / "merging", tmp_path / "go"
+    with FakeHub(synthetic_models(200, seed=13)) as hub:
+        run_refresh(db, hub)
+        for m in hub.models()[:5]:
+            hub.upsert(touch(m, NOW))
+        running = subprocess.Popen(
+            [sys.executable, "-c", HELD_MERGE, str(merging), str(go), "refresh", "--db", str(db)]
+            + ["--endpoint", hub.url, "-q"],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HF_TOKEN": ""},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not merging.exists():
+                assert time.monotonic() < deadline and running.poll() is None
+                time.sleep(0.05)
+            with duckdb.connect(str(db)) as connection:  # not hfstats: no lock taken
+                connection.execute("INSERT INTO hfstats_meta VALUES ('note', 'kept')")
+        finally:
+            go.touch()
+            _, err = running.communicate(timeout=120)
+        assert running.returncode == 1
+        assert err.count("\n") == 1 and "changed by another program" in err
+        merging.unlink()
+        assert run_refresh(db, hub, full=False).complete  # the kept pages merge now
+        expected = expected_state(hub)
+    with store.read(db) as connection:
+        assert store.get_meta(connection, "note") == "kept"
+    assert stored_state(db, 2) == expected
+
+
 def tag_class(tags: tuple[str, ...]) -> str:
     """The framework class from tags, counted here independently of the SQL."""
     found = {"pytorch", "tf", "jax"} & set(tags)
