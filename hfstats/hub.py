@@ -316,11 +316,14 @@ class BadResponse(Exception):
         wait: float | None = None,
         at_least: float | None = None,
         rate_limited: bool = False,
+        not_a_hub: bool = False,
     ) -> None:
         super().__init__(reason)
         self.wait = wait  # exactly this long (a 429's Retry-After or window), not the backoff
         self.at_least = at_least  # the backoff, but not shorter (capped like the backoff)
         self.rate_limited = rate_limited  # a 429: the wait is the rate limit's
+        # No answer, or one no Hub gives (HTML, not JSON): a Hub in trouble, or a wrong endpoint.
+        self.not_a_hub = not_a_hub
 
 
 @dataclass
@@ -458,9 +461,15 @@ class HubClient:
     def _retry_after(self, attempt: int, problem: BadResponse, url: str) -> None:
         """Wait before try ``attempt + 1`` of ``url``, or give up with ``HubUnavailableError``."""
         if attempt > self.max_retries:
+            endpoint = (
+                f" (or, if {self._redact(self.endpoint)} is not the Hub, check --endpoint or "
+                "HF_ENDPOINT)"
+                if problem.not_a_hub
+                else ""
+            )
             raise HubUnavailableError(
                 f"giving up on {self._redact(url)} after {self.max_retries} retries: "
-                f"{problem}; {self._give_up_hint}"
+                f"{problem}; {self._give_up_hint}{endpoint}"
             ) from None
         # A wait the server asks for, but never less than the backoff: a Retry-After of
         # 0, or a date already past by our clock, must not send the retries at once.
@@ -518,7 +527,7 @@ class HubClient:
             raise BadResponse(f"no answer within {self.timeout:g}s") from None
         except requests.ConnectionError as exc:
             raise BadResponse(
-                f"connection to {self._origin[1]} failed ({type(exc).__name__})"
+                f"connection to {self._origin[1]} failed ({type(exc).__name__})", not_a_hub=True
             ) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise BadResponse(f"broken response ({type(exc).__name__})") from None
@@ -601,7 +610,9 @@ class HubClient:
             models = _lenient_json(body)
             if models is None:
                 kind = "HTML" if body.lstrip()[:1] == b"<" else "a body that is not JSON"
-                raise BadResponse(f"{kind} instead of the model list ({len(body)} bytes)") from None
+                raise BadResponse(
+                    f"{kind} instead of the model list ({len(body)} bytes)", not_a_hub=True
+                ) from None
         if not isinstance(models, list):
             said = models.get("error") if isinstance(models, dict) else None
             said = f": {self._quote(said)}" if isinstance(said, str) else ""

@@ -680,6 +680,26 @@ def test_gives_up_after_max_retries_with_a_one_line_message() -> None:
     assert "cursor" not in message and "limit=" not in message
 
 
+def test_giving_up_on_what_no_hub_answers_suggests_checking_the_endpoint() -> None:
+    # HTML, or no answer at all, may be a Hub in trouble or an endpoint that is no Hub: "again
+    # later" alone sends the user to wait for nothing.
+    url = "https://not-a-hub.test/api/models?limit=2"
+    with responses.RequestsMock() as mock:
+        mock.get(url, body="<html><body>Welcome to nginx!</body></html>", content_type="text/html")
+        client = HubClient("https://not-a-hub.test", False, sleep=Sleeps(), max_retries=0)
+        with pytest.raises(HubUnavailableError) as html:
+            client.get_page(url)
+    assert "HTML instead of the model list" in str(html.value)
+    assert "if https://not-a-hub.test is not the Hub, check --endpoint or HF_ENDPOINT" in str(
+        html.value
+    )
+    sleeps = Sleeps()
+    with FakeHub(MODELS, faults=lambda number, path: "503") as hub:
+        with pytest.raises(HubUnavailableError) as unavailable:
+            client_for(hub, sleeps, max_retries=0).get_page(models_url(hub.url, PAGE_SIZE))
+    assert "check --endpoint" not in str(unavailable.value)  # a Hub's own answer
+
+
 def test_401_is_an_auth_error_without_retries() -> None:
     sleeps = Sleeps()
     with FakeHub(MODELS, token="hf_right") as hub:
