@@ -589,18 +589,20 @@ def query(
 @cli.command("sql")
 @click.argument("sql_text", metavar="SQL")
 @db_option
+@snapshot_option("Snapshot that `models` is")
 @format_option()
-def sql_command(sql_text: str, db_path: Path, fmt: str) -> None:
+def sql_command(sql_text: str, db_path: Path, snapshot_id: int | None, fmt: str) -> None:
     """Run ad-hoc SQL on the database (read-only) and print the rows.
 
-    `models` is the latest complete snapshot and `models_at(ID)` any complete one; the macros
+    `models` is the latest complete snapshot (or --snapshot's) and `models_at(ID)` any complete
+    one; the macros
     framework_class(tags, files, library_name, method), created_year(created_at) and
     deployment_formats(tags, files, library_name) are available (see docs/queries.md).
     """
     from . import queries, store
 
     with store.read(db_path) as connection:
-        columns, batches = queries.stream_sql(connection, sql_text)
+        columns, batches = queries.stream_sql(connection, sql_text, snapshot_id=snapshot_id)
         for chunk in render_chunks(batches, columns, fmt):
             click.echo(chunk, nl=False, color=True)
         echo_data("")

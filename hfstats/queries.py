@@ -261,14 +261,25 @@ SQL_BATCH_ROWS = 10_000
 
 
 def stream_sql(
-    connection: duckdb.DuckDBPyConnection, sql: str
+    connection: duckdb.DuckDBPyConnection, sql: str, snapshot_id: int | None = None
 ) -> tuple[list[str], Iterator[list[tuple]]]:
     """Run ad-hoc SQL with the classification macros available: its column names, and its rows
     in batches as DuckDB produces them (a result of millions of rows is never held whole).
-    Bad SQL, also failing halfway through its rows, is a UsageError."""
+    With ``snapshot_id`` (a complete snapshot), ``models`` is that snapshot instead of the
+    latest. Bad SQL, also failing halfway through its rows, is a UsageError."""
     if not sql.strip():
         raise UsageError("no SQL statement given")
     frameworks.install_macros(connection)
+    if snapshot_id is not None:
+        # A temporary view of the same name comes first in name resolution, for this
+        # connection only (a read-only database takes temporary objects).
+        connection.execute(
+            "SET VARIABLE hfstats_snapshot = ?", [store.resolve_snapshot(connection, snapshot_id)]
+        )
+        connection.execute(
+            "CREATE OR REPLACE TEMP VIEW models AS "
+            "SELECT * FROM models_at(getvariable('hfstats_snapshot'))"
+        )
     try:
         # DuckDB runs every statement but returns only the last result: refuse rather than
         # drop the others' results silently.

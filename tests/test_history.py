@@ -524,6 +524,21 @@ def test_query_of_the_first_snapshot_after_the_hub_changed(tmp_path):
         measured = {r["framework_class"]: r["models"] for r in json.loads(result.stdout)}
         assert measured == {k: counted.get(k, 0) for k in measured}
         assert sum(measured.values()) == len(state)
+        # `hfstats sql --snapshot`: `models` is that snapshot too.
+        listed = _hfstats(
+            "sql",
+            "SELECT object_id, id FROM models",
+            "--db",
+            str(db),
+            "--snapshot",
+            str(snapshot_id),
+            "--format",
+            "json",
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert {r["object_id"]: r["id"] for r in json.loads(listed.stdout)} == {
+            object_id: model[0] for object_id, model in state.items()
+        }
 
 
 def test_a_database_another_program_holds_names_it_while_waiting_and_when_giving_up(
