@@ -293,10 +293,11 @@ class InterruptedAsCommitReturns:
         return getattr(self._connection, name)
 
 
-def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_snapshot_stands(
+def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_pages_stay(
     tmp_path: Path,
 ) -> None:
     # The ROLLBACK after it found no transaction and raised instead: 'unexpected error', exit 1.
+    # The merge went into a copy not yet in place: the database is as before, the pages kept.
     from hfstats import store
 
     db_path = tmp_path / "hub.duckdb"
@@ -318,6 +319,37 @@ def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_snapshot_stan
                 return Wrapped()
 
             patched.setattr(store, "write", write)
+            with pytest.raises(KeyboardInterrupt):
+                crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
+        with store.read(db_path) as connection:
+            assert connection.execute(
+                "SELECT count(*) FROM snapshots WHERE complete"
+            ).fetchall() == [(0,)]
+        assert not db_path.with_name("hub.duckdb.merging").exists()
+        requests = hub.stats.listing_requests
+        # The next refresh merges the kept pages, asking the Hub nothing.
+        again = crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
+        assert again.complete and again.snapshot_id == 1 and again.merge.models == 40
+        assert hub.stats.listing_requests == requests
+
+
+def test_an_interrupt_once_the_merged_copy_is_in_place_keeps_the_snapshot(
+    tmp_path: Path,
+) -> None:
+    from hfstats import store
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(40, seed=4))
+    with FakeHub(models) as hub:
+        with pytest.MonkeyPatch.context() as patched:
+            real_replace = store.os.replace
+
+            def replace(source, target):
+                real_replace(source, target)
+                if str(source).endswith(".merging"):
+                    raise KeyboardInterrupt
+
+            patched.setattr(store.os, "replace", replace)
             with pytest.raises(KeyboardInterrupt):
                 crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
         with store.read(db_path) as connection:

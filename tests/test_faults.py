@@ -8,6 +8,7 @@ once each.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -322,8 +323,14 @@ def test_finding_the_unlisted_models_out_of_memory_is_tried_again_with_more(
         assert crawl.refresh(db_path, client=fast_client(hub), page_size=500, full=True).complete
         for model in hub.models()[:5]:
             hub.delete(model["_id"])
-        with caplog.at_level("WARNING", logger="hfstats"):
+        # Handled here, not through the root: a CLI test earlier in the run may have stopped
+        # hfstats' loggers from propagating.
+        logger = logging.getLogger("hfstats.store")
+        logger.addHandler(caplog.handler)
+        try:
             result = crawl.refresh(db_path, client=fast_client(hub), page_size=500, full=True)
+        finally:
+            logger.removeHandler(caplog.handler)
         assert result.complete and result.merge.deleted == 5
         assert_same_models(db_path, hub)
     assert any(
