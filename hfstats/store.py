@@ -58,8 +58,8 @@ DEFAULT_LOCK_WAIT = 60.0
 # 3M-model refresh under 300 MB of peak RSS and measured no slower than 150 MB.
 MERGE_MEMORY_LIMIT = "128MB"
 MERGE_THREADS = 1
-# Inserting the new versions (classifying, compressing) fits two threads in the same limit
-# (three measured too, eight ran out): a 1M-model merge 40-46 s -> 34-36 s, a whole 1M
+# Inserting the new versions (classifying, compressing) of a first crawl fits two threads in
+# the same limit (three measured too, eight ran out; a re-crawl keeps one, see _merge): a 1M-model merge 40-46 s -> 34-36 s, a whole 1M
 # refresh 56-64 s -> 53 s, for 10 MB more peak RSS. A fixed count, not one per core, so that
 # the memory needed does not grow with the machine.
 INSERT_THREADS = 2
@@ -1191,7 +1191,13 @@ def _merge(
         """,
         [s],
     )
-    connection.execute("SET threads = ?", [INSERT_THREADS])
+    # The insert checks each incoming model against the current versions: with millions of
+    # them (a second full crawl of 2M models) two threads ran out of memory at 128 MB, where
+    # one fits (68 s, 235 MB RSS). A first crawl has none to check, and two threads save time.
+    (has_current,) = connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM model_versions WHERE valid_to IS NULL)"
+    ).fetchall()[0]
+    connection.execute("SET threads = ?", [MERGE_THREADS if has_current else INSERT_THREADS])
     connection.execute(
         f"""
         INSERT INTO model_versions
