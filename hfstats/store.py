@@ -529,7 +529,8 @@ def write_a_copy(
     database's ``locks.DatabaseLock``, so no other hfstats writes meanwhile; the copy takes as
     much disk as the database.
     """
-    path = Path(path)
+    # The file itself, not a symlink to it: the rename must replace the file the link names.
+    path = Path(path).resolve()
     copy = path.with_name(path.name + ".merging")
     _remove_copy(copy)
     before = None

@@ -396,6 +396,15 @@ def test_a_refresh_through_a_symlink_warns_of_nothing(tmp_path: Path) -> None:
         logger.removeHandler(handler)
     assert first.complete and second.complete
     assert [record.getMessage() for record in warnings] == []
+    # The merged copy replaced the file the link names, not the link.
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "link.duckdb",
+        "real",
+    ]
+    with duckdb.connect(str(real / "hub.duckdb"), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchall() == [
+            (2,)
+        ]
 
 
 def test_a_crawl_beside_a_symlink_that_cannot_be_moved_is_left_and_the_refresh_goes_on(
