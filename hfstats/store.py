@@ -534,15 +534,24 @@ def write_a_copy(
     copy = path.with_name(path.name + ".merging")
     _remove_copy(copy)
     before = None
-    if path.exists() and path.stat().st_size > 0:
-        # The copy takes the file alone: a write-ahead log left beside it is folded in first.
-        with write(path, lock_wait) as connection:
-            connection.execute("CHECKPOINT")
-        before = _file_state(path)
-        shutil.copyfile(path, copy)
     try:
+        if path.exists() and path.stat().st_size > 0:
+            # The copy takes the file alone: a write-ahead log left beside it is folded in first.
+            with write(path, lock_wait) as connection:
+                connection.execute("CHECKPOINT")
+            before = _file_state(path)
+            shutil.copyfile(path, copy)
+            _keep_owner_and_mode(path, copy)
         with write(copy, lock_wait) as connection:
             yield connection
+            # Explicitly, not at close: a checkpoint failing at close (a full disk) is not
+            # raised, and the merge would stay in a write-ahead log the rename leaves behind.
+            connection.execute("CHECKPOINT")
+        if copy.with_name(copy.name + ".wal").exists():
+            raise DatabaseError(
+                f"the merge into {copy} was not written whole; {path} was left as it was: "
+                f"free some space and run the refresh again"
+            )
         if before is not None and _file_state(path) != before:
             raise DatabaseError(
                 f"{path} was changed by another program while this refresh merged into a copy "
@@ -560,9 +569,23 @@ def write_a_copy(
         _remove_copy(copy)
 
 
-def _file_state(path: Path) -> tuple[int, int, int]:
+def _keep_owner_and_mode(original: Path, copy: Path) -> None:
+    """The copy replaces the database: a private (0600) or group-writable one must stay so."""
+    shutil.copymode(original, copy)
+    stat = original.stat()
+    try:
+        os.chown(copy, stat.st_uid, stat.st_gid)
+    except PermissionError:  # only root may give a file away; the mode is kept regardless
+        pass
+
+
+def _file_state(path: Path) -> tuple:
+    """What tells a change by another program: the file, and its write-ahead log (a writer
+    killed before its checkpoint leaves its changes only there)."""
     stat = path.stat()
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+    wal = path.with_name(path.name + ".wal")
+    wal_stat = (wal.stat().st_size, wal.stat().st_mtime_ns) if wal.exists() else None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, wal_stat
 
 
 def _remove_copy(copy: Path) -> None:

@@ -427,3 +427,31 @@ def test_a_crawl_beside_a_symlink_that_cannot_be_moved_is_left_and_the_refresh_g
     with FakeHub(list(synthetic_models(30, seed=5))) as hub:
         result = crawl.refresh(link, client=HubClient(hub.url), page_size=20)
     assert result.complete and (tmp_path / "link.duckdb.crawl").is_dir()
+
+
+def test_the_merged_copy_keeps_the_databases_mode_and_a_failed_copy_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hfstats import store
+
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(30, seed=6))) as hub:
+        assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+        for mode in (0o600, 0o660):  # private; shared with a group that writes it
+            db_path.chmod(mode)
+            assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+            assert db_path.stat().st_mode & 0o777 == mode
+
+        def copy_half(source, target):
+            data = Path(source).read_bytes()
+            Path(target).write_bytes(data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(store.shutil, "copyfile", copy_half)
+        with pytest.raises(OSError):
+            crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
+    assert not db_path.with_name("hub.duckdb.merging").exists()  # its space given back
+    with store.read(db_path) as connection:
+        assert connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchall() == [
+            (3,)
+        ]

@@ -448,7 +448,17 @@ def test_readers_work_while_a_refresh_merges(tmp_path):
     ]
 
 
-def test_a_database_written_by_another_program_during_the_merge_is_not_replaced(tmp_path):
+# Another program's write, killed before its checkpoint: the change is only in <db>.wal.
+KILLED_WRITER = """
+import os, sys, duckdb
+connection = duckdb.connect(sys.argv[1])
+connection.execute("INSERT INTO hfstats_meta VALUES ('note', 'kept')")
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("writer", ["closed", "killed before its checkpoint"])
+def test_a_database_written_by_another_program_during_the_merge_is_not_replaced(tmp_path, writer):
     db = tmp_path / "w.duckdb"
     merging, go = tmp_path / "merging", tmp_path / "go"
     with FakeHub(synthetic_models(200, seed=13)) as hub:
@@ -467,8 +477,12 @@ def test_a_database_written_by_another_program_during_the_merge_is_not_replaced(
             while not merging.exists():
                 assert time.monotonic() < deadline and running.poll() is None
                 time.sleep(0.05)
-            with duckdb.connect(str(db)) as connection:  # not hfstats: no lock taken
-                connection.execute("INSERT INTO hfstats_meta VALUES ('note', 'kept')")
+            if writer == "closed":
+                with duckdb.connect(str(db)) as connection:  # not hfstats: no lock taken
+                    connection.execute("INSERT INTO hfstats_meta VALUES ('note', 'kept')")
+            else:
+                subprocess.run([sys.executable, "-c", KILLED_WRITER, str(db)], check=True)
+                assert db.with_name("w.duckdb.wal").exists()
         finally:
             go.touch()
             _, err = running.communicate(timeout=120)
