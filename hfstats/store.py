@@ -50,7 +50,8 @@ log = logging.getLogger("hfstats.store")
 T = TypeVar("T")
 
 SCHEMA_VERSION = 2
-# How long a reader waits for a refresh's merge transaction to release the file.
+# How long a reader waits for a writer (a refresh's short writes around its merge, a prune) to
+# release the file.
 DEFAULT_LOCK_WAIT = 60.0
 # The merge runs inside the refresh process: bounded so that its memory stays flat however
 # many models there are (DuckDB spills to <db>.tmp/ beyond it). One thread, because each
@@ -59,8 +60,8 @@ DEFAULT_LOCK_WAIT = 60.0
 MERGE_MEMORY_LIMIT = "128MB"
 MERGE_THREADS = 1
 # Inserting the new versions (classifying, compressing) of a first crawl fits two threads in
-# the same limit (three measured too, eight ran out; a re-crawl keeps one, see _merge): a 1M-model merge 40-46 s -> 34-36 s, a whole 1M
-# refresh 56-64 s -> 53 s, for 10 MB more peak RSS. A fixed count, not one per core, so that
+# the same limit (three measured too, eight ran out; a re-crawl keeps one, see _merge): a
+# 1M-model merge 40-46 s -> 34-36 s, a whole 1M refresh 56-64 s -> 53 s, for 10 MB more RSS. A fixed count, not one per core, so that
 # the memory needed does not grow with the machine.
 INSERT_THREADS = 2
 
@@ -441,9 +442,8 @@ def _refuse_cut_files(connection: duckdb.DuckDBPyConnection, path: Path) -> None
         last_block = max(last_block, block if block is not None else -1)
     if last_block < 0:
         return
-    (block_size,) = connection.execute("SELECT block_size FROM pragma_database_size()").fetchall()[
-        0
-    ]
+    sizes = connection.execute("SELECT block_size FROM pragma_database_size()").fetchall()
+    block_size = sizes[0][0]
     # Blocks follow the file's three 4 KiB headers.
     needed = _DUCKDB_HEADERS_BYTES + (last_block + 1) * block_size
     size = path.stat().st_size
