@@ -61,8 +61,8 @@ MERGE_MEMORY_LIMIT = "128MB"
 MERGE_THREADS = 1
 # Inserting the new versions (classifying, compressing) of a first crawl fits two threads in
 # the same limit (three measured too, eight ran out; a re-crawl keeps one, see _merge): a
-# 1M-model merge 40-46 s -> 34-36 s, a whole 1M refresh 56-64 s -> 53 s, for 10 MB more RSS. A fixed count, not one per core, so that
-# the memory needed does not grow with the machine.
+# 1M-model merge 40-46 s -> 34-36 s, a whole 1M refresh 56-64 s -> 53 s, for 10 MB more RSS.
+# A fixed count, not one per core, so that the memory needed does not grow with the machine.
 INSERT_THREADS = 2
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
