@@ -243,12 +243,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    store.rename_durably(tmp, path)
 
 
 def _parse_time(value: object) -> datetime | None:

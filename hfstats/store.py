@@ -559,14 +559,20 @@ def write_a_copy(
             )
         with open(copy, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(copy, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        rename_durably(copy, path)
     finally:
         _remove_copy(copy)
+
+
+def rename_durably(source: Path, target: Path) -> None:
+    """Rename ``source`` (already synced) over ``target`` and sync the folder: after a crash,
+    the old file or the new, never neither."""
+    os.replace(source, target)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _keep_owner_and_mode(original: Path, copy: Path) -> None:
