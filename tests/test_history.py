@@ -402,29 +402,39 @@ main()
 """
 
 
+def start_held_refresh(tmp_path: Path, db: Path, *args: str) -> subprocess.Popen:
+    """``hfstats refresh --db DB ARGS`` in a process whose merge, once begun, waits for
+    ``tmp_path / "go"``; returned when the merge has begun."""
+    merging = tmp_path / "merging"
+    running = subprocess.Popen(
+        [sys.executable, "-c", HELD_MERGE, str(merging), str(tmp_path / "go")]
+        + ["refresh", "--db", str(db), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_TOKEN": ""},
+    )
+    deadline = time.monotonic() + 60
+    while not merging.exists():
+        if time.monotonic() > deadline or running.poll() is not None:
+            running.kill()
+            raise AssertionError(f"the merge did not begin: {running.communicate()[1]}")
+        time.sleep(0.05)
+    return running
+
+
 def test_readers_work_while_a_refresh_merges(tmp_path):
     # At the Hub's size the merge takes minutes, longer than a reader waits for the file: it
     # goes into a copy, and readers keep the previous snapshot until the copy replaces it.
     db = tmp_path / "m.duckdb"
-    merging, go = tmp_path / "merging", tmp_path / "go"
+    go = tmp_path / "go"
     with FakeHub(synthetic_models(300, seed=12)) as hub:
         run_refresh(db, hub)
         first_state = expected_state(hub)
         for m in hub.models()[:30]:
             hub.delete(m["_id"])
-        running = subprocess.Popen(
-            [sys.executable, "-c", HELD_MERGE, str(merging), str(go), "refresh", "--db", str(db)]
-            + ["--endpoint", hub.url, "--full", "-q"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "HF_TOKEN": ""},
-        )
+        running = start_held_refresh(tmp_path, db, "--endpoint", hub.url, "--full", "-q")
         try:
-            deadline = time.monotonic() + 60
-            while not merging.exists():
-                assert time.monotonic() < deadline and running.poll() is None, running.stderr
-                time.sleep(0.05)
             with store.read(db, lock_wait=1.0) as connection:
                 seen = connection.execute("SELECT object_id FROM models").fetchall()
             assert {object_id for (object_id,) in seen} == set(first_state)
@@ -465,18 +475,8 @@ def test_a_database_written_by_another_program_during_the_merge_is_not_replaced(
         run_refresh(db, hub)
         for m in hub.models()[:5]:
             hub.upsert(touch(m, NOW))
-        running = subprocess.Popen(
-            [sys.executable, "-c", HELD_MERGE, str(merging), str(go), "refresh", "--db", str(db)]
-            + ["--endpoint", hub.url, "-q"],
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "HF_TOKEN": ""},
-        )
+        running = start_held_refresh(tmp_path, db, "--endpoint", hub.url, "-q")
         try:
-            deadline = time.monotonic() + 60
-            while not merging.exists():
-                assert time.monotonic() < deadline and running.poll() is None
-                time.sleep(0.05)
             if writer == "closed":
                 with duckdb.connect(str(db)) as connection:  # not hfstats: no lock taken
                     connection.execute("INSERT INTO hfstats_meta VALUES ('note', 'kept')")
