@@ -353,6 +353,68 @@ def incremental_scenario(
     ]
 
 
+def recrawl_scenario(
+    count: int,
+    seed: int = 0,
+    page_size: int = 1000,
+    churn: float = 0.01,
+    out_dir: Path = OUT_DIR,
+) -> list[Figure]:
+    """A second full crawl (the weekly ``refresh --full``) after ``churn`` of the models got a new
+    commit: unlike a first crawl, its merge compares every listed model with its current version
+    and looks for the models no longer listed."""
+    source = models_file(count, seed, out_dir)
+    db_path = fresh_path(out_dir / f"recrawl-n{count}-seed{seed}.duckdb")
+    with served_hub(source) as hub:
+        first = hfstats_refresh(db_path, hub.url, page_size, full=True)
+        changed = hub.touch(churn, seed)
+        second = hfstats_refresh(db_path, hub.url, page_size, full=True)
+    snapshot = latest_snapshot(db_path)
+    return [
+        Figure("recrawl.touched", changed, "models"),
+        Figure(
+            "recrawl.changed_recorded",
+            snapshot["changed"],
+            "models",
+            f"= {changed}",
+            snapshot["changed"] == changed,
+        ),
+        Figure(
+            "recrawl.models",
+            snapshot["models"],
+            "models",
+            f"= {count}",
+            snapshot["models"] == count,
+        ),
+        Figure(
+            "recrawl.deleted_recorded",
+            snapshot["deleted"],
+            "models",
+            "= 0",
+            snapshot["deleted"] == 0,
+        ),
+        Figure("recrawl.first.wall", first.wall_seconds, "s"),
+        Figure(
+            "recrawl.first.peak_rss",
+            first.peak_rss_bytes / MB,
+            "MB",
+            f"< {TARGET_PEAK_RSS_MB:g}",
+            first.peak_rss_bytes / MB < TARGET_PEAK_RSS_MB,
+        ),
+        Figure("recrawl.wall", second.wall_seconds, "s"),
+        Figure("recrawl.models_per_s", count / second.wall_seconds, "models/s"),
+        Figure(
+            "recrawl.peak_rss",
+            second.peak_rss_bytes / MB,
+            "MB",
+            f"< {TARGET_PEAK_RSS_MB:g}",
+            second.peak_rss_bytes / MB < TARGET_PEAK_RSS_MB,
+        ),
+        Figure("recrawl.ratio.over_first", second.wall_seconds / first.wall_seconds, "x"),
+        Figure("recrawl.db_bytes_per_model", database_bytes(db_path) / count, "B/model"),
+    ]
+
+
 def storage_scenario(
     count: int,
     seed: int = 0,

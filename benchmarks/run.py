@@ -32,7 +32,7 @@ from hfstats.output import render  # noqa: E402
 
 RESULTS_FILE = harness.OUT_DIR / "results.jsonl"
 CHART_FILE = Path(__file__).resolve().parent / "throughput.svg"
-SCENARIOS = ("crawl", "incremental", "queries", "storage", "quota")
+SCENARIOS = ("crawl", "recrawl", "incremental", "queries", "storage", "quota")
 
 
 def model_count(text: str) -> int:
@@ -70,6 +70,8 @@ def run_scenario(args: argparse.Namespace) -> list[harness.Figure]:
     common = {"count": args.models, "seed": args.seed, "page_size": args.page_size}
     if args.scenario == "crawl":
         return harness.crawl_scenario(**common, byhand=not args.no_byhand)
+    if args.scenario == "recrawl":
+        return harness.recrawl_scenario(**common, churn=args.churn)
     if args.scenario == "incremental":
         return harness.incremental_scenario(**common, churn=args.churn)
     if args.scenario == "storage":

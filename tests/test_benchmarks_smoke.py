@@ -92,6 +92,22 @@ def test_incremental_scenario(out_dir: Path) -> None:
     assert figures["incremental.requests"] >= math.ceil((2 + 1) / PAGE_SIZE)
 
 
+def test_recrawl_scenario(out_dir: Path) -> None:
+    figures = figures_by_key(
+        harness.recrawl_scenario(COUNT, SEED, PAGE_SIZE, churn=0.04, out_dir=out_dir)
+    )
+    assert figures["recrawl.touched"] == 10  # 4% of 250
+    assert figures["recrawl.changed_recorded"] == 10
+    assert figures["recrawl.models"] == COUNT
+    assert figures["recrawl.deleted_recorded"] == 0
+    for run in ("recrawl.first", "recrawl"):
+        assert figures[f"{run}.wall"] > 0
+        assert 10 < figures[f"{run}.peak_rss"] < 100_000  # MB
+    assert figures["recrawl.ratio.over_first"] == pytest.approx(
+        figures["recrawl.wall"] / figures["recrawl.first.wall"]
+    )
+
+
 def test_storage_scenario(out_dir: Path) -> None:
     figures = figures_by_key(
         harness.storage_scenario(COUNT, SEED, PAGE_SIZE, churn=0.01, snapshots=2, out_dir=out_dir)
