@@ -240,6 +240,12 @@ def _reader_figures(name: str, measured: Measured, counts: dict, count: int) -> 
     ]
 
 
+def _peak_rss_figure(key: str, measured: Measured) -> Figure:
+    """A measured run's peak RSS, held to the memory target."""
+    megabytes = measured.peak_rss_bytes / MB
+    return Figure(key, megabytes, "MB", f"< {TARGET_PEAK_RSS_MB:g}", megabytes < TARGET_PEAK_RSS_MB)
+
+
 def crawl_scenario(
     count: int, seed: int = 0, page_size: int = 1000, byhand: bool = True, out_dir: Path = OUT_DIR
 ) -> list[Figure]:
@@ -280,13 +286,7 @@ def crawl_scenario(
             ),
             Figure("crawl.hfstats.wall", crawl.wall_seconds, "s"),
             Figure("crawl.hfstats.models_per_s", count / crawl.wall_seconds, "models/s"),
-            Figure(
-                "crawl.hfstats.peak_rss",
-                crawl.peak_rss_bytes / MB,
-                "MB",
-                f"< {TARGET_PEAK_RSS_MB:g}",
-                crawl.peak_rss_bytes / MB < TARGET_PEAK_RSS_MB,
-            ),
+            _peak_rss_figure("crawl.hfstats.peak_rss", crawl),
             *_reader_figures("floor", floor, floor_counts, count),
             Figure(
                 "crawl.ratio.hfstats_over_floor",
@@ -314,6 +314,26 @@ def crawl_scenario(
     return figures
 
 
+def _crawl_touch_refresh(
+    db_path: Path,
+    count: int,
+    seed: int,
+    page_size: int,
+    churn: float,
+    out_dir: Path,
+    full: bool,
+) -> tuple[Measured, int, Measured, int]:
+    """A first full crawl, ``churn`` of the models touched, then a second refresh: both runs,
+    the models touched and the listing requests the second run made."""
+    with served_hub(models_file(count, seed, out_dir)) as hub:
+        first = hfstats_refresh(db_path, hub.url, page_size, full=True)
+        changed = hub.touch(churn, seed)
+        before = hub.stats()["listing_requests"]
+        second = hfstats_refresh(db_path, hub.url, page_size, full=full)
+        served = hub.stats()["listing_requests"] - before
+    return first, changed, second, served
+
+
 def incremental_scenario(
     count: int,
     seed: int = 0,
@@ -322,14 +342,10 @@ def incremental_scenario(
     out_dir: Path = OUT_DIR,
 ) -> list[Figure]:
     """An incremental refresh after ``churn`` of the models got a new commit."""
-    source = models_file(count, seed, out_dir)
     db_path = fresh_path(out_dir / f"incremental-n{count}-seed{seed}.duckdb")
-    with served_hub(source) as hub:
-        full = hfstats_refresh(db_path, hub.url, page_size, full=True)
-        changed = hub.touch(churn, seed)
-        before = hub.stats()["listing_requests"]
-        incremental = hfstats_refresh(db_path, hub.url, page_size, full=False)
-        served = hub.stats()["listing_requests"] - before
+    full, changed, incremental, served = _crawl_touch_refresh(
+        db_path, count, seed, page_size, churn, out_dir, full=False
+    )
     snapshot = latest_snapshot(db_path)
     minimum = math.ceil(changed / page_size) + 1
     return [
@@ -363,12 +379,10 @@ def recrawl_scenario(
     """A second full crawl (the weekly ``refresh --full``) after ``churn`` of the models got a new
     commit: unlike a first crawl, its merge compares every listed model with its current version
     and looks for the models no longer listed."""
-    source = models_file(count, seed, out_dir)
     db_path = fresh_path(out_dir / f"recrawl-n{count}-seed{seed}.duckdb")
-    with served_hub(source) as hub:
-        first = hfstats_refresh(db_path, hub.url, page_size, full=True)
-        changed = hub.touch(churn, seed)
-        second = hfstats_refresh(db_path, hub.url, page_size, full=True)
+    first, changed, second, _ = _crawl_touch_refresh(
+        db_path, count, seed, page_size, churn, out_dir, full=True
+    )
     snapshot = latest_snapshot(db_path)
     return [
         Figure("recrawl.touched", changed, "models"),
@@ -394,22 +408,10 @@ def recrawl_scenario(
             snapshot["deleted"] == 0,
         ),
         Figure("recrawl.first.wall", first.wall_seconds, "s"),
-        Figure(
-            "recrawl.first.peak_rss",
-            first.peak_rss_bytes / MB,
-            "MB",
-            f"< {TARGET_PEAK_RSS_MB:g}",
-            first.peak_rss_bytes / MB < TARGET_PEAK_RSS_MB,
-        ),
+        _peak_rss_figure("recrawl.first.peak_rss", first),
         Figure("recrawl.wall", second.wall_seconds, "s"),
         Figure("recrawl.models_per_s", count / second.wall_seconds, "models/s"),
-        Figure(
-            "recrawl.peak_rss",
-            second.peak_rss_bytes / MB,
-            "MB",
-            f"< {TARGET_PEAK_RSS_MB:g}",
-            second.peak_rss_bytes / MB < TARGET_PEAK_RSS_MB,
-        ),
+        _peak_rss_figure("recrawl.peak_rss", second),
         Figure("recrawl.ratio.over_first", second.wall_seconds / first.wall_seconds, "x"),
         Figure("recrawl.db_bytes_per_model", database_bytes(db_path) / count, "B/model"),
     ]
