@@ -1088,9 +1088,10 @@ def _figure(
     return Figure(name, question, title, _drawable(chart.to_dict()), caption, table)
 
 
-# Characters XML 1.0 forbids: the SVG renderer aborts the whole process on one (a library name
-# on the Hub is free text), so chart specs carry U+FFFD in their place.
-_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Characters XML 1.0 forbids, on which the SVG renderer aborts the whole process, and the line
+# separators U+2028/U+2029, which Vega's expression parser rejects in a string: a library name
+# on the Hub is free text, so chart specs carry U+FFFD in their place.
+_UNDRAWABLE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff\u2028\u2029]")
 
 
 # JavaScript's numbers hold integers exactly up to 2**53, and the renderer refuses any beyond
@@ -1102,7 +1103,7 @@ def _drawable(value: Any) -> Any:
     """``value`` (a chart spec, or any part of it) with every string fit for SVG and every
     number fit for JavaScript."""
     if isinstance(value, str):
-        return _NOT_XML_RE.sub("\ufffd", value)
+        return _UNDRAWABLE_RE.sub("\ufffd", value)
     if (
         isinstance(value, int)
         and not isinstance(value, bool)
