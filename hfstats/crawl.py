@@ -357,14 +357,15 @@ def refresh(
                 # saved pages are dropped only once the listing's first page answers.
                 probed = client.stats.requests
                 try:
-                    client.get_page(models_url(client.endpoint, state.page_size))
+                    answered_size = _first_page_size(client, state.page_size, page_size)
                 finally:
                     state.requests += client.stats.requests - probed
                     _save_quietly(staging, state)
                 refused_note = f"the Hub did not take the saved cursor ({refused})"
                 if state.phase == "catchup":
                     # The listing is complete: only the catch-up pass starts over.
-                    _restart_pass(state, models_url(state.endpoint, state.page_size))
+                    state.page_size = answered_size
+                    _restart_pass(state, models_url(state.endpoint, answered_size))
                     staging.save(state)
                     _note(notes, f"{refused_note}; the catch-up pass started again")
                 else:
@@ -375,7 +376,7 @@ def refresh(
                         staging,
                         client.endpoint,
                         full or state.mode == "full",
-                        page_size,
+                        min(page_size, answered_size),
                         overlap,
                     )
                     notes = [*restart_notes]
@@ -967,6 +968,26 @@ FALLBACK_PAGE_SIZES = (500, 100)
 
 def _smaller_page_size(page_size: int) -> int | None:
     return next((size for size in FALLBACK_PAGE_SIZES if size < page_size), None)
+
+
+def _first_page_size(client: HubClient, saved_size: int, asked_size: int) -> int:
+    """The page size at which the Hub answers the listing's first page: the saved crawl's, or,
+    when the Hub now refuses that size, the next smaller one it takes (down to the one asked
+    for this run, if smaller still). Without this, a saved crawl of a size the Hub stopped
+    taking would fail every refresh, whatever --page-size says."""
+    sizes = [saved_size]
+    while (smaller := _smaller_page_size(sizes[-1])) is not None:
+        sizes.append(smaller)
+    if asked_size < sizes[-1]:
+        sizes.append(asked_size)
+    for size in sizes[:-1]:
+        try:
+            client.get_page(models_url(client.endpoint, size))
+            return size
+        except PageSizeRefusedError:
+            log.info("the Hub refused %d models a page; asking for fewer", size)
+    client.get_page(models_url(client.endpoint, sizes[-1]))
+    return sizes[-1]
 
 
 def _save_requests(staging: Staging, state: CrawlState) -> None:

@@ -190,6 +190,51 @@ def test_a_refused_cursor_in_a_catch_up_pass_restarts_only_that_pass(tmp_path: P
         assert recorded == [(hub.stats.requests,)]
 
 
+def test_a_saved_crawl_of_a_page_size_the_hub_now_refuses_starts_again_smaller(
+    tmp_path: Path,
+) -> None:
+    # The largest page size is not documented and may change. A crawl saved at 500 models a
+    # page, resumed when the Hub refuses more than 100, has its cursor refused and the probe of
+    # the first page too: it must start again at 100, not fail every later refresh.
+    db = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(1_200, seed=22))
+    with FakeHub(models) as hub:
+        first = crawl.refresh(db, client=fast_client(hub), page_size=500, max_pages=1)
+        assert not first.complete
+        hub.refuse_page_size_above = 100
+
+        second = crawl.refresh(db, client=fast_client(hub), page_size=500)
+
+        assert second.complete and second.mode == "full" and not second.resumed
+        assert any("did not take the saved cursor" in note for note in second.notes)
+        assert "the Hub refused 500 models a page; pages of 100 were asked for" in second.notes
+        assert second.pages == 1_200 // 100 + 1  # the listing, then one catch-up page
+        assert_same_models(db, hub)
+
+
+def test_a_catch_up_pass_of_a_page_size_the_hub_now_refuses_starts_again_smaller(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "hub.duckdb"
+    staging = db.with_name(db.name + ".crawl")
+    with FakeHub(list(synthetic_models(1_200, seed=22))) as hub:
+        # The listing's three pages, then the catch-up pass, saved part-way through its first page.
+        first = crawl.refresh(db, client=fast_client(hub), page_size=500, max_pages=3)
+        state = json.loads((staging / "state.json").read_text())
+        assert state["phase"] == "catchup" and state["pages"] == 3
+        state["next_url"] += "&cursor=expired"
+        state["pass_pages"] = 1
+        (staging / "state.json").write_text(json.dumps(state))
+        hub.refuse_page_size_above = 100
+
+        second = crawl.refresh(db, client=fast_client(hub), page_size=500)
+
+        assert second.complete and second.resumed and second.snapshot_id == first.snapshot_id
+        assert any("the catch-up pass started again" in note for note in second.notes)
+        assert second.pages == 4  # the listing's three pages kept, one catch-up page of 100
+        assert_same_models(db, hub)
+
+
 def saved_crawl(staging: Path) -> dict:
     """The saved crawl's position: what a failed run must leave as it was (it may add the
     requests it spent and mark the pass as resumed)."""

@@ -99,6 +99,7 @@ class FakeHub:
         max_requests: int = 1_000_000,
         link_base: str | None = None,
         clock_offset: float = 0.0,
+        refuse_page_size_above: int | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._models: dict[str, dict] = {}
@@ -117,6 +118,9 @@ class FakeHub:
         self.link_base = link_base
         # Seconds the Date header runs ahead of the clock the models' times come from.
         self.clock_offset = clock_offset
+        # A larger limit is answered 400, as a Hub may refuse what it does not take (the largest
+        # page size is not documented) instead of sending fewer.
+        self.refuse_page_size_above = refuse_page_size_above
         self.stats = FakeHubStats()
         self.requests_seen: list[dict] = []
         self._window_start = time.monotonic()
@@ -348,6 +352,11 @@ class _Handler(BaseHTTPRequestHandler):
             with hub._lock:
                 hub.stats.faults_injected[fault] = hub.stats.faults_injected.get(fault, 0) + 1
         hub.stats.listing_requests += 1
+        if hub.refuse_page_size_above is not None and limit > hub.refuse_page_size_above:
+            largest = hub.refuse_page_size_above
+            refusal = {"error": f'"limit" must be less than or equal to {largest}'}
+            self._send(400, json.dumps(refusal).encode(), headers)
+            return
         if fault in ("rename-between", "delete-between", "commit-ahead"):
             hub._mutate_ahead(cursor, fault, max(1, min(limit, hub.max_page_size)))
         if fault in ("429", "429-retry-after"):
