@@ -395,9 +395,6 @@ class HubClient:
         self._give_up_hint = give_up_hint
         self.stats = RequestStats()
         self._rate_limit_wait = 0.0
-        self._after_window_wait = False  # the request in flight followed a wait for the reset
-        self._window_waited = False  # a 429's retry wait included the wait for the reset
-        self._resets_run_late = False  # such a request met a 429: t is rounded down
         # The smallest non-empty page that had a next link: a page without one that is at least
         # this long is probably cut short, even when the Hub caps pages below our ``limit``.
         self._full_page_size = 0
@@ -480,7 +477,6 @@ class HubClient:
             delay = max(delay, min(problem.at_least, self.backoff_cap))
         if problem.rate_limited:
             # With what RateLimit asks for, in one wait, counted as the rate limit's.
-            self._window_waited = self._rate_limit_wait > 0
             delay = max(delay, self._rate_limit_wait)
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += delay
@@ -537,8 +533,6 @@ class HubClient:
 
         served_at = _http_date(response.headers.get("Date"))
         if status == 429:
-            if self._after_window_wait:
-                self._resets_run_late = True
             wait = retry_after_seconds(response.headers.get("Retry-After"), served_at)
             if wait is None:
                 # Waiting for the window to reset only makes sense when the window is used up;
@@ -695,22 +689,17 @@ class HubClient:
         return limit
 
     def _window_wait(self, limit: RateLimit) -> float:
-        """Seconds until the window has surely reset: ``t`` plus a margin for its rounding.
+        """Seconds until the window has surely reset: ``t`` plus a second.
 
-        ``t`` is whole seconds, rounded in a way the notes do not say. The margin starts at 5%
-        of ``t`` (0.1 to 1 s: a fixed second would cost 10% on a 10-second window) and becomes
-        a full second once a wait for the reset has run into a 429 anyway. Without any reset
-        time, a second, then the retry backoff.
+        ``t`` is whole seconds, rounded in a way the notes do not say: rounded down, the window
+        resets up to a second after it, and a wait of ``t`` alone would run into a 429 (a
+        second is 0.3% of the Hub's 5-minute window). Without any reset time, a second, then
+        the retry backoff.
         """
-        if not limit.reset_seconds:
-            return 1.0
-        margin = 1.0 if self._resets_run_late else min(1.0, max(0.1, 0.05 * limit.reset_seconds))
-        return limit.reset_seconds + margin
+        return (limit.reset_seconds or 0) + 1.0
 
     def _pace(self) -> None:
-        self._after_window_wait, self._window_waited = self._window_waited, False
         if self._rate_limit_wait > 0:
-            self._after_window_wait = True
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += self._rate_limit_wait
             log.info(

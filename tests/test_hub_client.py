@@ -138,9 +138,8 @@ def test_waits_for_the_window_when_ratelimit_says_none_left() -> None:
         page = client.get_page(models_url(hub.url, PAGE_SIZE))
         assert sleeps == []  # the page itself is fine: nothing to wait for yet
         client.get_page(page.next_url)
-        # The fault's header says r=0;t=1: wait t plus a margin for its rounding (5% of t, at
-        # least 0.1 s), before asking.
-        assert sleeps == [pytest.approx(1.1)]
+        # The fault's header says r=0;t=1: wait t plus a second for its rounding, before asking.
+        assert sleeps == [pytest.approx(2.0)]
         assert client.stats.rate_limit_waits == 1
 
 
@@ -155,9 +154,9 @@ def test_a_refresh_passes_its_waits_on_and_counts_them(tmp_path) -> None:
             on_wait=lambda reason, seconds: waits.append((reason, seconds)),
         )
     assert result.complete and result.merge.models == len(MODELS)
-    assert waits == [("rate limit", pytest.approx(1.1))] and sleeps == [pytest.approx(1.1)]
+    assert waits == [("rate limit", pytest.approx(2.0))] and sleeps == [pytest.approx(2.0)]
     assert result.rate_limit_waits == 1
-    assert result.rate_limit_wait_seconds == pytest.approx(1.1)
+    assert result.rate_limit_wait_seconds == pytest.approx(2.0)
 
 
 def test_a_refresh_refuses_client_settings_beside_a_client(tmp_path) -> None:
@@ -197,24 +196,23 @@ def test_waits_for_the_policy_window_when_ratelimit_gives_no_reset() -> None:
     assert sleeps == [31.0]  # the window, plus a second for rounding
 
 
-def test_a_429_after_waiting_for_the_reset_widens_the_margin_to_a_second() -> None:
-    # A Hub rounding t down answers the request after the wait with a 429: from then on the
-    # margin is a whole second.
-    first = "https://hub.test/api/models?limit=2"
-    second = "https://hub.test/api/models?limit=2&cursor=x"
-    exhausted = {"RateLimit": '"api";r=0;t=10'}
-    sleeps = Sleeps()
-    with responses.RequestsMock() as mock:
-        mock.get(
-            first,
-            json=[{"_id": "a"}, {"_id": "b"}],
-            headers={**exhausted, "Link": f'<{second}>; rel="next"'},
-        )
-        mock.get(second, status=429, json={"error": "Too Many Requests"}, headers=exhausted)
-        mock.get(second, json=[{"_id": "c"}], headers=exhausted)
-        client = HubClient("https://hub.test", sleep=sleeps)
-        client.get_page(client.get_page(first).next_url)
-    assert sleeps == [pytest.approx(10.5), pytest.approx(11.0)]
+def test_pacing_avoids_429_when_the_hub_rounds_its_reset_time_down() -> None:
+    """t is whole seconds; the notes do not say which way it is rounded. Rounded down, the
+    window resets up to a second after t: a wait of t plus less than a second meets a 429."""
+    waits = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    quota = Quota(requests=4, window_seconds=2, reset_rounded_down=True)
+    with FakeHub(MODELS, quota=quota) as hub:
+        client = HubClient(hub.url, sleep=sleep, backoff_base=0.01, timeout=2)
+        url = models_url(hub.url, 7)  # 9 pages: two waits for the window to reset
+        while url is not None:
+            url = client.get_page(url).next_url
+        assert hub.stats.too_many_requests == 0
+        assert len(waits) == 2
 
 
 def test_pacing_from_ratelimit_avoids_429_on_a_real_quota() -> None:
@@ -270,7 +268,7 @@ def test_429_with_no_requests_left_waits_for_the_window() -> None:
 
 def test_a_429_and_its_ratelimit_header_are_waited_out_once_and_counted() -> None:
     # Retry-After 10 s and RateLimit r=0;t=10 on the same 429: one wait of the longer (t plus
-    # its 5% margin), reported as the rate limit's, not a retry followed by a "0 s" wait.
+    # a second for its rounding), reported as the rate limit's, not a retry and a "0 s" wait.
     sleeps = Sleeps()
     url = "https://hub.test/api/models?limit=10"
     headers = {"Retry-After": "10", "RateLimit": '"api";r=0;t=10'}
@@ -281,32 +279,9 @@ def test_a_429_and_its_ratelimit_header_are_waited_out_once_and_counted() -> Non
         reasons: list[str] = []
         client.on_wait = lambda reason, seconds: reasons.append(reason)
         assert len(client.get_page(url).models) == 1
-    assert sleeps == [pytest.approx(10.5)] and reasons == ["rate limit"]  # as the bar says it
+    assert sleeps == [pytest.approx(11.0)] and reasons == ["rate limit"]  # as the bar says it
     assert client.stats.rate_limit_waits == 1
-    assert client.stats.rate_limit_wait_seconds == pytest.approx(10.5)
-
-
-def test_a_429_met_after_a_429s_window_wait_widens_the_margin_to_a_second() -> None:
-    # The first 429's wait includes the wait for the reset (10 s plus 5%); a 429 right after it
-    # shows t is rounded down, so the next window wait takes a whole second of margin.
-    sleeps = Sleeps()
-    first = "https://hub.test/api/models?limit=2"
-    second = "https://hub.test/api/models?limit=2&cursor=x"
-    third = "https://hub.test/api/models?limit=2&cursor=y"
-    with responses.RequestsMock() as mock:
-        mock.get(first, json=[{"_id": "a"}], headers={"Link": f'<{second}>; rel="next"'})
-        exhausted = {"RateLimit": '"api";r=0;t=10', "Retry-After": "10"}
-        mock.get(second, status=429, json={"error": "slow down"}, headers=exhausted)
-        again = {"RateLimit": '"api";r=0;t=1', "Retry-After": "1"}
-        mock.get(second, status=429, json={"error": "slow down"}, headers=again)
-        last_of_window = {"RateLimit": '"api";r=0;t=10', "Link": f'<{third}>; rel="next"'}
-        mock.get(second, json=[{"_id": "b"}], headers=last_of_window)
-        mock.get(third, json=[{"_id": "c"}])
-        client = HubClient("https://hub.test", sleep=sleeps, backoff_base=0.001)
-        page = client.get_page(first)
-        page = client.get_page(page.next_url)
-        client.get_page(page.next_url)
-    assert sleeps == [pytest.approx(10.5), pytest.approx(1.1), pytest.approx(11.0)]
+    assert client.stats.rate_limit_wait_seconds == pytest.approx(11.0)
 
 
 def test_a_429_that_says_nothing_waits_for_a_window_seen_before() -> None:

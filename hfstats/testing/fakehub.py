@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
+import math
 import random
 import socket
 import struct
@@ -73,6 +74,8 @@ class Quota:
     requests: int
     window_seconds: float
     send_headers: bool = True
+    # RateLimit's t in whole seconds, rounded up; or down, which the notes do not rule out.
+    reset_rounded_down: bool = False
 
 
 @dataclass
@@ -244,8 +247,9 @@ class FakeHub:
             reset = max(0.0, self.quota.window_seconds - (now - self._window_start))
             headers = {}
             if self.quota.send_headers:
+                seconds = int(reset) if self.quota.reset_rounded_down else math.ceil(reset)
                 headers = {
-                    "RateLimit": f'"api";r={remaining};t={int(reset + 0.999)}',
+                    "RateLimit": f'"api";r={remaining};t={seconds}',
                     "RateLimit-Policy": (
                         f'"fixed window";"api";q={self.quota.requests};w={int(self.quota.window_seconds)}'
                     ),
