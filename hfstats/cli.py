@@ -409,7 +409,11 @@ def refresh(
             result.rate_limit_waits,
         )
     if m.rejected:
-        log.warning("%d listing element(s) had no usable _id and were skipped", m.rejected)
+        # Counted per read, like models_seen: a catch-up pass may read an element again.
+        log.warning(
+            "%d listing element(s) read had no usable _id and were skipped (each read counts)",
+            m.rejected,
+        )
 
 
 @cli.group(invoke_without_command=True)

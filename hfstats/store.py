@@ -182,7 +182,7 @@ _SCHEMA = [
         changed BIGINT,
         renamed BIGINT,
         deleted BIGINT,
-        rejected BIGINT,                 -- elements without a usable _id, skipped
+        rejected BIGINT,                 -- elements read without a usable _id, skipped
         high_water_mark TIMESTAMPTZ,     -- newest lastModified known as of this snapshot
         endpoint VARCHAR,
         hfstats_version VARCHAR

@@ -1127,7 +1127,9 @@ def test_quiet_keeps_warnings_for_cron_to_mail(tmp_path: Path) -> None:
         result = hfstats(tmp_path, "--log-file", str(tmp_path / "log"), *args)  # as in README
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    assert result.stderr.splitlines() == ["1 listing element(s) had no usable _id and were skipped"]
+    assert result.stderr.splitlines() == [
+        "1 listing element(s) read had no usable _id and were skipped (each read counts)"
+    ]
 
 
 def test_a_database_lock_taken_on_a_removed_lock_file_is_taken_again(
