@@ -429,6 +429,45 @@ def test_a_crawl_beside_a_symlink_that_cannot_be_moved_is_left_and_the_refresh_g
     assert result.complete and (tmp_path / "link.duckdb.crawl").is_dir()
 
 
+def test_a_copy_left_by_a_killed_merge_is_not_merged_into(tmp_path: Path) -> None:
+    # A merge killed before its rename leaves <db>.merging and its write-ahead log. DuckDB would
+    # replay that log into a new copy of the same name (or refuse it as not matching): the next
+    # refresh must start from the database, with nothing of the killed merge in it.
+    db_path = tmp_path / "hub.duckdb"
+    copy = tmp_path / "hub.duckdb.merging"
+    with FakeHub(list(synthetic_models(30, seed=7))) as hub:
+        assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+        shutil.copyfile(db_path, copy)
+        killed_writer = (
+            "import duckdb, os, sys\n"
+            "c = duckdb.connect(sys.argv[1])\n"
+            "c.execute(\"INSERT INTO hfstats_meta VALUES ('killed-merge', 'x')\")\n"
+            "os._exit(0)\n"  # no checkpoint: the insert stays in the log
+        )
+        subprocess.run([sys.executable, "-c", killed_writer, str(copy)], check=True)
+        assert copy.with_name(copy.name + ".wal").exists()
+
+        assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub.duckdb", "hub.duckdb.lock"]
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        assert connection.execute(
+            "SELECT count(*) FROM hfstats_meta WHERE key = 'killed-merge'"
+        ).fetchall() == [(0,)]
+        assert connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchall() == [
+            (2,)
+        ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a file to another owner")
+def test_the_merged_copy_keeps_the_databases_owner(tmp_path: Path) -> None:
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(30, seed=6))) as hub:
+        assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+        os.chown(db_path, 12345, 23456)  # a service account's database, refreshed by root
+        assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+    assert (db_path.stat().st_uid, db_path.stat().st_gid) == (12345, 23456)
+
+
 def test_the_merged_copy_keeps_the_databases_mode_and_a_failed_copy_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
