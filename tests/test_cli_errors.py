@@ -153,6 +153,32 @@ def test_a_data_file_given_as_the_database_is_refused_not_written_in_memory(
     assert data_file.read_bytes() == original
 
 
+def test_a_database_cut_at_any_block_is_refused_or_reads_whole(
+    tmp_path: Path, hfstats_db: bytes
+) -> None:
+    # DuckDB's file: three 4 KiB headers, then blocks of 256 KiB. Cut after any block, the file
+    # must be refused when opened or read whole: never open, then fail at a read (or be written
+    # into). The cut that loses only the last block is the one an off-by-one would let through.
+    block = 256 * 1024
+    headers = 3 * 4096
+    blocks = (len(hfstats_db) - headers) // block
+    assert blocks >= 2
+    refused = 0
+    for kept in range(blocks - 1, 0, -1):
+        db_path = tmp_path / f"cut-{kept}.duckdb"
+        db_path.write_bytes(hfstats_db[: headers + kept * block])
+        try:
+            with store.read(db_path) as connection:
+                tables = connection.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE NOT temporary"
+                ).fetchall()
+                for (table,) in tables:
+                    connection.execute(f'SELECT * FROM "{table}"').fetchall()
+        except DatabaseError:
+            refused += 1
+    assert refused >= 1  # the file's last block holds table data: losing it is refused
+
+
 @pytest.mark.parametrize(
     "kind",
     ["text", "empty-looking", "truncated", "cut-after-the-header", "cut-in-half", "newer-schema"],
