@@ -660,6 +660,7 @@ def test_query_list():
         (["query", "exclusivity", "--param", "method=NULL"], 2, "unknown method NULL;"),
         (["query", "exclusivity", "--as-of", "2024-13-01"], 2, "bad date"),
         (["query", "exclusivity", "--snapshot", "7"], 2, "no snapshot 7"),
+        (["sql", "SELECT count(*) FROM models", "--snapshot", "7"], 2, "no snapshot 7"),
         (["query"], 2, "--list"),
         (["sql", "SELEC 1"], 2, "SQL failed"),
         (["sql", "DROP TABLE snapshots"], 2, "read-only"),
