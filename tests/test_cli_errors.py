@@ -295,6 +295,8 @@ def test_endpoint_that_refuses_the_connection(tmp_path: Path) -> None:
     )
     assert_one_line_error(result)
     assert f"connection to {urlsplit(closed_port_url).netloc} failed" in result.stderr
+    # Nothing answered: a Hub down, or a mistyped endpoint.
+    assert "is not the Hub, check --endpoint or HF_ENDPOINT" in result.stderr
 
 
 def test_invalid_token(tmp_path: Path) -> None:

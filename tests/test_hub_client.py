@@ -673,6 +673,10 @@ def test_giving_up_on_what_no_hub_answers_suggests_checking_the_endpoint() -> No
         with pytest.raises(HubUnavailableError) as unavailable:
             client_for(hub, sleeps, max_retries=0).get_page(models_url(hub.url, PAGE_SIZE))
     assert "check --endpoint" not in str(unavailable.value)  # a Hub's own answer
+    with FakeHub(MODELS, faults=lambda number, path: "429") as hub:
+        with pytest.raises(HubUnavailableError) as limited:
+            client_for(hub, Sleeps(), max_retries=0).get_page(models_url(hub.url, PAGE_SIZE))
+    assert "429" in str(limited.value) and "check --endpoint" not in str(limited.value)
 
 
 def test_401_is_an_auth_error_without_retries() -> None:
