@@ -458,6 +458,34 @@ def test_a_copy_left_by_a_killed_merge_is_not_merged_into(tmp_path: Path) -> Non
         ]
 
 
+def test_the_merged_copy_is_synced_before_it_replaces_the_database_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Otherwise a power cut after the rename may leave a database file with unwritten blocks, or
+    # the old file back in the folder after the crawl's pages were deleted.
+    db_path = tmp_path / "hub.duckdb"
+    copy = tmp_path / "hub.duckdb.merging"
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(source, target) -> None:
+        events.append(("replace", str(source)))
+        real_replace(source, target)
+
+    with FakeHub(list(synthetic_models(30, seed=8))) as hub:
+        assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "replace", replace)
+        assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+    renamed = events.index(("replace", str(copy)))
+    assert ("fsync", str(copy)) in events[:renamed]
+    assert ("fsync", str(tmp_path)) in events[renamed:]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a file to another owner")
 def test_the_merged_copy_keeps_the_databases_owner(tmp_path: Path) -> None:
     db_path = tmp_path / "hub.duckdb"
