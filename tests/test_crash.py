@@ -27,6 +27,7 @@ import duckdb
 import pytest
 
 from hfstats import crawl
+from hfstats.errors import DatabaseError
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FakeHub
 from hfstats.testing.synthetic import iso, synthetic_models, touch
@@ -484,6 +485,68 @@ def test_the_merged_copy_is_synced_before_it_replaces_the_database_and_the_folde
     renamed = events.index(("replace", str(copy)))
     assert ("fsync", str(copy)) in events[:renamed]
     assert ("fsync", str(tmp_path)) in events[renamed:]
+
+
+class _NoCheckpointAtClose:
+    """A connection that does not checkpoint at close, as when that checkpoint fails (a full
+    disk: DuckDB does not raise it there); with ``explicit`` False, a CHECKPOINT statement does
+    nothing either. What was not checkpointed stays in the write-ahead log."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, explicit: bool) -> None:
+        self._connection = connection
+        self._explicit = explicit
+        connection.execute("PRAGMA disable_checkpoint_on_shutdown")
+
+    def execute(self, sql: str, *args: object) -> object:
+        if sql.strip().upper() == "CHECKPOINT" and not self._explicit:
+            return self._connection
+        return self._connection.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._connection, name)
+
+
+@pytest.mark.parametrize("explicit_checkpoint_works", [True, False])
+def test_a_merged_copy_replaces_the_database_only_when_written_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explicit_checkpoint_works: bool
+) -> None:
+    from contextlib import contextmanager
+
+    from hfstats import store
+
+    db_path = tmp_path / "hub.duckdb"
+    real_write = store.write
+
+    @contextmanager
+    def write(path, *args, **kwargs):
+        with real_write(path, *args, **kwargs) as connection:
+            if str(path).endswith(".merging"):
+                yield _NoCheckpointAtClose(connection, explicit_checkpoint_works)
+            else:
+                yield connection
+
+    with FakeHub(list(synthetic_models(30, seed=9))) as hub:
+        assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+        monkeypatch.setattr(store, "write", write)
+        if explicit_checkpoint_works:
+            # The merge checkpoints the copy itself, not trusting the close to.
+            assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+            assert complete_snapshots(db_path) == 2
+        else:
+            with pytest.raises(DatabaseError, match="was not written whole"):
+                crawl.refresh(db_path, client=HubClient(hub.url), page_size=20, full=True)
+            assert complete_snapshots(db_path) == 1  # the merge did not land, nor half of it
+            monkeypatch.setattr(store, "write", real_write)
+            again = crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
+            assert again.complete and again.resumed  # the pages were kept for it
+            assert complete_snapshots(db_path) == 2
+    assert not (tmp_path / "hub.duckdb.merging.wal").exists()
+    assert not (tmp_path / "hub.duckdb.wal").exists()
+
+
+def complete_snapshots(db_path: Path) -> int:
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        return connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchone()[0]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a file to another owner")
