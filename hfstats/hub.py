@@ -519,6 +519,11 @@ class HubClient:
         except requests.TooManyRedirects:
             self.stats.requests += self.session.max_redirects
             raise BadResponse(f"more than {self.session.max_redirects} redirects") from None
+        except requests.ConnectTimeout:
+            # Nothing accepted the connection: a Hub down, or an endpoint that is no server.
+            raise BadResponse(
+                f"no connection to {self._origin[1]} within {self.timeout:g}s", not_a_hub=True
+            ) from None
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise BadResponse(f"no answer within {self.timeout:g}s") from None
         except requests.ConnectionError as exc:

@@ -17,6 +17,7 @@ import threading
 import time
 
 import pytest
+import requests
 import responses
 
 from hfstats import crawl
@@ -673,6 +674,18 @@ def test_giving_up_on_what_no_hub_answers_suggests_checking_the_endpoint() -> No
         with pytest.raises(HubUnavailableError) as unavailable:
             client_for(hub, sleeps, max_retries=0).get_page(models_url(hub.url, PAGE_SIZE))
     assert "check --endpoint" not in str(unavailable.value)  # a Hub's own answer
+    with responses.RequestsMock() as mock:
+        mock.get(url, body=requests.ConnectTimeout("timed out"))
+        with pytest.raises(HubUnavailableError) as unreachable:
+            client.get_page(url)
+    assert "no connection to not-a-hub.test within" in str(unreachable.value)
+    assert "check --endpoint or HF_ENDPOINT" in str(unreachable.value)
+    with responses.RequestsMock() as mock:
+        mock.get(url, body=requests.ReadTimeout("timed out"))
+        with pytest.raises(HubUnavailableError) as slow:
+            client.get_page(url)
+    assert "no answer within" in str(slow.value)  # connected: a Hub too busy to answer
+    assert "check --endpoint" not in str(slow.value)
     with FakeHub(MODELS, faults=lambda number, path: "429") as hub:
         with pytest.raises(HubUnavailableError) as limited:
             client_for(hub, Sleeps(), max_retries=0).get_page(models_url(hub.url, PAGE_SIZE))
