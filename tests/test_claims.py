@@ -806,6 +806,82 @@ def test_a_proxy_claim_shows_the_groups_it_names_and_each_by_year(fixture_db, tm
     assert result["reading"] == "models by framework_class and year, tags"
 
 
+def by_year_claim(show: str) -> str:
+    return PROXY_CLAIM.replace("query: library_share", "query: yearly_additions").replace(
+        "{group_by: library_name, count: models}",
+        f"{{group_by: framework_class, count: models, by: year, show: {show}}}",
+    )
+
+
+def test_named_groups_keep_the_order_given_and_only_they_are_shown_by_year(fixture_db, tmp_path):
+    # Named against their size (tensorflow_only has no model, jax_only one): the order given
+    # wins. The larger classes fill the line, but only the named ones get a line by year.
+    path = write_claims(tmp_path, by_year_claim("[tensorflow_only, jax_only]"))
+    with store.read(fixture_db) as connection:
+        (finished,) = connection.execute(
+            "SELECT finished_at FROM snapshots WHERE snapshot_id = 2"
+        ).fetchone()
+    result = check_json(fixture_db, "--claims", str(path), "libraries")["libraries"]
+    pytorch = sum(profile == PYTORCH for profile, _ in FIXTURE)
+    none = sum(profile == NONE for profile, _ in FIXTURE)
+    assert (pytorch, none) == (23, 5)
+    assert result["measured"] == (
+        f"tensorflow_only 0; jax_only 1; pytorch_only {pytorch}; no_framework {none}; "
+        "+1 more (all in: hfstats check --format json)"  # multi_framework
+    )
+    assert result["caveats"] == [
+        "proxy: models per library",
+        "tensorflow_only by year: none",
+        "jax_only by year: 2022 1",
+        f"snapshot 2 (finished {finished.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})",
+    ]
+
+
+def test_a_named_group_the_query_has_no_row_of_has_no_share(fixture_db, tmp_path):
+    # research_models has rows only for classes with models: none for tensorflow_only. Its
+    # share is 0 of 0, no number, not 0%.
+    path = write_claims(
+        tmp_path,
+        PROXY_CLAIM.replace("query: library_share", "query: research_models").replace(
+            "{group_by: library_name, count: models}",
+            "{group_by: framework_class, count: arxiv_models, of: models, show: [tensorflow_only]}",
+        ),
+    )
+    result = check_json(fixture_db, "--claims", str(path), "libraries")["libraries"]
+    # Models 0 and 1 cite arXiv, both PyTorch-only: 2 of 23, 0.0870.
+    assert result["measured"].startswith("tensorflow_only n/a (0/0); pytorch_only 0.0870 (2/23);")
+    for method in ("tags", "files"):
+        groups = {g["framework_class"]: g for g in result["numbers"]["groups"][method]}
+        assert groups["tensorflow_only"] == {
+            "framework_class": "tensorflow_only",
+            "arxiv_models": 0,
+            "models": 0,
+            "share": None,
+        }
+
+
+def test_five_named_groups_are_shown_alone_and_the_rest_counted(tmp_path):
+    # Seven libraries, libN with N models. Naming five leaves no room for the others (the
+    # limit is four groups): none of them is shown, both are counted.
+    models = [
+        element(index, (["pytorch"], ["pytorch_model.bin"], f"lib{n}"), "2024-01-01T00:00:00.000Z")
+        for index, n in enumerate(n for n in range(1, 8) for _ in range(n))
+    ]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl_into(db, hub)
+    path = write_claims(
+        tmp_path,
+        PROXY_CLAIM.replace(
+            "count: models}", "count: models, show: [lib1, lib2, lib3, lib4, lib5]}"
+        ),
+    )
+    result = check_json(db, "--claims", str(path), "libraries")["libraries"]
+    assert result["measured"] == (
+        "lib1 1; lib2 2; lib3 3; lib4 4; lib5 5; +2 more (all in: hfstats check --format json)"
+    )
+
+
 def test_one_claim_id_from_python_is_one_id_not_its_letters(fixture_db):
     with store.read(fixture_db) as connection:
         [result] = claims.check_claims(connection, claims.load_claims(), ids="training-speed")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hfstats import crawl, queries, store
+from hfstats import claims, crawl, queries, store
 from hfstats.cli import cli
 from hfstats.errors import UsageError
 from hfstats.hub import HubClient
@@ -485,6 +485,20 @@ def test_deployment_formats(db):
     expected = {(y, f): shipped[(y, f)] for y in years for f in FORMATS}
     rows = run(db, "deployment_formats")
     assert {(r["year"], r["format"]): r["models"] for r in rows} == expected
+
+
+def test_every_group_a_shipped_proxy_claim_names_is_one_its_query_returns():
+    # A misspelt name (core_ml for coreml) would be shown as a group of 0 models, silently.
+    # The values a group_by column can hold, as docs/queries.md lists them.
+    vocabulary = {"format": set(FORMATS), "framework_class": set(CLASSES)}
+    named = {}
+    for claim in claims.load_claims():
+        if claim.kind == "proxy" and claim.summary.get("show"):
+            column = claim.summary["group_by"]
+            assert column in vocabulary, f"{claim.id}: no vocabulary for {column} in this test"
+            named[claim.id] = set(claim.summary["show"]) - vocabulary[column]
+    assert "tensorflow-deployment-tools" in named  # the seed claim naming four formats
+    assert named == dict.fromkeys(named, set())
 
 
 @pytest.mark.parametrize("method", ["tags", "files"])

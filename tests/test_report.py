@@ -418,6 +418,36 @@ def test_charts_by_year_and_snapshot_have_their_numbers_as_tables(db, full_repor
     assert html_text.count("<th>year</th>") == 1 and html_text.count("<th>snapshot</th>") == 1
 
 
+def test_the_yearly_table_keeps_the_classes_in_the_charts_order(db):
+    # The order of the legend and stacks, not alphabetical (which would put JAX-only first).
+    fixed = ["PyTorch-only", "TensorFlow-only", "JAX-only", "Multi-framework", "No framework"]
+    present = {class_of(frameworks_of(m)) for m in SECOND_SNAPSHOT}
+    assert present == set(fixed) and sorted(present) != fixed
+    with store.read(db) as connection:
+        columns, _ = report.yearly_additions_figure(report.collect(connection)).table
+    assert columns == ["year", *fixed]
+
+
+def test_the_formats_table_lists_the_most_shipped_format_first(tmp_path):
+    # 3 ONNX, 2 TFLite and 1 GGUF models: by total, neither alphabetical nor its reverse.
+    shipping = [
+        ("2023-05-01", "model.onnx"),
+        ("2024-05-01", "model.onnx"),
+        ("2024-06-01", "model.onnx"),
+        ("2024-05-01", "model.tflite"),
+        ("2024-06-01", "model.tflite"),
+        ("2023-05-01", "model-q4.gguf"),
+    ]
+    models = [
+        element(n, f"{day}T00:00:00.000Z", ["pytorch"], [name])
+        for n, (day, name) in enumerate(shipping)
+    ]
+    with store.read(crawl_into(tmp_path / "hub.duckdb", [models])) as connection:
+        columns, rows = report.deployment_formats_figure(report.collect(connection)).table
+    assert columns == ["format", "2023", "2024"]
+    assert rows == [("ONNX", 1, 2), ("TFLite", 0, 2), ("GGUF", 1, 0)]
+
+
 def placeholder_dated(model: dict) -> bool:
     if "createdAt" not in model:
         return False
@@ -897,6 +927,15 @@ def test_an_as_of_on_the_last_day_of_a_year_counts_that_year_whole(db):
     for figure in (report.yearly_additions_figure, report.research_models_figure):
         assert "counted only up to" not in figure(whole).caption
         assert figure(short).caption.endswith("2022 is counted only up to 2022-12-30.")
+
+
+def test_an_as_of_at_noon_on_the_last_day_of_a_year_leaves_that_year_partial(db):
+    # Only the end of the day completes the year: models of that afternoon are not counted.
+    with store.read(db) as connection:
+        noon = report.collect(connection, as_of=queries.parse_as_of("2022-12-31T12:00:00Z"))
+    # Models of 2022 in both charts: the fixture's 2022-05-05 (pytorch) and 2022-08-08 (tf, arXiv).
+    for figure in (report.yearly_additions_figure, report.research_models_figure):
+        assert figure(noon).caption.endswith("2022 is counted only up to 2022-12-31.")
 
 
 def test_a_year_not_over_at_the_snapshot_is_said_so_also_with_a_later_as_of(tmp_path):
