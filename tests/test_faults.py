@@ -164,17 +164,25 @@ def test_a_saved_cursor_the_hub_refuses_restarts_the_crawl(tmp_path: Path) -> No
     assert snapshots == [(1, True), (first.snapshot_id, False), (second.snapshot_id, True)]
 
 
+def _catch_up_saved_with_an_expired_cursor(
+    db: Path, hub: FakeHub, page_size: int, listing_pages: int
+) -> crawl.RefreshResult:
+    """A crawl stopped part-way through its catch-up pass, whose cursor the Hub no longer takes."""
+    staging = db.with_name(db.name + ".crawl")
+    # The listing's pages, then the switch to the catch-up pass: saved with its first URL.
+    first = crawl.refresh(db, client=fast_client(hub), page_size=page_size, max_pages=listing_pages)
+    state = json.loads((staging / "state.json").read_text())
+    assert state["phase"] == "catchup" and state["pages"] == listing_pages
+    state["next_url"] += "&cursor=expired"
+    state["pass_pages"] = 1
+    (staging / "state.json").write_text(json.dumps(state))
+    return first
+
+
 def test_a_refused_cursor_in_a_catch_up_pass_restarts_only_that_pass(tmp_path: Path) -> None:
     db = tmp_path / "hub.duckdb"
-    staging = db.with_name(db.name + ".crawl")
     with FakeHub(list(synthetic_models(60, seed=21))) as hub:
-        # Six listing pages, then the switch to the catch-up pass: saved with its first URL.
-        first = crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=6)
-        state = json.loads((staging / "state.json").read_text())
-        assert state["phase"] == "catchup" and state["pages"] == 6
-        state["next_url"] += "&cursor=expired"
-        state["pass_pages"] = 1
-        (staging / "state.json").write_text(json.dumps(state))
+        first = _catch_up_saved_with_an_expired_cursor(db, hub, page_size=10, listing_pages=6)
 
         second = crawl.refresh(db, client=fast_client(hub), page_size=10)
 
@@ -216,15 +224,8 @@ def test_a_catch_up_pass_of_a_page_size_the_hub_now_refuses_starts_again_smaller
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "hub.duckdb"
-    staging = db.with_name(db.name + ".crawl")
     with FakeHub(list(synthetic_models(1_200, seed=22))) as hub:
-        # The listing's three pages, then the catch-up pass, saved part-way through its first page.
-        first = crawl.refresh(db, client=fast_client(hub), page_size=500, max_pages=3)
-        state = json.loads((staging / "state.json").read_text())
-        assert state["phase"] == "catchup" and state["pages"] == 3
-        state["next_url"] += "&cursor=expired"
-        state["pass_pages"] = 1
-        (staging / "state.json").write_text(json.dumps(state))
+        first = _catch_up_saved_with_an_expired_cursor(db, hub, page_size=500, listing_pages=3)
         hub.refuse_page_size_above = 100
 
         second = crawl.refresh(db, client=fast_client(hub), page_size=500)
