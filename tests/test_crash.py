@@ -19,7 +19,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -278,6 +279,25 @@ def test_kill_9_during_the_merge_is_all_or_nothing(tmp_path: Path, crash_setup) 
     assert kills >= 8, f"only {kills} kills landed"
 
 
+@contextmanager
+def connections_wrapped(
+    wrap: Callable[[Path, duckdb.DuckDBPyConnection], object],
+) -> Iterator[None]:
+    """Meanwhile, ``store.write`` hands out ``wrap(path, connection)`` instead of the connection."""
+    from hfstats import store
+
+    real_write = store.write
+
+    @contextmanager
+    def write(path, *args, **kwargs):
+        with real_write(path, *args, **kwargs) as connection:
+            yield wrap(Path(path), connection)
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(store, "write", write)
+        yield
+
+
 class InterruptedAsCommitReturns:
     """A connection whose COMMIT completes, then a Ctrl-C or SIGTERM lands."""
 
@@ -304,22 +324,7 @@ def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_pages_stay(
     db_path = tmp_path / "hub.duckdb"
     models = list(synthetic_models(40, seed=4))
     with FakeHub(models) as hub:
-        with pytest.MonkeyPatch.context() as patched:
-            real_write = store.write
-
-            def write(path, *args, **kwargs):
-                context = real_write(path, *args, **kwargs)
-
-                class Wrapped:
-                    def __enter__(self):
-                        return InterruptedAsCommitReturns(context.__enter__())
-
-                    def __exit__(self, *exc):
-                        return context.__exit__(*exc)
-
-                return Wrapped()
-
-            patched.setattr(store, "write", write)
+        with connections_wrapped(lambda path, connection: InterruptedAsCommitReturns(connection)):
             with pytest.raises(KeyboardInterrupt):
                 crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
         with store.read(db_path) as connection:
@@ -508,35 +513,26 @@ class _NoCheckpointAtClose:
 
 @pytest.mark.parametrize("explicit_checkpoint_works", [True, False])
 def test_a_merged_copy_replaces_the_database_only_when_written_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explicit_checkpoint_works: bool
+    tmp_path: Path, explicit_checkpoint_works: bool
 ) -> None:
-    from contextlib import contextmanager
-
-    from hfstats import store
-
     db_path = tmp_path / "hub.duckdb"
-    real_write = store.write
 
-    @contextmanager
-    def write(path, *args, **kwargs):
-        with real_write(path, *args, **kwargs) as connection:
-            if str(path).endswith(".merging"):
-                yield _NoCheckpointAtClose(connection, explicit_checkpoint_works)
-            else:
-                yield connection
+    def wrap(path: Path, connection: duckdb.DuckDBPyConnection) -> object:
+        if path.name.endswith(".merging"):
+            return _NoCheckpointAtClose(connection, explicit_checkpoint_works)
+        return connection
 
     with FakeHub(list(synthetic_models(30, seed=9))) as hub:
         assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
-        monkeypatch.setattr(store, "write", write)
         if explicit_checkpoint_works:
             # The merge checkpoints the copy itself, not trusting the close to.
-            assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
+            with connections_wrapped(wrap):
+                assert crawl.refresh(db_path, client=HubClient(hub.url), page_size=20).complete
             assert complete_snapshots(db_path) == 2
         else:
-            with pytest.raises(DatabaseError, match="was not written whole"):
+            with connections_wrapped(wrap), pytest.raises(DatabaseError, match="not written whole"):
                 crawl.refresh(db_path, client=HubClient(hub.url), page_size=20, full=True)
             assert complete_snapshots(db_path) == 1  # the merge did not land, nor half of it
-            monkeypatch.setattr(store, "write", real_write)
             again = crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
             assert again.complete and again.resumed  # the pages were kept for it
             assert complete_snapshots(db_path) == 2
