@@ -337,6 +337,10 @@ def refresh(
     waits_before = (client.stats.rate_limit_waits, client.stats.rate_limit_wait_seconds)
     store.check_writable(db_path)
     with locks.DatabaseLock(db_path):
+        # The file itself, which the refresh creates if it is new (--db may be a symlink to it).
+        new_database = db_path.resolve()
+        if new_database.exists():
+            new_database = None
         staging = Staging(db_path)
         state, resumed, notes = _start_or_resume(
             db_path, staging, client.endpoint, full, page_size, overlap
@@ -389,7 +393,14 @@ def refresh(
                     )
                 complete = _crawl(client, staging, state, max_pages, overlap, on_page, False)
         except (HfstatsError, KeyboardInterrupt):
-            _record_progress(db_path, state)
+            if new_database is not None and state.pages == 0 and not client.stats.status_counts:
+                # A first refresh to which nothing answered (a mistyped endpoint, say) leaves
+                # no files; one the Hub answered keeps the requests it spent in its snapshot.
+                staging.discard()
+                for leftover in (new_database, new_database.with_name(new_database.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+            else:
+                _record_progress(db_path, state)
             raise
         if state.page_size < page_size and state.pages and not resumed:
             _note(

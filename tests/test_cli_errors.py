@@ -297,6 +297,10 @@ def test_endpoint_that_refuses_the_connection(tmp_path: Path) -> None:
     assert f"connection to {urlsplit(closed_port_url).netloc} failed" in result.stderr
     # Nothing answered: a Hub down, or a mistyped endpoint.
     assert "is not the Hub, check --endpoint or HF_ENDPOINT" in result.stderr
+    # A first refresh that read nothing leaves nothing but its lock (which may be held again).
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("hub.")) == [
+        "hub.duckdb.lock"
+    ]
 
 
 def test_invalid_token(tmp_path: Path) -> None:
