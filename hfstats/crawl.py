@@ -52,6 +52,7 @@ from .hub import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_PAGE_SIZE,
     DEFAULT_TIMEOUT,
+    PAGE_SIZE_HINT,
     HubClient,
     Page,
     models_url,
@@ -359,15 +360,26 @@ def refresh(
                 # The Hub does not promise how long a cursor stays good; without this a refused
                 # cursor would fail every later refresh until the user deleted the folder. The
                 # saved pages are dropped only once the listing's first page answers.
+                # A listing started again is a new crawl, asked for at this run's --page-size; a
+                # catch-up pass goes on at the saved crawl's. Either steps down if refused.
+                in_catchup = state.phase == "catchup"
                 probed = client.stats.requests
                 try:
-                    answered_size = _first_page_size(client, state.page_size, page_size)
+                    answered_size = _first_page_size(
+                        client, state.page_size if in_catchup else page_size, page_size
+                    )
                 finally:
                     state.requests += client.stats.requests - probed
                     _save_quietly(staging, state)
-                refused_note = f"the Hub did not take the saved cursor ({refused})"
-                if state.phase == "catchup":
+                said = str(refused).removesuffix(PAGE_SIZE_HINT)  # it was taken
+                refused_note = f"the Hub did not take the saved cursor ({said})"
+                if in_catchup:
                     # The listing is complete: only the catch-up pass starts over.
+                    if answered_size != state.page_size:
+                        refused_note += (
+                            f"; it refuses {state.page_size} models a page now, and the catch-up "
+                            f"pass asks for {answered_size}"
+                        )
                     state.page_size = answered_size
                     _restart_pass(state, models_url(state.endpoint, answered_size))
                     staging.save(state)
@@ -380,7 +392,7 @@ def refresh(
                         staging,
                         client.endpoint,
                         full or state.mode == "full",
-                        min(page_size, answered_size),
+                        answered_size,
                         overlap,
                     )
                     notes = [*restart_notes]
@@ -981,12 +993,12 @@ def _smaller_page_size(page_size: int) -> int | None:
     return next((size for size in FALLBACK_PAGE_SIZES if size < page_size), None)
 
 
-def _first_page_size(client: HubClient, saved_size: int, asked_size: int) -> int:
-    """The page size at which the Hub answers the listing's first page: the saved crawl's, or,
-    when the Hub now refuses that size, the next smaller one it takes (down to the one asked
-    for this run, if smaller still). Without this, a saved crawl of a size the Hub stopped
+def _first_page_size(client: HubClient, first_size: int, asked_size: int) -> int:
+    """The page size at which the Hub answers the listing's first page: ``first_size``, or,
+    when the Hub refuses it, the next smaller one it takes (down to ``asked_size``, this run's
+    --page-size, if smaller still). Without this, a saved crawl of a size the Hub stopped
     taking would fail every refresh, whatever --page-size says."""
-    sizes = [saved_size]
+    sizes = [first_size]
     while (smaller := _smaller_page_size(sizes[-1])) is not None:
         sizes.append(smaller)
     if asked_size < sizes[-1]:

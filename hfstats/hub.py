@@ -307,6 +307,10 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
+# Said when the Hub refuses a page size in words that name the limit.
+PAGE_SIZE_HINT = "; try a smaller --page-size"
+
+
 class BadResponse(Exception):
     """A response worth retrying: 429, 5xx, HTML instead of JSON, a truncated body..."""
 
@@ -595,7 +599,7 @@ class HubClient:
             # The largest page size is not documented; a Hub may refuse one rather than cap it.
             refusal = f"the Hub answered {status} {message} for {self._redact(url)}"
             if "limit" in message.lower():
-                raise PageSizeRefusedError(f"{refusal}; try a smaller --page-size")
+                raise PageSizeRefusedError(refusal + PAGE_SIZE_HINT)
             if status in (400, 422) and _requested_limit(url):
                 # Its message need not name the limit: the size asked for may still be why.
                 raise PageSizeRefusedError(refusal)

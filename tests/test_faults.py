@@ -231,8 +231,29 @@ def test_a_catch_up_pass_of_a_page_size_the_hub_now_refuses_starts_again_smaller
         second = crawl.refresh(db, client=fast_client(hub), page_size=500)
 
         assert second.complete and second.resumed and second.snapshot_id == first.snapshot_id
-        assert any("the catch-up pass started again" in note for note in second.notes)
+        assert any(
+            "it refuses 500 models a page now, and the catch-up pass asks for 100" in note
+            for note in second.notes
+        )
+        assert not any("try a smaller --page-size" in note for note in second.notes)  # done
         assert second.pages == 4  # the listing's three pages kept, one catch-up page of 100
+        assert_same_models(db, hub)
+
+
+def test_a_listing_started_again_after_a_refused_cursor_is_asked_at_this_runs_page_size(
+    tmp_path: Path,
+) -> None:
+    # A new crawl: what was saved at 10 models a page says nothing of the size to ask for now.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(65, seed=23))) as hub:
+        assert not crawl.refresh(db, client=fast_client(hub), page_size=10, max_pages=3).complete
+        _replace_saved_cursor(db, "expired")
+
+        second = crawl.refresh(db, client=fast_client(hub), page_size=30)
+
+        assert second.complete and not second.resumed
+        assert second.pages == 4  # 30 + 30 + 5, then one catch-up page
+        assert not any("refused" in note for note in second.notes)
         assert_same_models(db, hub)
 
 

@@ -351,16 +351,18 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             limit = 1000
         cursor = query.get("cursor", [None])[0]
+        if hub.refuse_page_size_above is not None and limit > hub.refuse_page_size_above:
+            with hub._lock:
+                hub.stats.listing_requests += 1
+            largest = hub.refuse_page_size_above
+            refusal = {"error": f'"limit" must be less than or equal to {largest}'}
+            self._send(400, json.dumps(refusal).encode(), headers)
+            return
         fault = hub.faults(number, self.path) if hub.faults else None
         if fault:
             with hub._lock:
                 hub.stats.faults_injected[fault] = hub.stats.faults_injected.get(fault, 0) + 1
         hub.stats.listing_requests += 1
-        if hub.refuse_page_size_above is not None and limit > hub.refuse_page_size_above:
-            largest = hub.refuse_page_size_above
-            refusal = {"error": f'"limit" must be less than or equal to {largest}'}
-            self._send(400, json.dumps(refusal).encode(), headers)
-            return
         if fault in ("rename-between", "delete-between", "commit-ahead"):
             hub._mutate_ahead(cursor, fault, max(1, min(limit, hub.max_page_size)))
         if fault in ("429", "429-retry-after"):
