@@ -402,6 +402,7 @@ class HubClient:
         # The smallest non-empty page that had a next link: a page without one that is at least
         # this long is probably cut short, even when the Hub caps pages below our ``limit``.
         self._full_page_size = 0
+        self._answered_like_a_hub = False  # a page of the listing came from the endpoint
         self._policy_window = 0  # the longest RateLimit-Policy window seen, in seconds
 
     # -- public --------------------------------------------------------------------------------
@@ -465,7 +466,7 @@ class HubClient:
             endpoint = (
                 f" (or, if {self._redact(self.endpoint)} is not the Hub, check --endpoint or "
                 "HF_ENDPOINT)"
-                if problem.not_a_hub
+                if problem.not_a_hub and self._may_be_no_hub()
                 else ""
             )
             raise HubUnavailableError(
@@ -489,6 +490,13 @@ class HubClient:
         self._wait("rate limit" if problem.rate_limited else "retry", delay)
         # A 5xx may also carry RateLimit's r=0: the time is spent once.
         self._rate_limit_wait = max(0.0, self._rate_limit_wait - delay)
+
+    def _may_be_no_hub(self) -> bool:
+        """Whether the endpoint may be a mistake: not the Hub's own address, and no page of the
+        listing has come from it yet."""
+        return (
+            urlsplit(self.endpoint).hostname != "huggingface.co" and not self._answered_like_a_hub
+        )
 
     def _looks_cut_short(self, page: Page) -> bool:
         """An empty page, or a full page without a next link, may be a glitch: ask again.
@@ -634,6 +642,7 @@ class HubClient:
                 next_url = self._same_origin(urljoin(response.url or url, next_link))
             if next_url == url:
                 raise BadResponse("a Link header pointing at the page itself")
+        self._answered_like_a_hub = True
         return Page(url=url, models=models, body=body, next_url=next_url, served_at=served_at)
 
     def _read_body(self, response: requests.Response) -> bytes:

@@ -692,6 +692,30 @@ def test_giving_up_on_what_no_hub_answers_suggests_checking_the_endpoint() -> No
     assert "429" in str(limited.value) and "check --endpoint" not in str(limited.value)
 
 
+def test_no_mistyped_endpoint_hint_for_the_hub_or_an_endpoint_that_served_pages() -> None:
+    # The default endpoint cannot be mistyped, and one that served pages of the listing is a Hub.
+    hub_url = "https://huggingface.co/api/models?limit=2"
+    with responses.RequestsMock() as mock:
+        mock.get(hub_url, body=requests.ConnectionError("refused"))
+        client = HubClient("https://huggingface.co", False, sleep=Sleeps(), max_retries=0)
+        with pytest.raises(HubUnavailableError) as down:
+            client.get_page(hub_url)
+    assert "connection to huggingface.co failed" in str(down.value)
+    assert "check --endpoint" not in str(down.value)
+    first = "https://mirror.test/api/models?limit=2"
+    second = first + "&cursor=x"
+    with responses.RequestsMock() as mock:
+        mock.get(
+            first, json=[{"_id": "a"}, {"_id": "b"}], headers={"Link": f'<{second}>; rel="next"'}
+        )
+        mock.get(second, body=requests.ConnectionError("refused"))
+        client = HubClient("https://mirror.test", False, sleep=Sleeps(), max_retries=0)
+        with pytest.raises(HubUnavailableError) as later:
+            client.get_page(client.get_page(first).next_url)
+    assert "connection to mirror.test failed" in str(later.value)
+    assert "check --endpoint" not in str(later.value)
+
+
 def test_401_is_an_auth_error_without_retries() -> None:
     sleeps = Sleeps()
     with FakeHub(MODELS, token="hf_right") as hub:
