@@ -139,6 +139,11 @@ def run_until(command: list[str], staging: Path, trigger: Trigger, env: dict) ->
     return False
 
 
+def complete_snapshots(db_path: Path) -> int:
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        return connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchone()[0]
+
+
 def models_rows(db_path: Path) -> list[tuple]:
     """Every column of ``models`` but the snapshot that wrote each row (a crawl killed before it
     saved its state starts a new snapshot id, which is fine)."""
@@ -319,7 +324,6 @@ def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_pages_stay(
 ) -> None:
     # The ROLLBACK after it found no transaction and raised instead: 'unexpected error', exit 1.
     # The merge went into a copy not yet in place: the database is as before, the pages kept.
-    from hfstats import store
 
     db_path = tmp_path / "hub.duckdb"
     models = list(synthetic_models(40, seed=4))
@@ -327,10 +331,7 @@ def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_pages_stay(
         with connections_wrapped(lambda path, connection: InterruptedAsCommitReturns(connection)):
             with pytest.raises(KeyboardInterrupt):
                 crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
-        with store.read(db_path) as connection:
-            assert connection.execute(
-                "SELECT count(*) FROM snapshots WHERE complete"
-            ).fetchall() == [(0,)]
+        assert complete_snapshots(db_path) == 0
         assert not db_path.with_name("hub.duckdb.merging").exists()
         requests = hub.stats.listing_requests
         # The next refresh merges the kept pages, asking the Hub nothing.
@@ -407,10 +408,7 @@ def test_a_refresh_through_a_symlink_warns_of_nothing(tmp_path: Path) -> None:
         "link.duckdb",
         "real",
     ]
-    with duckdb.connect(str(real / "hub.duckdb"), read_only=True) as connection:
-        assert connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchall() == [
-            (2,)
-        ]
+    assert complete_snapshots(real / "hub.duckdb") == 2
 
 
 def test_a_crawl_beside_a_symlink_that_cannot_be_moved_is_left_and_the_refresh_goes_on(
@@ -459,9 +457,7 @@ def test_a_copy_left_by_a_killed_merge_is_not_merged_into(tmp_path: Path) -> Non
         assert connection.execute(
             "SELECT count(*) FROM hfstats_meta WHERE key = 'killed-merge'"
         ).fetchall() == [(0,)]
-        assert connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchall() == [
-            (2,)
-        ]
+    assert complete_snapshots(db_path) == 2
 
 
 def test_the_merged_copy_is_synced_before_it_replaces_the_database_and_the_folder_after(
@@ -540,11 +536,6 @@ def test_a_merged_copy_replaces_the_database_only_when_written_whole(
     assert not (tmp_path / "hub.duckdb.wal").exists()
 
 
-def complete_snapshots(db_path: Path) -> int:
-    with duckdb.connect(str(db_path), read_only=True) as connection:
-        return connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchone()[0]
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a file to another owner")
 def test_the_merged_copy_keeps_the_databases_owner(tmp_path: Path) -> None:
     db_path = tmp_path / "hub.duckdb"
@@ -577,7 +568,4 @@ def test_the_merged_copy_keeps_the_databases_mode_and_a_failed_copy_leaves_nothi
         with pytest.raises(OSError):
             crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
     assert not db_path.with_name("hub.duckdb.merging").exists()  # its space given back
-    with store.read(db_path) as connection:
-        assert connection.execute("SELECT count(*) FROM snapshots WHERE complete").fetchall() == [
-            (3,)
-        ]
+    assert complete_snapshots(db_path) == 3
