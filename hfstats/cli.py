@@ -192,36 +192,43 @@ class HfstatsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except HfstatsError as exc:
-            _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _interrupted(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except BrokenPipeError:
-            # The reader went away (`hfstats sql ... | head`): it has what it wanted. Python
-            # would complain once more when it flushes stdout at exit.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_OK)
-        except OSError as exc:  # a path the user gave that can't be written or read
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            where = f" ({exc.filename})" if exc.filename else ""
-            hint = FREE_SPACE if disk_full(exc) else "check the paths you passed"
-            _fail(f"{exc.strerror or exc}{where}: {hint}", EXIT_ERROR)
-        except Exception as exc:  # an unexpected bug: still one line unless --debug
-            if _is_duckdb_interrupt(exc):
+        except Exception as exc:
+            # A signal's KeyboardInterrupt can come out as another error: DuckDB turns one
+            # raised while it imports a module for a result into "failed to import", which the
+            # merge would take for a damaged page. The stop is what happened.
+            if _stop_requested or _is_duckdb_interrupt(exc):
                 _interrupted(ctx)
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            if disk_full(exc):  # DuckDB's own writes (WAL, export)
-                _fail(f"{first_line(str(exc))}: {FREE_SPACE}", EXIT_ERROR)
-            # Of a message of several lines (DuckDB's), the first: the hint must stay on it.
-            _fail(
-                f"unexpected error: {type(exc).__name__}: {first_line(str(exc))} "
-                "(rerun with --debug for details)",
-                EXIT_ERROR,
-            )
+            _fail_on(ctx, exc)
+
+
+def _fail_on(ctx: click.Context, exc: Exception) -> None:
+    """Exit with one line saying what ``exc`` means (``HfstatsError`` says it itself)."""
+    if isinstance(exc, HfstatsError):
+        _fail(str(exc), exc.exit_code)
+    if isinstance(exc, BrokenPipeError):
+        # The reader went away (`hfstats sql ... | head`): it has what it wanted. Python
+        # would complain once more when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_OK)
+    if ctx.obj and ctx.obj.get("debug"):
+        raise exc
+    if isinstance(exc, OSError):  # a path the user gave that can't be written or read
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = FREE_SPACE if disk_full(exc) else "check the paths you passed"
+        _fail(f"{exc.strerror or exc}{where}: {hint}", EXIT_ERROR)
+    if disk_full(exc):  # DuckDB's own writes (WAL, export)
+        _fail(f"{first_line(str(exc))}: {FREE_SPACE}", EXIT_ERROR)
+    # Of a message of several lines (DuckDB's), the first: the hint must stay on it; an
+    # unexpected bug is still one line unless --debug.
+    _fail(
+        f"unexpected error: {type(exc).__name__}: {first_line(str(exc))} "
+        "(rerun with --debug for details)",
+        EXIT_ERROR,
+    )
 
 
 def _is_duckdb_interrupt(exc: Exception) -> bool:
@@ -240,6 +247,8 @@ def _interrupted(ctx: click.Context) -> None:
 # The signal that stopped the command, if not Ctrl-C: SIGTERM (systemd's stop, timeout(1)),
 # SIGHUP (a closed terminal).
 _stopped_by: int | None = None
+# Whether Ctrl-C, SIGTERM or SIGHUP arrived.
+_stop_requested = False
 
 
 def _stop_reason() -> tuple[str, int]:
@@ -807,6 +816,8 @@ def _on_ctrl_c(signum: int, frame: object) -> None:
     # KeyboardInterrupt for its own and carries on (a short statement it just finished, before
     # a long one): one Ctrl-C must still be enough. Ending the process here is no worse than
     # the kill -9 the crawl and the merge are built to survive.
+    global _stop_requested
+    _stop_requested = True
     watchdog = threading.Timer(INTERRUPT_GRACE_SECONDS, _exit_interrupted)
     watchdog.daemon = True
     watchdog.start()

@@ -798,6 +798,43 @@ def test_a_ctrl_c_that_duckdb_swallows_still_ends_the_command(tmp_path: Path) ->
     assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
 
 
+@pytest.mark.parametrize(
+    ("command", "wrongly"),
+    [
+        (["snapshots"], "unexpected error"),  # listing the snapshots' times
+        (["sql", "SELECT TIMESTAMPTZ '2024-01-01 00:00:00+00' AS t"], "SQL failed"),
+    ],
+)
+def test_a_ctrl_c_that_duckdb_turns_into_another_error_is_still_an_interrupt(
+    tmp_path: Path, hfstats_db: bytes, command: list[str], wrongly: str
+) -> None:
+    # Ctrl-C while DuckDB imports a module to convert a result (zoneinfo, for times): DuckDB
+    # raises "Required module 'zoneinfo' failed to import" instead of KeyboardInterrupt. In a
+    # merge that error read as a damaged page, and the advice was to delete the saved crawl.
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(hfstats_db)
+    interrupted_import = (
+        "import signal, sys\n"
+        "from hfstats import cli\n"
+        "class CtrlCDuringImport:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'zoneinfo':\n"
+        "            cli._on_ctrl_c(signal.SIGINT, None)  # as the signal would\n"
+        "sys.modules.pop('zoneinfo', None)\n"
+        "sys.meta_path.insert(0, CtrlCDuringImport())\n"
+        "sys.argv = ['hfstats', *sys.argv[1:]]\n"
+        "cli.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", interrupted_import, *command[:1], "--db", str(db), *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrongly not in done.stderr
+    assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
+
+
 @pytest.mark.parametrize(("inherited", "expected"), [("default", "_on_ctrl_c"), ("ignored", "1")])
 def test_ctrl_c_handling_is_installed_only_where_ctrl_c_is_not_ignored(
     inherited: str, expected: str
