@@ -23,6 +23,7 @@ from click.core import ParameterSource
 from . import __version__
 from .errors import (
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     FREE_SPACE,
@@ -37,7 +38,6 @@ from .output import FORMATS, render, render_chunks
 Decorated = TypeVar("Decorated", bound=Callable[..., Any])
 
 DEFAULT_DB = "hfstats.duckdb"
-EXIT_INTERRUPTED = 130
 # Seconds a Ctrl-C has to end the command the usual way before the process ends regardless.
 INTERRUPT_GRACE_SECONDS = 3.0
 

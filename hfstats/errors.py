@@ -10,6 +10,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_BUSY = 75  # EX_TEMPFAIL from sysexits.h: cron should simply try again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class HfstatsError(Exception):

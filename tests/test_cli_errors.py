@@ -6,6 +6,7 @@ Database files hfstats cannot use must be left exactly as they were.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import signal
 import subprocess
@@ -833,6 +834,34 @@ def test_a_ctrl_c_that_duckdb_turns_into_another_error_is_still_an_interrupt(
     )
     assert wrongly not in done.stderr
     assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
+
+
+def test_a_ctrl_c_while_the_command_line_is_imported_is_one_line_not_a_traceback() -> None:
+    # The console script's first tens of milliseconds import click and hfstats, before the
+    # command line's own Ctrl-C handling exists.
+    ctrl_c_in_imports = (
+        "import sys\n"
+        "class CtrlCDuringImport:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'click':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, CtrlCDuringImport())\n"
+        "from hfstats import console\n"
+        "console.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", ctrl_c_in_imports], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
+
+
+def test_the_console_script_is_the_one_that_catches_ctrl_c_in_imports() -> None:
+    scripts = [
+        entry
+        for entry in importlib.metadata.entry_points(group="console_scripts")
+        if entry.name == "hfstats"
+    ]
+    assert [entry.value for entry in scripts] == ["hfstats.console:main"]
 
 
 @pytest.mark.parametrize(("inherited", "expected"), [("default", "_on_ctrl_c"), ("ignored", "1")])
