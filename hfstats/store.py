@@ -105,7 +105,15 @@ def merge_memory_limit() -> str:
         raise UsageError(
             f"HFSTATS_MEMORY_LIMIT={value!r} is too small; the merge needs 128MB or more"
         )
-    return match[1] + match[2]
+    limit = match[1] + match[2]
+    try:  # DuckDB's own bound (about 16 EB), rather than a copy of it
+        with duckdb.connect() as probe:
+            probe.execute("SET memory_limit = ?", [limit])
+    except duckdb.Error as exc:
+        raise UsageError(
+            f"HFSTATS_MEMORY_LIMIT={value!r} is refused by DuckDB ({first_line(str(exc))})"
+        ) from None
+    return limit
 
 
 def merge_memory_limits(page_files: list[Path]) -> list[str]:

@@ -264,7 +264,13 @@ def test_endpoint_answering_html(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "message"), [("lots", "not a size"), ("1KB", "too small"), ("100MB", "too small")]
+    ("value", "message"),
+    [
+        ("lots", "not a size"),
+        ("1KB", "too small"),
+        ("100MB", "too small"),
+        ("9999999999999999999999GB", "value is too large"),  # DuckDB's words
+    ],
 )
 def test_a_bad_memory_limit_is_refused_before_the_crawl(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str
