@@ -615,6 +615,12 @@ def sql_command(sql_text: str, db_path: Path, snapshot_id: int | None, fmt: str)
     from . import queries, store
 
     with store.read(db_path) as connection:
+        if snapshot_id is None and store.latest_complete(connection) is None:
+            # Not an error: the snapshots table is worth a look then. But a script counting
+            # `models` would read 0 and carry on.
+            logging.getLogger("hfstats").warning(
+                "warning: %s has no complete snapshot yet, so `models` has no rows", db_path
+            )
         columns, batches = queries.stream_sql(connection, sql_text, snapshot_id=snapshot_id)
         for chunk in render_chunks(batches, columns, fmt):
             click.echo(chunk, nl=False, color=True)

@@ -283,7 +283,10 @@ def stream_sql(
     try:
         # DuckDB runs every statement but returns only the last result: refuse rather than
         # drop the others' results silently.
-        if len(connection.extract_statements(sql)) > 1:
+        statements = len(connection.extract_statements(sql))
+        if statements == 0:  # only semicolons or comments
+            raise UsageError("no SQL statement given")
+        if statements > 1:
             raise UsageError("hfstats sql runs one statement at a time; run them one by one")
         cursor = connection.execute(sql)
         description = cursor.description if cursor is not None else None

@@ -686,8 +686,11 @@ def test_query_list_with_a_query_name_is_bad_input(tmp_path: Path, database: Pat
     assert "hfstats query exclusivity` without it" in result.stderr
 
 
-def test_empty_sql_is_bad_input(tmp_path: Path, database: Path) -> None:
-    assert_one_line_error(hfstats(tmp_path, "sql", "  ", "--db", str(database)), exit_code=2)
+@pytest.mark.parametrize("sql", ["  ", " ; ;", "/* only a comment */"])
+def test_empty_sql_is_bad_input(tmp_path: Path, database: Path, sql: str) -> None:
+    result = hfstats(tmp_path, "sql", sql, "--db", str(database))
+    assert_one_line_error(result, exit_code=2)
+    assert "no SQL statement given" in result.stderr
 
 
 @pytest.mark.parametrize(

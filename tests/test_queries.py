@@ -700,6 +700,26 @@ def test_missing_and_empty_databases(tmp_path):
     assert fresh.exit_code == 1 and "no complete snapshot" in fresh.stderr
 
 
+def test_sql_on_a_database_without_a_complete_snapshot_warns_that_models_is_empty(tmp_path):
+    db = tmp_path / "fresh.duckdb"
+    with store.write(db) as connection:
+        store.begin_snapshot(
+            connection,
+            mode="full",
+            endpoint="https://huggingface.co",
+            started_at=datetime(2026, 12, 1, tzinfo=UTC),
+            hfstats_version="test",
+        )
+    counted = invoke("sql", "SELECT count(*) AS n FROM models", "--db", str(db), "--format", "csv")
+    # Still answered (the snapshots table is worth reading then), with a warning on stderr.
+    assert counted.exit_code == 0 and counted.stdout == "n\n0\n"
+    assert (
+        counted.stderr == f"warning: {db} has no complete snapshot yet, so `models` has no rows\n"
+    )
+    running = invoke("sql", "SELECT complete FROM snapshots", "--db", str(db), "--format", "csv")
+    assert running.stdout == "complete\nfalse\n" and "no complete snapshot" in running.stderr
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_sql_prints_a_result_of_many_batches_whole(db, fmt):
     # More rows than DuckDB is asked for at a time: every batch, in order, one document.
