@@ -73,9 +73,11 @@ def json_value(value: Any) -> Any:
 
 def float_text(value: float) -> str:
     """Up to four decimals, trailing zeros dropped; a tiny value that is not zero keeps two
-    significant digits (four decimals would show a share that is not zero as 0)."""
+    significant digits (four decimals would show a share that is not zero as 0), written out
+    like the rest of its column (0.0000058, not 5.8e-06) down to 1e-9."""
     if 0 < abs(value) < 0.00005:
-        return f"{value:.2g}"
+        significant = f"{value:.2g}"
+        return format(Decimal(significant), "f") if abs(value) >= 1e-9 else significant
     # NaN and infinities are values, not NULL (which shows empty).
     return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
 

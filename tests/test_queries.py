@@ -838,8 +838,8 @@ def test_the_table_shows_tiny_shares_booleans_and_bidi_controls_readably(db):
     # Not 0 (four decimals), True (Python's) or raw bidirectional controls (U+202E, U+2066,
     # U+200F).
     assert result.stdout.splitlines()[-1].split() == [
-        "2.7e-05",
-        "-2.7e-05",
+        "0.000027",  # not 2.7e-05 beside 0.0092 in the same column
+        "-0.000027",
         "true",
         "a\\u202e\\u2066\\u200fb",
     ]
