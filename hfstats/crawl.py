@@ -582,6 +582,16 @@ def _start_or_resume(
         if saved is not None:
             staging.drop_pages_after(saved.pages)
             _note(notes, f"resumed snapshot {saved.snapshot_id} after {saved.pages} saved page(s)")
+            if not saved.pages and saved.page_size != page_size:
+                # No page read, so no cursor was handed out for its size, which the Hub may
+                # have refused (the error said to try a smaller --page-size): this run's applies.
+                _note(
+                    notes,
+                    f"it had read no page, so it asks for {page_size} models a page, not "
+                    f"{saved.page_size}",
+                )
+                saved.page_size = page_size
+                saved.next_url = models_url(saved.endpoint, page_size)
             # Models committed while the crawl was stopped jumped above the pass's cursor: the
             # pass goes on, and a catch-up pass after it reads them.
             if saved.pass_pages and saved.phase != "merge":

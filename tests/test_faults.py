@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from hfstats import crawl, store
-from hfstats.errors import HubRefusedError, HubUnavailableError
+from hfstats.errors import HubError, HubRefusedError, HubUnavailableError
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FAULTS, FakeHub, faults_at, random_faults
 from hfstats.testing.synthetic import synthetic_models
@@ -240,6 +240,25 @@ def test_a_catch_up_pass_of_a_page_size_the_hub_now_refuses_starts_again_smaller
         assert_same_models(db, hub)
 
 
+def test_a_saved_crawl_that_read_no_page_takes_the_smaller_page_size_its_error_asked_for(
+    tmp_path: Path,
+) -> None:
+    # A Hub taking at most 50 a page refuses 1000, 500 and 100 alike: the first refresh fails
+    # saying to try a smaller --page-size, and the crawl it saved (no page, 100 a page) must
+    # not then hold every refresh to 100.
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(list(synthetic_models(120, seed=24)), refuse_page_size_above=50) as hub:
+        with pytest.raises(HubError, match="smaller --page-size"):
+            crawl.refresh(db, client=fast_client(hub), page_size=1000)
+
+        second = crawl.refresh(db, client=fast_client(hub), page_size=50)
+
+        assert second.complete and second.resumed
+        assert "it had read no page, so it asks for 50 models a page, not 100" in second.notes
+        assert second.pages == 3 + 1  # 50 + 50 + 20, then one catch-up page
+        assert_same_models(db, hub)
+
+
 def test_a_listing_started_again_after_a_refused_cursor_is_asked_at_this_runs_page_size(
     tmp_path: Path,
 ) -> None:
@@ -430,8 +449,6 @@ def test_a_merge_out_of_memory_at_the_set_limit_keeps_the_pages(
 def test_a_full_crawl_of_an_emptied_listing_is_refused_then_the_next_one_works(
     tmp_path: Path,
 ) -> None:
-    from hfstats.errors import HubError
-
     db_path = tmp_path / "hub.duckdb"
     models = list(synthetic_models(200, seed=23))
     with FakeHub(models) as hub:
