@@ -692,6 +692,7 @@ def _still_on_the_hub(
         return []
     log.info("asking the Hub about %d model(s) missing from the listing", count)
     requests_before = client.stats.requests
+    not_a_model_before = client.stats.lookups_not_a_model
     found = []
     try:
         for object_id, model_id in rows:
@@ -709,6 +710,15 @@ def _still_on_the_hub(
         )
     finally:
         state.requests += client.stats.requests - requests_before
+    not_a_model = client.stats.lookups_not_a_model - not_a_model_before
+    if not_a_model:
+        # Taken as gone, as a mirror serving only the listing answers: said, as it may also
+        # be a page the Hub served for a moment instead of the model.
+        _note(
+            notes,
+            f"the Hub answered {not_a_model:,} of these lookups with something that is not a "
+            "model (an HTML page, say); those models are recorded as deleted",
+        )
     if found:
         _note(
             notes,

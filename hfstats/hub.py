@@ -337,6 +337,8 @@ class RequestStats:
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     status_counts: dict[int, int] = field(default_factory=dict)
+    # Model lookups answered 2xx with something that is not a model (an HTML page, say).
+    lookups_not_a_model: int = 0
 
 
 class HubClient:
@@ -456,13 +458,18 @@ class HubClient:
                 return self._fetch_model(url)
             except BadResponse as problem:
                 attempt += 1
-                self._retry_after(attempt, problem, url)
+                # A lookup is a check at the end of a finished crawl, which has nothing to resume.
+                self._retry_after(attempt, problem, url, say_how_to_resume=False)
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _retry_after(self, attempt: int, problem: BadResponse, url: str) -> None:
-        """Wait before try ``attempt + 1`` of ``url``, or give up with ``HubUnavailableError``."""
+    def _retry_after(
+        self, attempt: int, problem: BadResponse, url: str, say_how_to_resume: bool = True
+    ) -> None:
+        """Wait before try ``attempt + 1`` of ``url``, or give up with ``HubUnavailableError``
+        (with the client's hint on how to resume, if ``say_how_to_resume``)."""
         if attempt > self.max_retries:
+            resume = f"; {self._give_up_hint}" if say_how_to_resume else ""
             endpoint = (
                 f" (or, if {self._redact(self.endpoint)} is not the Hub, check --endpoint or "
                 "HF_ENDPOINT)"
@@ -471,7 +478,7 @@ class HubClient:
             )
             raise HubUnavailableError(
                 f"giving up on {self._redact(url)} after {self.max_retries} retries: "
-                f"{problem}; {self._give_up_hint}{endpoint}"
+                f"{problem}{resume}{endpoint}"
             ) from None
         # A wait the server asks for, but never less than the backoff: a Retry-After of
         # 0, or a date already past by our clock, must not send the retries at once.
@@ -579,9 +586,12 @@ class HubClient:
         try:
             model = _parse_json(body)
         except (RecursionError, UnicodeDecodeError, ValueError):
-            return None
+            model = None
         object_id = model.get("_id") if isinstance(model, dict) else None
-        return object_id if isinstance(object_id, str) else None
+        if not isinstance(object_id, str):
+            self.stats.lookups_not_a_model += 1
+            return None
+        return object_id
 
     def _fetch(self, url: str) -> Page:
         response, body, served_at = self._get(url)

@@ -794,6 +794,7 @@ def test_find_model_follows_a_rename_and_retries_but_takes_any_refusal_for_no_mo
         assert client.find_model("a/listing") is None
         assert client.find_model("a/page") is None
         assert client.stats.retries == 1 and client.stats.requests == 5
+        assert client.stats.lookups_not_a_model == 2  # counted for a note; the 401 is an answer
 
 
 @pytest.mark.parametrize("endpoint", ["notaurl", "ftp://hub.test", "file:///etc", "http://"])

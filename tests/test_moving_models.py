@@ -725,7 +725,32 @@ def test_a_hub_that_cannot_be_asked_about_missing_models_costs_the_check_not_the
         result = crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
         assert stored(db) == expected(hub)
     assert result.complete and result.merge.deleted == 2
-    assert any("could not be asked" in note and "503" in note for note in result.notes)
+    [note] = [note for note in result.notes if "could not be asked" in note]
+    assert "503" in note
+    assert "resume" not in note  # the crawl is complete: nothing to resume
+
+
+def test_model_lookups_answered_with_a_page_that_is_not_a_model_are_taken_as_gone_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A mirror serving only the listing answers any other path with its HTML page, 200: the
+    # missing models are recorded deleted, as before, but the note says why.
+    models = list(synthetic_models(40, seed=10))
+    gone = oldest_first(models)[20:23]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        for object_id in gone:
+            hub.delete(object_id)
+        html = (200, b"<html>the Hub is in maintenance</html>", {"Content-Type": "text/html"})
+        monkeypatch.setattr(hub, "model_info", lambda model_id: html)
+        result = crawl.refresh(db, client=fast_client(hub), page_size=PAGE_SIZE, full=True)
+        assert stored(db) == expected(hub)
+    assert result.complete and result.merge.deleted == 3
+    assert (
+        "the Hub answered 3 of these lookups with something that is not a model (an HTML page, "
+        "say); those models are recorded as deleted" in result.notes
+    )
 
 
 def test_a_missing_model_whose_name_now_leads_elsewhere_or_that_has_no_id_is_deleted(
