@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -823,23 +824,12 @@ def test_a_ctrl_c_that_duckdb_turns_into_another_error_is_still_an_interrupt(
     # merge that error read as a damaged page, and the advice was to delete the saved crawl.
     db = tmp_path / "hub.duckdb"
     db.write_bytes(hfstats_db)
-    interrupted_import = (
-        "import signal, sys\n"
-        "from hfstats import cli\n"
-        "class CtrlCDuringImport:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'zoneinfo':\n"
-        "            cli._on_ctrl_c(signal.SIGINT, None)  # as the signal would\n"
-        "sys.modules.pop('zoneinfo', None)\n"
-        "sys.meta_path.insert(0, CtrlCDuringImport())\n"
-        "sys.argv = ['hfstats', *sys.argv[1:]]\n"
-        "cli.main()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", interrupted_import, *command[:1], "--db", str(db), *command[1:]],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = _ctrl_c_while_importing(
+        "zoneinfo",
+        ctrl_c="cli._on_ctrl_c(signal.SIGINT, None)  # as the signal would",
+        before="from hfstats import cli",
+        run="sys.argv = ['hfstats', *sys.argv[1:]]; cli.main()",
+        argv=[*command[:1], "--db", str(db), *command[1:]],
     )
     assert wrongly not in done.stderr
     assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
@@ -848,20 +838,31 @@ def test_a_ctrl_c_that_duckdb_turns_into_another_error_is_still_an_interrupt(
 def test_a_ctrl_c_while_the_command_line_is_imported_is_one_line_not_a_traceback() -> None:
     # The console script's first tens of milliseconds import click and hfstats, before the
     # command line's own Ctrl-C handling exists.
-    ctrl_c_in_imports = (
-        "import sys\n"
-        "class CtrlCDuringImport:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'click':\n"
-        "            raise KeyboardInterrupt\n"
-        "sys.meta_path.insert(0, CtrlCDuringImport())\n"
-        "from hfstats import console\n"
-        "console.main()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", ctrl_c_in_imports], capture_output=True, text=True, timeout=60
+    done = _ctrl_c_while_importing(
+        "click", ctrl_c="raise KeyboardInterrupt", run="from hfstats import console; console.main()"
     )
     assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
+
+
+def _ctrl_c_while_importing(
+    module: str, ctrl_c: str, run: str, before: str = "", argv: Sequence[str] = ()
+) -> subprocess.CompletedProcess:
+    """Python ``before``, then ``run``, in a new interpreter in which importing ``module``
+    (afresh) runs ``ctrl_c``: a Ctrl-C arriving just then."""
+    code = (
+        "import signal, sys\n"
+        f"{before}\n"
+        "class CtrlCDuringImport:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {module!r}:\n"
+        f"            {ctrl_c}\n"
+        f"sys.modules.pop({module!r}, None)\n"
+        "sys.meta_path.insert(0, CtrlCDuringImport())\n"
+        f"{run}\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_console_script_is_the_one_that_catches_ctrl_c_in_imports() -> None:
