@@ -347,8 +347,8 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
         raise fail(f"unknown field(s) for a {kind} claim: {', '.join(sorted(unknown))}")
     if not isinstance(claim_id, str) or not _ID_RE.match(claim_id):
         raise fail("id must be lowercase letters, digits, '-', '_' or '.'")
-    if not isinstance(entry["statement"], str):
-        raise fail("statement must be text")
+    if not isinstance(entry["statement"], str) or not entry["statement"].strip():
+        raise fail("statement must be text (the claim's words)")
     as_of, as_of_text = _parse_as_of(entry["as_of"], fail)
     fields: dict[str, Any] = {
         "id": claim_id,
@@ -394,6 +394,8 @@ def _parse_claim(entry: Any, index: int, origin: str) -> Claim:
     select = _parse_select(entry["select"], query, fail)
     expected = _parse_expected(entry["expected"], fail)
     denominator, method = _parse_reading(entry.get("reading") or {}, fail)
+    if query == "yearly_additions" and "denominator" in (entry.get("reading") or {}):
+        raise fail("a yearly_additions claim counts models: reading.denominator has no meaning")
     if query == "exclusivity":
         denominator = _denominator_for(select["framework_class"], denominator, entry, fail)
         if not 0 <= expected.value <= 1:
@@ -563,7 +565,7 @@ def _parse_summary(value: Any, columns: list[str], fail) -> dict[str, Any]:
     if (
         not isinstance(show, list)
         or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in show)
-        or len(set(show)) < len(show)
+        or len({_show_key(v) for v in show}) < len(show)
     ):
         raise fail(
             "summary.show must be a list of distinct group values (such as [tflite, onnx]), "
@@ -932,6 +934,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         bound=primary["bound"],
         method=claim.method,
         expected_value=claim.expected.value,
+        tolerance=claim.expected.tolerance,
         by_method=per_method,
         placeholder_models=primary["placeholder_models"],
         undated_models=primary["undated_models"],
@@ -1046,10 +1049,10 @@ def _measure_proxy(context: _Context, claim: Claim, result: ClaimResult) -> None
     groups = summaries[method or "none"]
     # The groups the claim names come first, whatever their size: a claim about TFLite must
     # show TFLite even where larger formats would fill the line.
-    show = claim.summary.get("show", [])
-    shown = [g for g in groups if g[group_by] in show]
-    shown.sort(key=lambda g: show.index(g[group_by]))
-    shown += [g for g in groups if g[group_by] not in show][
+    show = [_show_key(v) for v in claim.summary.get("show", [])]
+    shown = [g for g in groups if _show_key(g[group_by]) in show]
+    shown.sort(key=lambda g: show.index(_show_key(g[group_by])))
+    shown += [g for g in groups if _show_key(g[group_by]) not in show][
         : max(PROXY_GROUPS_SHOWN - len(shown), 0)
     ]
     result.measured = "; ".join(_group_text(group, group_by, count, of) for group in shown)
@@ -1088,7 +1091,7 @@ def _summarise(
             group[f"by_{by}"] = parts
     # A group the claim names counts as 0 when the query has no row of it.
     for value in claim.summary.get("show", []):
-        if not any(group[group_by] == value for group in groups):
+        if not any(_show_key(group[group_by]) == _show_key(value) for group in groups):
             zero = {group_by: value, count: 0}
             if of:
                 zero.update({of: 0, "share": None})
@@ -1104,11 +1107,23 @@ def _totals(
 ) -> list[dict[str, Any]]:
     """``count`` (and ``of``, and their share) summed per value of ``group_by``."""
     totals: dict[Any, dict[str, Any]] = {}
+    rows_of: dict[Any, int] = {}
     for row in rows:
         group = totals.setdefault(row[group_by], {group_by: row[group_by], count: 0})
+        rows_of[row[group_by]] = rows_of.get(row[group_by], 0) + 1
         group[count] += _summable(claim, row, count, "count")
         if of:
             group[of] = group.get(of, 0) + _summable(claim, row, of, "of")
+    repeated = [value for value, n in rows_of.items() if n > 1]
+    for summary_field, column in (("count", count), ("of", of)):
+        if column and column.startswith("share_") and repeated:
+            # A group of one row keeps its share; shares of several rows do not add up.
+            raise UsageError(
+                f"{claim.origin}: claim {_shown(claim.id)}: summary.{summary_field}: {column} "
+                f"is a share, and query {claim.query} has {rows_of[repeated[0]]} rows of "
+                f"{_group_name(repeated[0])}: shares do not add up (name the counts it "
+                "divides, as count and of)"
+            )
     groups = list(totals.values())
     if of:
         for group in groups:
@@ -1126,6 +1141,12 @@ def _summable(claim: Claim, row: dict[str, Any], column: str, field: str) -> int
             f"query {claim.query} holds {type(value).__name__} values, not numbers to add up"
         )
     return value if isinstance(value, int) else float(value)
+
+
+def _show_key(value: Any) -> str | None:
+    """A group value as summary.show names it: as text, so that a year written "2023" is the
+    group 2023 (a NULL group cannot be named)."""
+    return None if value is None else str(value)
 
 
 def _group_name(value: Any) -> str:
@@ -1216,7 +1237,8 @@ def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
         and context.snapshot_finished_at is not None
         and claim.as_of > context.snapshot_finished_at
     )
-    if later and claim.query != "yearly_additions":  # a yearly count says so in its own words
+    # A measured yearly count says so in its own words.
+    if later and not (claim.kind == "measured" and claim.query == "yearly_additions"):
         caveats.append(
             f"as_of {claim.as_of_text} is after snapshot {context.snapshot_id} finished "
             f"({finished}): models created since are missing from the measurement"

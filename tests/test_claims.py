@@ -656,6 +656,15 @@ claims:
             ),
             "select.year must be a year",
         ),
+        (('statement: "a claim"', 'statement: "   "'), "statement must be text"),
+        (
+            (
+                "query: exclusivity\n    select: {framework_class: pytorch_only}",
+                "query: yearly_additions\n    select: {framework_class: pytorch_only, year: 2022}"
+                "\n    reading: {denominator: all_models}",
+            ),
+            "reading.denominator has no meaning",
+        ),
     ],
     ids=[
         "unknown-query",
@@ -678,6 +687,8 @@ claims:
         "negative-year",
         "year-zero",
         "year-past-9999",
+        "blank-statement",
+        "yearly-denominator",
     ],
 )
 def test_malformed_claims_file_gives_one_line_and_exit_2(fixture_db, tmp_path, change, message):
@@ -718,6 +729,7 @@ claims:
         (("count: models", "count: models, show: transformers"), "summary.show must be a list"),
         (("count: models", "count: models, show: [a, a]"), "summary.show must be a list"),
         (("count: models", "count: models, show: [[a]]"), "summary.show must be a list"),
+        (("count: models", "count: models, show: ['1', 1]"), "summary.show must be a list"),
         (("    kind: proxy\n", "    kind: proxy\n    method: files\n"), "takes no method"),
     ],
     ids=[
@@ -728,6 +740,7 @@ claims:
         "show-not-a-list",
         "show-twice",
         "show-a-list",
+        "show-text-and-number",
         "method-without-frameworks",
     ],
 )
@@ -835,6 +848,60 @@ def test_named_groups_keep_the_order_given_and_only_they_are_shown_by_year(fixtu
         "jax_only by year: 2022 1",
         f"snapshot 2 (finished {finished.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})",
     ]
+
+
+def test_a_year_named_as_text_in_show_is_that_year_not_another_group(fixture_db, tmp_path):
+    # YAML reads show: ["2024"] as text and the query's years are numbers: the one group 2024.
+    path = write_claims(
+        tmp_path,
+        PROXY_CLAIM.replace("query: library_share", "query: yearly_additions").replace(
+            "{group_by: library_name, count: models}",
+            '{group_by: year, count: models, show: ["2024"]}',
+        ),
+    )
+    result = check_json(fixture_db, "--claims", str(path), "libraries")["libraries"]
+    in_2024 = sum(created.startswith("2024-") for _, created in FIXTURE)
+    assert in_2024 == 10
+    assert result["measured"].startswith(f"2024 {in_2024}; ")
+    years = [group["year"] for group in result["numbers"]["groups"]["tags"]]
+    assert sorted(map(str, years)).count("2024") == 1
+
+
+def test_a_proxy_adding_up_shares_of_several_rows_a_group_is_refused(fixture_db, tmp_path):
+    # research_models has a row per year and class: summed over years, shares would exceed 1.
+    path = write_claims(
+        tmp_path,
+        PROXY_CLAIM.replace("query: library_share", "query: research_models").replace(
+            "{group_by: library_name, count: models}",
+            "{group_by: framework_class, count: share_citing_arxiv}",
+        ),
+    )
+    code, out, err = run_check("--db", str(fixture_db), "--claims", str(path), "libraries")
+    assert (code, out) == (2, "")
+    assert "summary.count: share_citing_arxiv is a share" in err and "do not add up" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_proxy_on_yearly_additions_dated_after_its_snapshot_says_later_models_are_missing(
+    fixture_db, tmp_path
+):
+    text = by_year_claim("[jax_only]").replace("as_of: latest", "as_of: 2999-12-31")
+    path = write_claims(tmp_path, text)
+    result = check_json(fixture_db, "--claims", str(path), "libraries")["libraries"]
+    assert any(
+        caveat.startswith("as_of 2999-12-31 is after snapshot 2 finished")
+        for caveat in result["caveats"]
+    )
+
+
+def test_a_yearly_claim_within_a_tolerance_gives_its_tolerance_in_the_numbers(fixture_db, tmp_path):
+    path = write_interval_claim(tmp_path, 12)
+    text = path.read_text().replace(
+        '{comparison: ">=", value: 12}', '{comparison: "~", value: 12, tolerance: 3}'
+    )
+    path = write_claims(tmp_path, text)
+    result = check_json(fixture_db, "--claims", str(path), "my-additions")["my-additions"]
+    assert (result["numbers"]["expected_value"], result["numbers"]["tolerance"]) == (12, 3)
 
 
 def test_a_named_group_the_query_has_no_row_of_has_no_share(fixture_db, tmp_path):
