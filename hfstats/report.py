@@ -51,6 +51,10 @@ MARKER_FILE = outdir.REPORT_MARKER
 
 PLACEHOLDER_DAY = claims.PLACEHOLDER_CUTOFF.date().isoformat()
 PLACEHOLDER_LABEL = f"created on or before {PLACEHOLDER_DAY}"
+# The bar or column of the placeholder-dated models, drawn lighter: their years are unknown.
+_PLACEHOLDER_LIGHTER = alt.condition(
+    alt.datum.year_label == PLACEHOLDER_LABEL, alt.value(0.55), alt.value(1.0)
+)
 CLASS_LABELS = {
     "pytorch_only": "PyTorch-only",
     "tensorflow_only": "TensorFlow-only",
@@ -475,9 +479,7 @@ def _stacked_by_year(
             ),
             color=_class_color(r["framework_class"] for r in rows),
             order=alt.Order("stack_order:Q"),
-            opacity=alt.condition(
-                alt.datum.year_label == PLACEHOLDER_LABEL, alt.value(0.55), alt.value(1.0)
-            ),
+            opacity=_PLACEHOLDER_LIGHTER,
             tooltip=tooltip,
         )
     )
@@ -748,6 +750,7 @@ def deployment_formats_figure(data: ReportData) -> Figure:
             scale=alt.Scale(scheme="greens", domainMin=0),
             legend=alt.Legend(format="%"),
         ),
+        opacity=_PLACEHOLDER_LIGHTER,
         tooltip=[
             alt.Tooltip("format_label:N", title="Format"),
             alt.Tooltip("year_label:N", title="Created"),

@@ -209,6 +209,32 @@ def test_placeholder_dates_are_their_own_bar_never_2022(full_report):
     assert part["encoding"]["y"]["stack"] == "normalize"
 
 
+def test_every_chart_by_year_draws_the_placeholder_years_lighter(full_report):
+    # docs/report.md: the bar or column of models created at an unknown time up to then.
+    def opacities(node: object) -> list[dict]:
+        if isinstance(node, dict):
+            found = [node["opacity"]] if isinstance(node.get("opacity"), dict) else []
+            return found + [o for value in node.values() for o in opacities(value)]
+        if isinstance(node, list):
+            return [o for value in node for o in opacities(value)]
+        return []
+
+    by_year = [
+        name
+        for name in CHARTS
+        if any("year_label" in row for row in inline_values(spec(full_report, name)))
+    ]
+    assert {"yearly_additions", "deployment_formats"} <= set(by_year)
+    for name in by_year:
+        lighter = [
+            o
+            for o in opacities(spec(full_report, name))
+            if report.PLACEHOLDER_LABEL in o.get("condition", {}).get("test", "")
+            and o["condition"]["value"] < o["value"]
+        ]
+        assert lighter, name
+
+
 def test_the_shares_panel_shows_shares_in_its_tooltip(full_report):
     # Its bars are each year's shares: a tooltip titled as a share must not show a count.
     chart = spec(full_report, "yearly_additions")
