@@ -4,15 +4,16 @@
 -- param as_of TIMESTAMPTZ = NULL: only models created at or before this instant
 -- columns: library_name, models, downloads, share_of_models, share_of_downloads
 --
--- library_name NULL: the Hub names no library for these models. Shares are fractions (0..1).
+-- library_name NULL: the Hub names no library for these models (an empty name counts so too).
+-- Shares are fractions (0..1).
 WITH per_library AS (
     SELECT
-        library_name,
+        nullif(library_name, '') AS library_name,
         count(*) AS models,
         coalesce(sum(downloads), 0) AS downloads
     FROM models_at($snapshot_id)
     WHERE created_by(created_at, $as_of)
-    GROUP BY library_name
+    GROUP BY ALL
 )
 SELECT
     library_name,

@@ -463,6 +463,23 @@ def test_library_share(db):
         )
 
 
+def test_an_empty_library_name_counts_as_naming_no_library(tmp_path):
+    # Not a library called "" (a group with an empty label in the report's chart).
+    models = [
+        element(1, "2023-01-01T00:00:00.000Z", ["pytorch"], [], "transformers", 5),
+        element(2, "2023-01-02T00:00:00.000Z", ["pytorch"], [], "", 7),
+        element(3, "2023-01-03T00:00:00.000Z", [], [], None, 11),
+    ]
+    path = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(path, client=HubClient(hub.url, None, backoff_base=0.01))
+    rows = run(path, "library_share")
+    assert {r["library_name"]: (r["models"], r["downloads"]) for r in rows} == {
+        "transformers": (1, 5),
+        None: (2, 18),
+    }
+
+
 @pytest.mark.parametrize("method", ["tags", "files"])
 def test_framework_by_downloads(db, method):
     downloads = Counter()
