@@ -1210,7 +1210,8 @@ def _share_placeholder_caveat(
             "leave them out"
         )
     text = (
-        f"placeholder dates: {total} of the {measured} models measured "
+        # Of every class, no_framework too: not the share's denominator, which reading gives.
+        f"placeholder dates: {total} of the {measured} models measured in all classes "
         f"({placeholders.get(claim.select['framework_class'], 0)} "
         f"{claim.select['framework_class']}) carry the Hub's placeholder createdAt"
     )

@@ -409,6 +409,23 @@ def test_a_year_by_an_as_of_before_it_began_is_finished_whatever_the_snapshot(fi
     assert result["measured"] == "0" and result["verdict"] == "does not hold"
 
 
+def test_the_placeholder_caveat_says_its_count_of_models_is_of_every_class(fixture_db, tmp_path):
+    # Not the share's denominator (framework models): the no_framework models are in it too.
+    path = write_claims(tmp_path, VALID_CLAIM)
+    result = check_json(fixture_db, "--claims", str(path), "mine")["mine"]
+    created = [datetime.fromisoformat(c.replace("Z", "+00:00")) for _, c in FIXTURE]
+    measured = sum(moment <= END_OF_2022 for moment in created)
+    placeholder = sum(moment <= PLACEHOLDER_CUTOFF for moment in created)
+    assert (measured, placeholder) == (18, 5)  # 16 with a framework, 2 without
+    assert any(
+        caveat.startswith(
+            f"placeholder dates: {placeholder} of the {measured} models measured in all classes "
+            f"({placeholder} pytorch_only) carry the Hub's placeholder createdAt"
+        )
+        for caveat in result["caveats"]
+    )
+
+
 def test_a_share_as_of_a_date_after_the_snapshot_says_later_models_are_missing(
     fixture_db, tmp_path
 ):
