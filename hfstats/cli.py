@@ -866,8 +866,10 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
-        click.echo("hfstats: error: aborted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        # Ctrl-C or a stop signal while click parsed the command line, before the command ran
+        # (click has ended the terminal's ^C line).
+        what, code = _stop_reason()
+        _fail(what, code)
 
 
 if __name__ == "__main__":

@@ -844,6 +844,31 @@ def test_a_ctrl_c_while_the_command_line_is_imported_is_one_line_not_a_traceback
     assert (done.returncode, done.stderr) == (130, "hfstats: error: interrupted\n")
 
 
+@pytest.mark.parametrize(
+    ("stop", "expected"),
+    [("SIGINT", (130, "interrupted")), ("SIGTERM", (143, "stopped by SIGTERM"))],
+)
+def test_a_stop_while_click_parses_the_command_line_says_which_stop(
+    stop: str, expected: tuple[int, str]
+) -> None:
+    # Click turns it into Abort before any command runs (after a blank line ending ^C).
+    handler = "_on_ctrl_c" if stop == "SIGINT" else "_on_stop"
+    stopped_in_parsing = (
+        "import signal, sys\n"
+        "from hfstats import cli\n"
+        "def parse(*args, **kwargs):\n"
+        f"    cli.{handler}(signal.{stop}, None)  # as the signal would\n"
+        "cli.cli.make_context = parse\n"
+        "sys.argv = ['hfstats', 'snapshots']\n"
+        "cli.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", stopped_in_parsing], capture_output=True, text=True, timeout=60
+    )
+    code, what = expected
+    assert (done.returncode, done.stderr) == (code, f"\nhfstats: error: {what}\n")
+
+
 def _ctrl_c_while_importing(
     module: str, ctrl_c: str, run: str, before: str = "", argv: Sequence[str] = ()
 ) -> subprocess.CompletedProcess:
