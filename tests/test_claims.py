@@ -357,6 +357,8 @@ def test_a_year_not_over_at_the_snapshot_gives_only_a_lower_bound(fixture_db, tm
         result["reading"] == "tags; a lower bound only (the period had not ended by the snapshot)"
     )
     assert any(c.startswith("unfinished period: models created up to") for c in result["caveats"])
+    # Said once, in the yearly count's own words: not again as a date after the snapshot.
+    assert not any(c.startswith(f"as_of {year}-12-31 is after snapshot") for c in result["caveats"])
     # Up to a date the snapshot had passed, the count is whole again.
     path = write_interval_claim(tmp_path, 1, year=year, as_of=f"{year}-01-31")
     result = check_json(fixture_db, "my-additions", "--claims", str(path))["my-additions"]
@@ -884,18 +886,26 @@ def test_a_year_named_as_text_in_show_is_that_year_not_another_group(fixture_db,
     assert sorted(map(str, years)).count("2024") == 1
 
 
-def test_a_proxy_adding_up_shares_of_several_rows_a_group_is_refused(fixture_db, tmp_path):
+@pytest.mark.parametrize(
+    ("summary", "field"),
+    [
+        ("{group_by: framework_class, count: share_citing_arxiv}", "count"),
+        ("{group_by: framework_class, count: arxiv_models, of: share_citing_arxiv}", "of"),
+    ],
+)
+def test_a_proxy_adding_up_shares_of_several_rows_a_group_is_refused(
+    fixture_db, tmp_path, summary, field
+):
     # research_models has a row per year and class: summed over years, shares would exceed 1.
     path = write_claims(
         tmp_path,
         PROXY_CLAIM.replace("query: library_share", "query: research_models").replace(
-            "{group_by: library_name, count: models}",
-            "{group_by: framework_class, count: share_citing_arxiv}",
+            "{group_by: library_name, count: models}", summary
         ),
     )
     code, out, err = run_check("--db", str(fixture_db), "--claims", str(path), "libraries")
     assert (code, out) == (2, "")
-    assert "summary.count: share_citing_arxiv is a share" in err and "do not add up" in err
+    assert f"summary.{field}: share_citing_arxiv is a share" in err and "do not add up" in err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -21,6 +21,7 @@ import pytest
 from conftest import held_open
 from test_claims import VALID_CLAIM
 
+from hfstats import __version__ as hfstats_version
 from hfstats import crawl, store
 from hfstats.errors import DatabaseError
 from hfstats.hub import HubClient
@@ -437,6 +438,14 @@ def test_a_full_disk_under_duckdb_says_to_free_space(tmp_path: Path, hfstats_db:
     assert_one_line_error(result, exit_code=1)
     assert "No space left on device: free some space and run it again" in result.stderr
     assert "unexpected error" not in result.stderr
+
+
+def test_debug_shows_no_traceback_for_an_error_hfstats_explains(tmp_path: Path) -> None:
+    # --debug is for bugs: a missing database is the user's to fix, in one line.
+    missing = tmp_path / "missing.duckdb"
+    result = hfstats(tmp_path, "--debug", "query", "exclusivity", "--db", str(missing))
+    assert_one_line_error(result, exit_code=1)
+    assert "no database at" in result.stderr
 
 
 @pytest.mark.parametrize("debug", [False, True])
@@ -888,6 +897,13 @@ def _ctrl_c_while_importing(
     return subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60
     )
+
+
+def test_the_console_script_runs_the_command_line() -> None:
+    run = "import sys; sys.argv = ['hfstats', '--version']; from hfstats import console; console.main()"
+    done = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"hfstats, version {hfstats_version}\n"
 
 
 def test_the_console_script_is_the_one_that_catches_ctrl_c_in_imports() -> None:
