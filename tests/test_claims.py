@@ -735,6 +735,13 @@ claims:
 """
 
 
+def proxy_on(query: str, summary: str) -> str:
+    """PROXY_CLAIM summarising ``query`` as ``summary`` (a YAML mapping)."""
+    return PROXY_CLAIM.replace("query: library_share", f"query: {query}").replace(
+        "{group_by: library_name, count: models}", summary
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -811,8 +818,8 @@ def test_a_proxy_claim_shows_the_groups_it_names_and_each_by_year(fixture_db, tm
     # first, before the largest (pytorch_only), each with its models per creation year.
     path = write_claims(
         tmp_path,
-        PROXY_CLAIM.replace("query: library_share", "query: yearly_additions").replace(
-            "{group_by: library_name, count: models}",
+        proxy_on(
+            "yearly_additions",
             "{group_by: framework_class, count: models, by: year, "
             "show: [jax_only, tensorflow_only]}",
         ),
@@ -839,9 +846,8 @@ def test_a_proxy_claim_shows_the_groups_it_names_and_each_by_year(fixture_db, tm
 
 
 def by_year_claim(show: str) -> str:
-    return PROXY_CLAIM.replace("query: library_share", "query: yearly_additions").replace(
-        "{group_by: library_name, count: models}",
-        f"{{group_by: framework_class, count: models, by: year, show: {show}}}",
+    return proxy_on(
+        "yearly_additions", f"{{group_by: framework_class, count: models, by: year, show: {show}}}"
     )
 
 
@@ -873,10 +879,7 @@ def test_a_year_named_as_text_in_show_is_that_year_not_another_group(fixture_db,
     # YAML reads show: ["2024"] as text and the query's years are numbers: the one group 2024.
     path = write_claims(
         tmp_path,
-        PROXY_CLAIM.replace("query: library_share", "query: yearly_additions").replace(
-            "{group_by: library_name, count: models}",
-            '{group_by: year, count: models, show: ["2024"]}',
-        ),
+        proxy_on("yearly_additions", '{group_by: year, count: models, show: ["2024"]}'),
     )
     result = check_json(fixture_db, "--claims", str(path), "libraries")["libraries"]
     in_2024 = sum(created.startswith("2024-") for _, created in FIXTURE)
@@ -899,9 +902,7 @@ def test_a_proxy_adding_up_shares_of_several_rows_a_group_is_refused(
     # research_models has a row per year and class: summed over years, shares would exceed 1.
     path = write_claims(
         tmp_path,
-        PROXY_CLAIM.replace("query: library_share", "query: research_models").replace(
-            "{group_by: library_name, count: models}", summary
-        ),
+        proxy_on("research_models", summary),
     )
     code, out, err = run_check("--db", str(fixture_db), "--claims", str(path), "libraries")
     assert (code, out) == (2, "")
@@ -936,8 +937,8 @@ def test_a_named_group_the_query_has_no_row_of_has_no_share(fixture_db, tmp_path
     # share is 0 of 0, no number, not 0%.
     path = write_claims(
         tmp_path,
-        PROXY_CLAIM.replace("query: library_share", "query: research_models").replace(
-            "{group_by: library_name, count: models}",
+        proxy_on(
+            "research_models",
             "{group_by: framework_class, count: arxiv_models, of: models, show: [tensorflow_only]}",
         ),
     )
