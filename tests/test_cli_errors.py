@@ -778,6 +778,15 @@ def test_quiet_commands_print_nothing_while_they_wait_for_the_database(
     assert result.stdout == "" and result.stderr == ""
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` holds ``path`` open (Linux: its /proc/PID/fd links)."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.readlink(fd) == str(path) for fd in fds.iterdir())
+    except OSError:  # a descriptor closed while listing
+        return False
+
+
 def test_ctrl_c_during_a_query_exits_130_in_one_line(tmp_path: Path, hfstats_db: bytes) -> None:
     db = tmp_path / "hub.duckdb"
     db.write_bytes(hfstats_db)
@@ -790,7 +799,11 @@ def test_ctrl_c_during_a_query_exits_130_in_one_line(tmp_path: Path, hfstats_db:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)  # started, and summing (DuckDB turns Ctrl-C into RuntimeError there)
+    # Only the command opens the database, after the CLI's handler is installed; a Ctrl-C
+    # before that (while Python imports, slow on a busy machine) is another test's case.
+    while not _has_open(running.pid, db) and running.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)  # summing by now (DuckDB turns Ctrl-C into RuntimeError there)
     running.send_signal(signal.SIGINT)
     out, err = running.communicate(timeout=60)
     result = subprocess.CompletedProcess(running.args, running.returncode, out, err)
