@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -975,6 +976,31 @@ def test_merge_memory_limits_start_from_the_largest_page_and_end_at_the_ceiling(
     assert store.merge_memory_limits([])[-1] == "1500MB"
     monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", "2GB")
     assert store.merge_memory_limits([page]) == ["2GB"]
+
+
+def test_the_merge_after_typing_runs_at_three_quarters_of_its_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB holds what it is allowed; only typing needs the whole limit (benchmarks/RESULTS.md).
+    monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", "200MB")
+    page = tmp_path / "0000001.json"
+    page.write_text(json.dumps(list(synthetic_models(20, seed=1))))
+    with store.write(tmp_path / "hub.duckdb") as connection:
+        snapshot_id = store.begin_snapshot(
+            connection,
+            mode="full",
+            endpoint="http://hub.test",
+            started_at=datetime.now(UTC),
+            hfstats_version="test",
+        )
+        result = store.merge_pages(
+            connection, snapshot_id=snapshot_id, page_files=[page], full=True, pages=1, requests=1
+        )
+        (after,) = connection.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert (result.models, result.memory_limit) == (20, "200MB")
+    with duckdb.connect() as probe:
+        probe.execute("SET memory_limit = '150MB'")
+        assert after == probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
 @pytest.mark.parametrize(("cgroup", "expected"), [("2000000000\n", 2e9), ("max\n", None)])
