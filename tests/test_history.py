@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -325,7 +326,16 @@ def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_pat
         first_state = expected_state(hub)
         for m in hub.models()[:60]:
             hub.upsert(touch(m, NOW))
-        hub.latency = 0.25  # about 10 s for the slow full crawl below
+        # The full crawl below is held at its third page until the reads are done: on a busy
+        # machine, reads took longer than any fixed latency made the crawl last.
+        gate = threading.Event()
+        before = hub.stats.requests
+
+        def hold_the_third_page(number: int, path: str) -> None:
+            if number > before + 2:
+                gate.wait(300)
+
+        hub.faults = hold_the_third_page
         running = subprocess.Popen(
             [
                 sys.executable,
@@ -339,6 +349,8 @@ def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_pat
                 "--page-size",
                 "10",
                 "--full",
+                "--timeout",
+                "600",
                 "-q",
             ],
             stdout=subprocess.PIPE,
@@ -374,6 +386,7 @@ def test_readers_work_and_a_second_refresh_exits_75_while_a_refresh_runs(tmp_pat
             assert (tmp_path / "r" / "index.html").exists()
             assert running.poll() is None, "the reads must happen while the refresh runs"
         finally:
+            gate.set()
             out, err = running.communicate(timeout=120)
         assert running.returncode == 0, err
         assert out == "" and err == ""  # --quiet: nothing on success
