@@ -778,6 +778,22 @@ def test_quiet_commands_print_nothing_while_they_wait_for_the_database(
     assert result.stdout == "" and result.stderr == ""
 
 
+# A shell starts a background job (`pytest &`) with SIGINT ignored, and nohup ignores SIGHUP;
+# hfstats rightly leaves an ignored signal ignored. So the commands these tests stop get the
+# stop signals back first, in the child itself (preexec_fn is unsafe beside FakeHub's threads).
+_STOP_SIGNALS_RESET = (
+    "import os, signal, sys\n"
+    "for stop in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):\n"
+    "    signal.signal(stop, signal.SIG_DFL)\n"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])\n"
+)
+
+
+def _stoppable(*python_args: str) -> list[str]:
+    """The command line ``python *python_args``, with the stop signals at their defaults."""
+    return [sys.executable, "-c", _STOP_SIGNALS_RESET, *python_args]
+
+
 def _has_open(pid: int, path: Path) -> bool:
     """Whether process ``pid`` holds ``path`` open (Linux: its /proc/PID/fd links)."""
     fds = Path(f"/proc/{pid}/fd")
@@ -793,19 +809,26 @@ def test_ctrl_c_during_a_query_exits_130_in_one_line(tmp_path: Path, hfstats_db:
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home")}
     endless = "SELECT sum(i) FROM range(100000000000) t(i)"
     running = subprocess.Popen(
-        [sys.executable, "-m", "hfstats.cli", "sql", "--db", str(db), endless],
+        _stoppable("-m", "hfstats.cli", "sql", "--db", str(db), endless),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Only the command opens the database, after the CLI's handler is installed; a Ctrl-C
-    # before that (while Python imports, slow on a busy machine) is another test's case.
-    while not _has_open(running.pid, db) and running.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.5)  # summing by now (DuckDB turns Ctrl-C into RuntimeError there)
-    running.send_signal(signal.SIGINT)
-    out, err = running.communicate(timeout=60)
+    try:
+        # Only the command opens the database, after the CLI's handler is installed; a Ctrl-C
+        # before that (while Python imports, slow on a busy machine) is another test's case.
+        deadline = time.monotonic() + 120
+        while not _has_open(running.pid, db):
+            assert running.poll() is None and time.monotonic() < deadline, "query did not start"
+            time.sleep(0.05)
+        time.sleep(0.5)  # summing by now (DuckDB turns Ctrl-C into RuntimeError there)
+        running.send_signal(signal.SIGINT)
+        out, err = running.communicate(timeout=60)
+    finally:  # never leave the endless query running on the machine
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
     result = subprocess.CompletedProcess(running.args, running.returncode, out, err)
     assert_one_line_error(result, 130)
     assert err.strip() == "hfstats: error: interrupted"
@@ -1068,16 +1091,23 @@ def test_a_refresh_stopped_by_sigterm_says_so_and_keeps_its_progress(
     with FakeHub(MODELS, latency=0.3) as hub:
         args = ["--log-file", str(log), "refresh", "--db", str(db), "--endpoint", hub.url]
         running = subprocess.Popen(
-            [sys.executable, "-m", "hfstats.cli", *args, "--page-size", "5", "--quiet"],
+            _stoppable("-m", "hfstats.cli", *args, "--page-size", "5", "--quiet"),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        while hub.stats.requests < 3:  # a few pages in
-            time.sleep(0.05)
-        running.send_signal(stop)
-        out, err = running.communicate(timeout=60)
+        try:
+            deadline = time.monotonic() + 120
+            while hub.stats.requests < 3:  # a few pages in
+                assert running.poll() is None and time.monotonic() < deadline, "no crawl"
+                time.sleep(0.05)
+            running.send_signal(stop)
+            out, err = running.communicate(timeout=60)
+        finally:
+            if running.poll() is None:
+                running.kill()
+                running.communicate()
         result = subprocess.CompletedProcess(running.args, running.returncode, out, err)
         assert_one_line_error(result, 128 + stop)
         assert f"stopped by {stop.name}; the next refresh resumes" in err
