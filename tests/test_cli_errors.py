@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -525,10 +526,17 @@ def test_second_refresh_exits_75_at_once(tmp_path: Path) -> None:
     staging_state = tmp_path / "hub.duckdb.crawl" / "state.json"
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home")}
     env.pop("HF_TOKEN", None)
-    with FakeHub(MODELS, latency=0.3) as hub:
+    # The first refresh is held at its first page until the second refresh has run: a busy
+    # machine can take longer to start a command than any fixed latency makes a crawl last.
+    gate = threading.Event()
+
+    def hold_every_page(number: int, path: str) -> None:
+        gate.wait(300)
+
+    with FakeHub(MODELS, faults=hold_every_page) as hub:
         slow = subprocess.Popen(
             [sys.executable, "-m", "hfstats.cli", "refresh", "--db", str(db_path)]
-            + ["--endpoint", hub.url, "--page-size", "2", "--quiet"],
+            + ["--endpoint", hub.url, "--page-size", "2", "--timeout", "600", "--quiet"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -541,6 +549,7 @@ def test_second_refresh_exits_75_at_once(tmp_path: Path) -> None:
             second = hfstats(tmp_path, "refresh", "--db", str(db_path), "--endpoint", hub.url)
             assert slow.poll() is None, "the slow refresh ended before the second one ran"
         finally:
+            gate.set()
             slow.send_signal(signal.SIGKILL)
             slow.wait()
     assert_one_line_error(second, exit_code=75)
