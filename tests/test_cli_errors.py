@@ -964,11 +964,14 @@ def test_the_console_script_is_the_one_that_catches_ctrl_c_in_imports() -> None:
 def test_ctrl_c_handling_is_installed_only_where_ctrl_c_is_not_ignored(
     inherited: str, expected: str
 ) -> None:
-    # A job a script starts in the background inherits SIGINT ignored; it must stay so.
+    # A job a script starts in the background inherits SIGINT ignored; it must stay so. Both
+    # cases are set here: the test run itself may have been started with SIGINT ignored.
     code = (
         "import signal\n"
         f"if {inherited!r} == 'ignored':\n"
         "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "else:  # what Python sets up where SIGINT is not ignored\n"
+        "    signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from hfstats import cli\n"
         "def show(**kw):\n"
         "    handler = signal.getsignal(signal.SIGINT)\n"
