@@ -6,11 +6,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from hfstats import crawl, recording
+from hfstats import crawl, recording, store
 from hfstats.hub import HubClient
 from hfstats.resources import data_path
 
@@ -76,3 +78,14 @@ def held_open(db_path: Path, seconds: float) -> Iterator[subprocess.Popen]:
         holder.kill()
         holder.wait()
         holder.stdout.close()
+
+
+def begin_test_snapshot(connection: duckdb.DuckDBPyConnection) -> int:
+    """A new, incomplete full snapshot, begun as a refresh begins one; its id."""
+    return store.begin_snapshot(
+        connection,
+        mode="full",
+        endpoint="https://hub.test",
+        started_at=datetime.now(UTC),
+        hfstats_version="test",
+    )

@@ -11,12 +11,12 @@ import json
 import logging
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import duckdb
 import pytest
+from conftest import begin_test_snapshot
 
 from hfstats import crawl, store
 from hfstats.errors import HubError, HubRefusedError, HubUnavailableError
@@ -986,13 +986,7 @@ def test_the_merge_after_typing_runs_at_three_quarters_of_its_memory_limit(
     page = tmp_path / "0000001.json"
     page.write_text(json.dumps(list(synthetic_models(20, seed=1))))
     with store.write(tmp_path / "hub.duckdb") as connection:
-        snapshot_id = store.begin_snapshot(
-            connection,
-            mode="full",
-            endpoint="http://hub.test",
-            started_at=datetime.now(UTC),
-            hfstats_version="test",
-        )
+        snapshot_id = begin_test_snapshot(connection)
         result = store.merge_pages(
             connection, snapshot_id=snapshot_id, page_files=[page], full=True, pages=1, requests=1
         )

@@ -7,12 +7,12 @@ Expected numbers are counted from the recordings' raw JSON (or by hand, noted be
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
-from conftest import FAKE_TOKEN, crawl_recording
+from conftest import FAKE_TOKEN, begin_test_snapshot, crawl_recording
 
 from hfstats import store
 from hfstats.cli import cli
@@ -189,13 +189,7 @@ def test_demo_builds_a_fresh_database_and_never_replaces_a_users_own(tmp_path, m
 
     # A refresh on the demo's database makes it the user's: the demo no longer replaces it.
     with store.write(tmp_path / "hfstats-demo.duckdb") as connection:
-        store.begin_snapshot(
-            connection,
-            mode="full",
-            endpoint="https://hub.test",
-            started_at=datetime.now(UTC),
-            hfstats_version="test",
-        )
+        begin_test_snapshot(connection)
     refused = runner.invoke(cli, ["demo"])
     assert refused.exit_code == 2 and "holds 2 snapshots" in refused.stderr
     assert rows(tmp_path / "hfstats-demo.duckdb", "SELECT count(*) FROM snapshots") == [(2,)]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import begin_test_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -131,13 +132,7 @@ def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
         page_file.write_bytes(storable)
         db_path = Path(folder) / "hub.duckdb"
         with store.write(db_path) as connection:
-            snapshot_id = store.begin_snapshot(
-                connection,
-                mode="full",
-                endpoint="http://hub.test",
-                started_at=datetime.now(UTC),
-                hfstats_version="test",
-            )
+            snapshot_id = begin_test_snapshot(connection)
             result = store.merge_pages(
                 connection,
                 snapshot_id=snapshot_id,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import begin_test_snapshot
 
 from hfstats import claims, crawl, queries, store
 from hfstats.cli import cli
@@ -878,13 +879,7 @@ def test_models_at_of_a_crawl_still_running_is_empty(db, tmp_path):
     copy = tmp_path / "hub.duckdb"
     copy.write_bytes(db.read_bytes())
     with store.write(copy) as connection:
-        running = store.begin_snapshot(
-            connection,
-            mode="full",
-            endpoint="https://hub.test",
-            started_at=datetime.now(UTC),
-            hfstats_version="test",
-        )
+        running = begin_test_snapshot(connection)
     sql = f"SELECT count(*) AS n FROM models_at({running})"
     result = invoke("sql", sql, "--db", str(copy), "--format", "json")
     assert result.exit_code == 0, result.output
