@@ -470,7 +470,10 @@ def snapshots(ctx: click.Context, db_path: Path, fmt: str) -> None:
 @quiet_option
 @click.pass_context
 def snapshots_prune(ctx: click.Context, db_path: Path | None, keep: int, quiet: bool) -> None:
-    """Drop all but the KEEP latest complete snapshots; the rest keep their exact history."""
+    """Drop all but the KEEP latest complete snapshots; the rest keep their exact history.
+
+    Incomplete snapshots go too, but for the newest, which a paused refresh resumes.
+    """
     from . import store
 
     _logging_from(ctx, quiet)

@@ -1351,7 +1351,11 @@ def prune_database(path: str | Path, keep: int) -> PruneResult:
 
 
 def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> PruneResult:
-    """Drop all but the ``keep`` latest complete snapshots, keeping their history exact."""
+    """Drop all but the ``keep`` latest complete snapshots, keeping their history exact.
+
+    Incomplete snapshots go too (refreshes given up on or started over: they hold no versions),
+    but for the newest snapshot, which may be a crawl paused until the next refresh resumes it.
+    """
     if keep < 1:
         raise UsageError("--keep must be at least 1")
     kept = [
@@ -1373,7 +1377,9 @@ def prune(connection: duckdb.DuckDBPyConnection, keep: int) -> PruneResult:
             "DELETE FROM model_counters WHERE valid_to IS NOT NULL AND valid_to <= ?", [oldest_kept]
         ).fetchall()[0][0]
         snapshots = connection.execute(
-            "DELETE FROM snapshots WHERE snapshot_id < ?", [oldest_kept]
+            "DELETE FROM snapshots WHERE snapshot_id < ? "
+            "OR (NOT complete AND snapshot_id < (SELECT max(snapshot_id) FROM snapshots))",
+            [oldest_kept],
         ).fetchall()[0][0]
         # What survives began in a dropped snapshot: it now begins in the oldest kept one, so
         # that every row names a snapshot that exists (the export partitions by its date).

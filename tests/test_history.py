@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import held_open
+from conftest import begin_test_snapshot, held_open
 
 from hfstats import crawl, locks, store
 from hfstats.errors import BusyError
@@ -163,6 +163,29 @@ def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
     # The versions replaced in snapshot 2, and the model deleted there, were visible only in 1.
     assert dropped.versions_dropped == 10 + 1
     assert {s: stored_state(db, s) for s in (2, 3)} == before
+
+
+def test_prune_drops_abandoned_incomplete_snapshots_but_keeps_a_paused_crawl(tmp_path):
+    db = tmp_path / "p.duckdb"
+    with FakeHub(synthetic_models(120, seed=5)) as hub:
+        run_refresh(db, hub)
+        with store.write(db) as connection:
+            abandoned = begin_test_snapshot(connection)  # as a refresh started over leaves one
+        second = run_refresh(db, hub)
+        client = HubClient(hub.url, None, backoff_base=0.001)
+        paused = crawl.refresh(db, client=client, full=True, page_size=50, max_pages=1)
+        assert not paused.complete
+        with store.write(db) as connection:
+            dropped = store.prune(connection, keep=2)
+            remaining = [
+                (s["snapshot_id"], s["complete"]) for s in store.list_snapshots(connection)
+            ]
+        assert (abandoned, second.snapshot_id, paused.snapshot_id) == (2, 3, 4)
+        assert remaining == [(1, True), (3, True), (4, False)]
+        assert dropped.snapshots_dropped == 1
+        resumed = run_refresh(db, hub)
+    assert resumed.snapshot_id == 4 and resumed.complete
+    assert stored_state(db, 4) == expected_state(hub)
 
 
 def test_a_prune_that_fails_halfway_changes_nothing(tmp_path):
