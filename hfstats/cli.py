@@ -761,7 +761,8 @@ def record_command(
     """Re-record a fixture: crawl the live Hub with the real crawler, saving every response.
 
     Writes a `responses` recording (replayed by the tests and `hfstats demo`) with the token,
-    Authorization and cookies scrubbed. Needs network. See fixtures/README.md.
+    Authorization and cookies scrubbed; an existing OUT.yaml is replaced only if it is a
+    recording. Needs network. See fixtures/README.md.
     """
     from . import recording
 

@@ -191,6 +191,41 @@ class _ListingTruncator:
         return response
 
 
+def _check_writable(out_path: Path, db_path: Path | None) -> None:
+    """Refuse a recording path that cannot be written, or whose file is not a recording: a
+    mistyped argument must not replace a database or anything else with YAML."""
+    out_folder = out_path.resolve().parent
+    if not out_folder.is_dir():
+        raise UsageError(f"folder {out_folder} does not exist")
+    if db_path is not None and db_path.resolve() == out_path.resolve():
+        raise UsageError(f"{out_path} is the --db database: give the recording another path")
+    if out_path.is_dir():
+        raise UsageError(f"{out_path} is a folder: give the recording a file's path")
+    if out_path.exists() and not _holds_a_recording(out_path):
+        raise UsageError(
+            f"{out_path} exists and is not a recording, which is all `hfstats record` replaces: "
+            "give the recording another path"
+        )
+    tmp = out_path.with_name(out_path.name + ".tmp")  # as save writes it
+    try:
+        tmp.open("w").close()
+        tmp.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write {tmp}: {exc.strerror}") from None
+
+
+def _holds_a_recording(path: Path) -> bool:
+    """Whether ``path`` is empty or starts as ``save`` writes a recording (sorted keys)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if b"\0" in head:
+        return False
+    for line in head.decode("utf-8", errors="replace").splitlines():
+        if line.strip() and not line.startswith("#"):
+            return line.startswith(("recorded_at:", "responses:"))
+    return True
+
+
 def _url_key(url: str) -> str:
     """Path and query as ``requests`` sends them, whatever host a next link names."""
     prepared = requests.PreparedRequest()
@@ -226,10 +261,8 @@ def record(
     """
     if max_pages < 1:
         raise UsageError("--max-pages must be at least 1")
-    # Checked before the crawl, which may take minutes against a slow Hub.
-    out_folder = Path(out_path).resolve().parent
-    if not out_folder.is_dir():
-        raise UsageError(f"folder {out_folder} does not exist")
+    # Checked before the crawl, which may take minutes (and quota) against a slow Hub.
+    _check_writable(Path(out_path), Path(db_path) if db_path is not None else None)
     token = resolve_token(token)  # the one to scrub, wherever it came from
     session = requests.Session()
     client = HubClient(

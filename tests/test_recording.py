@@ -196,6 +196,40 @@ def test_record_into_a_missing_folder_fails_before_any_request(tmp_path):
         assert hub.stats.requests == 0
 
 
+def test_record_replaces_only_a_recording_and_refuses_before_any_request(tmp_path):
+    with FakeHub(list(synthetic_models(5, seed=3))) as hub:
+        database = tmp_path / "history.duckdb"
+        recording.record(tmp_path / "first.yaml", endpoint=hub.url, db_path=database)
+        notes = tmp_path / "notes.txt"
+        notes.write_text("my notes\n")
+        kept = {path: path.read_bytes() for path in (database, notes)}
+        asked = hub.stats.requests
+        for out, db_path, said in (
+            (database, None, "is not a recording"),  # a mistyped argument
+            (notes, None, "is not a recording"),
+            (tmp_path / "new.duckdb", tmp_path / "new.duckdb", "is the --db database"),
+            (tmp_path, None, "is a folder"),
+        ):
+            with pytest.raises(UsageError, match=said):
+                recording.record(out, endpoint=hub.url, db_path=db_path)
+        assert hub.stats.requests == asked
+        assert {path: path.read_bytes() for path in kept} == kept
+        assert not (tmp_path / "new.duckdb").exists()
+        # A recording, or an empty file, is replaced.
+        (tmp_path / "empty.yaml").touch()
+        for out in (tmp_path / "first.yaml", tmp_path / "empty.yaml"):
+            recording.record(out, endpoint=hub.url)
+            assert len(recording.load(out)) > 0
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_record_to_a_folder_it_cannot_write_fails_before_any_request():
+    with FakeHub(list(synthetic_models(5, seed=3))) as hub:
+        with pytest.raises(UsageError, match="cannot write"):
+            recording.record(Path("/proc/hfstats-test.yaml"), endpoint=hub.url)
+        assert hub.stats.requests == 0
+
+
 def test_record_giving_up_names_record_not_refresh(tmp_path):
     with FakeHub(list(synthetic_models(5, seed=3)), faults=lambda number, path: "503") as hub:
         with pytest.raises(HubUnavailableError) as caught:
