@@ -72,6 +72,11 @@ DEFAULT_OVERLAP = timedelta(minutes=10)
 # which fits one page; a listing busier than that ends the crawl after this many passes, with
 # a note.
 MAX_CATCHUP_PASSES = 5
+# An incremental refresh marks nothing deleted, so it has no shrink to allow.
+ALLOW_SHRINK_IGNORED = (
+    "--allow-shrink changes only full crawls; this refresh is incremental "
+    "(run `hfstats refresh --full --allow-shrink`)"
+)
 # A full crawl marks every model it did not see deleted. One that lists fewer than this share
 # of the previous snapshot's models is refused: an outage (an empty page taken for the end of
 # the listing) is far likelier than the Hub losing half its models in a day.
@@ -346,6 +351,9 @@ def refresh(
         state, resumed, notes = _start_or_resume(
             db_path, staging, client.endpoint, full, page_size, overlap
         )
+        if allow_shrink and state.mode == "incremental":
+            # Said before the crawl, which may take hours, not after it.
+            _note(notes, ALLOW_SHRINK_IGNORED)
         if resumed and state.page_size != page_size:
             # Its cursors were handed out for that size.
             _note(
@@ -396,6 +404,8 @@ def refresh(
                         overlap,
                     )
                     notes = [*restart_notes]
+                    if allow_shrink and state.mode == "incremental":
+                        notes.append(ALLOW_SHRINK_IGNORED)  # said already
                     _note(notes, f"{refused_note}; the crawl started again")
                 if max_pages is not None:
                     _note(
@@ -505,12 +515,6 @@ def refresh(
                 # A tail refused before is either recorded now or was listed again.
                 store.set_meta(connection, REFUSED_TAIL_KEY, None)
         staging.discard()
-        if allow_shrink and state.mode == "incremental":
-            _note(
-                result.notes,
-                "--allow-shrink changes only full crawls; this refresh was incremental "
-                "(run `hfstats refresh --full --allow-shrink`)",
-            )
         if result.merge.memory_limits_tried > 1:
             _note(
                 result.notes,

@@ -682,13 +682,21 @@ def test_a_crawl_stopped_while_taking_in_a_page_counts_the_request_that_fetched_
         assert recorded == [(hub.stats.requests,)] == [(result.requests,)]
 
 
-def test_allow_shrink_on_an_incremental_refresh_says_it_changed_nothing(tmp_path: Path) -> None:
+def test_allow_shrink_on_an_incremental_refresh_says_it_changed_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     db_path = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(60, seed=29))) as hub:
         crawl.refresh(db_path, client=fast_client(hub), page_size=50)
         result = crawl.refresh(db_path, client=fast_client(hub), page_size=50, allow_shrink=True)
-    assert result.mode == "incremental"
-    assert any("--full --allow-shrink" in note for note in result.notes)
+        assert result.mode == "incremental"
+        assert any("--full --allow-shrink" in note for note in result.notes)
+        # Said before the crawl, not only after it: here no page ever comes.
+        hub.faults = lambda number, path: "503"
+        caplog.set_level(logging.INFO, logger="hfstats")
+        with pytest.raises(HubError):
+            crawl.refresh(db_path, client=fast_client(hub), page_size=50, allow_shrink=True)
+    assert "--full --allow-shrink" in caplog.text
 
 
 def test_two_glitches_cutting_different_tails_are_both_refused(tmp_path: Path) -> None:
