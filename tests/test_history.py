@@ -692,9 +692,10 @@ def test_the_readme_query_on_an_export_gives_models_at_each_snapshot(tmp_path):
         crawl.refresh(db, client=HubClient(hub.url, None), full=True, page_size=10, max_pages=1)
     out = tmp_path / "history"
     export(db, out)
-    template = readme_parquet_query().replace("hub-history", str(out))
+    template = readme_parquet_query()
     for snapshot_id in (1, 2, 3, 99):  # 3 is unfinished, 99 does not exist
-        sql = re.sub(r"\b3\b", str(snapshot_id), template)
+        # The path goes in last: tmp_path may hold a 3 of its own (pytest-3).
+        sql = re.sub(r"\b3\b", str(snapshot_id), template).replace("hub-history", str(out))
         exported = duckdb.sql(
             f"SELECT object_id, id, likes, downloads FROM ({sql}) ORDER BY object_id"
         ).fetchall()
