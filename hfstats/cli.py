@@ -319,8 +319,8 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
     type=click.IntRange(1, 10_000),
     default=1000,
     show_default=True,
-    help="Models asked for per page (the Hub may send fewer; if it refuses the size, 500 and "
-    "then 100 are asked for).",
+    help="Models asked for per page (the Hub may send fewer; if it refuses the size, the "
+    "smaller of 1000, 500 and 100 are asked for in turn).",
 )
 @click.option(
     "--max-pages", type=click.IntRange(1), help="Stop after N pages; the next refresh resumes."

@@ -1009,8 +1009,9 @@ def _crawl(
     return True
 
 
-# Page sizes to fall back on, largest first, when the Hub refuses the one asked for.
-FALLBACK_PAGE_SIZES = (500, 100)
+# Page sizes to fall back on, largest first, when the Hub refuses the one asked for: 1000 is
+# the likeliest limit (the notes), 500 what huggingface.js asks for.
+FALLBACK_PAGE_SIZES = (1000, 500, 100)
 
 
 def _smaller_page_size(page_size: int) -> int | None:

@@ -199,6 +199,17 @@ def test_a_refused_cursor_in_a_catch_up_pass_restarts_only_that_pass(tmp_path: P
         assert recorded == [(hub.stats.requests,)]
 
 
+def test_a_page_size_above_the_hubs_limit_of_1000_falls_back_to_1000(tmp_path: Path) -> None:
+    # The notes call 1000 the likeliest limit: falling back to 500 would double the requests.
+    models = list(synthetic_models(2_500, seed=23))
+    with FakeHub(models, max_page_size=5_000, refuse_page_size_above=1_000) as hub:
+        result = crawl.refresh(tmp_path / "hub.duckdb", client=fast_client(hub), page_size=5_000)
+        assert result.complete
+        assert "the Hub refused 5000 models a page; pages of 1000 were asked for" in result.notes
+        assert result.pages == 3 + 1  # the listing, then one catch-up page
+        assert_same_models(tmp_path / "hub.duckdb", hub)
+
+
 def test_a_saved_crawl_of_a_page_size_the_hub_now_refuses_starts_again_smaller(
     tmp_path: Path,
 ) -> None:
