@@ -60,11 +60,11 @@ from .hub import (
 
 log = logging.getLogger("hfstats.crawl")
 
-STATE_FORMAT = 4
+STATE_FORMAT = 5
 # Older formats are brought up to date by ``Staging.load``: 1 (before repeated catch-up passes)
 # gains its pass fields, 1-3 in a catch-up pass leave the next pass to judge, 2 (before the
 # order checks) lacks only fields that have defaults.
-READABLE_STATE_FORMATS = (1, 2, 3, 4)
+READABLE_STATE_FORMATS = (1, 2, 3, 4, 5)
 # Models modified within this margin before the high-water mark are read again: protects
 # against clock skew and listings that lag behind a commit by a little.
 DEFAULT_OVERLAP = timedelta(minutes=10)
@@ -148,6 +148,8 @@ class CrawlState:
     pass_resumed: bool = False
     listing_oldest: str | None = None  # the oldest lastModified on the listing's last page
     listing_models: int | None = None  # models the listing pass read (catch-up passes re-read)
+    # The largest gap seen between the local clock and the Hub's Date header at a pass's start.
+    clock_skew_seconds: float = 0.0
     format: int = STATE_FORMAT
 
 
@@ -446,11 +448,20 @@ def refresh(
         if state.catchup_passes >= MAX_CATCHUP_PASSES and not _nothing_overtaken(
             state, resumed_counts=False
         ):
+            if state.clock_skew_seconds:
+                # Pass starts then go by the earlier clock, and a pass rarely shows it settled.
+                why = (
+                    f"the catch-up passes did not settle after {state.catchup_passes}: this "
+                    f"machine's clock and the Hub's Date header differ by "
+                    f"{state.clock_skew_seconds:.0f} s, which keeps a pass from showing that "
+                    "nothing changed (set this machine's clock, e.g. with NTP)"
+                )
+            else:
+                why = f"the listing was still changing after {state.catchup_passes} catch-up passes"
             _note(
                 result.notes,
-                f"the listing was still changing after {state.catchup_passes} catch-up passes: "
-                "a model modified during the crawl may be in this snapshot as it was before, or "
-                "missing, until the next refresh",
+                f"{why}: a model modified during the crawl may be in this snapshot as it was "
+                "before, or missing, until the next refresh",
             )
         # Before the checks that read the pages too: damage must not pass for a cut listing.
         store.check_saved_pages(staging.page_files(state.pages))
@@ -958,8 +969,10 @@ def _crawl(
                 # whole seconds; when they disagree by more than that, one of them is off, and the
                 # earlier is the safe one (a start too late would settle catch-up passes too soon).
                 local_start = datetime.fromisoformat(state.pass_started_at or state.started_at)
-                if abs(page.served_at - local_start) > CLOCK_TOLERANCE:
+                skew = abs(page.served_at - local_start)
+                if skew > CLOCK_TOLERANCE:
                     state.pass_started_at = min(page.served_at, local_start).isoformat()
+                    state.clock_skew_seconds = max(state.clock_skew_seconds, skew.total_seconds())
             if state.phase == "listing" and state.listing_models is not None:
                 state.listing_models += len(page.models)
             if state.phase == "listing" and oldest is not None:
