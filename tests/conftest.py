@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,17 @@ def no_login_of_the_developer(
     home = tmp_path_factory.mktemp("hf-home")
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(home / "token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
+
+
+@pytest.fixture
+def hfstats_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> pytest.LogCaptureFixture:
+    """caplog, hearing hfstats' loggers from INFO up. The CLI's logging set-up, run in-process
+    by earlier tests, stops them propagating to the root, where caplog listens."""
+    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
+    caplog.set_level(logging.INFO, logger="hfstats")
+    return caplog
 
 
 @pytest.fixture

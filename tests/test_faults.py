@@ -694,7 +694,7 @@ def test_a_crawl_stopped_while_taking_in_a_page_counts_the_request_that_fetched_
 
 
 def test_allow_shrink_on_an_incremental_refresh_says_it_changed_nothing(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, hfstats_log: pytest.LogCaptureFixture
 ) -> None:
     db_path = tmp_path / "hub.duckdb"
     with FakeHub(list(synthetic_models(60, seed=29))) as hub:
@@ -704,10 +704,10 @@ def test_allow_shrink_on_an_incremental_refresh_says_it_changed_nothing(
         assert any("--full --allow-shrink" in note for note in result.notes)
         # Said before the crawl, not only after it: here no page ever comes.
         hub.faults = lambda number, path: "503"
-        caplog.set_level(logging.INFO, logger="hfstats")
+        hfstats_log.clear()
         with pytest.raises(HubError):
             crawl.refresh(db_path, client=fast_client(hub), page_size=50, allow_shrink=True)
-    assert "--full --allow-shrink" in caplog.text
+    assert "--full --allow-shrink" in hfstats_log.text
 
 
 def test_two_glitches_cutting_different_tails_are_both_refused(tmp_path: Path) -> None:

@@ -592,26 +592,19 @@ def test_query_of_the_first_snapshot_after_the_hub_changed(tmp_path):
 
 
 def test_a_database_another_program_holds_names_it_while_waiting_and_when_giving_up(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, hfstats_log: pytest.LogCaptureFixture
 ) -> None:
-    import logging
-
     from hfstats.errors import BusyError
-
-    # The CLI's logging set-up (run in-process by other tests) stops propagation to the root,
-    # where caplog listens.
-    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
 
     db = tmp_path / "held.duckdb"
     with held_open(db, seconds=60) as holder:
-        caplog.set_level("INFO", logger="hfstats.store")
         with pytest.raises(BusyError) as error:
             with store.read(db, lock_wait=0.5):
                 pass
     # DuckDB names the holder's executable (python3.x, resolved) and its PID.
     by = re.escape(f"{db} is in use (") + r"python[\w.]*" + re.escape(f", PID {holder.pid})")
     assert re.match(by + ": a refresh finishing, or a program that has it open", str(error.value))
-    assert re.search(by + "; waiting up to 0.5s", caplog.text)
+    assert re.search(by + "; waiting up to 0.5s", hfstats_log.text)
 
 
 def test_export_of_a_database_without_a_complete_snapshot_is_refused(tmp_path):
