@@ -8,7 +8,6 @@ once each.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from pathlib import Path
@@ -411,7 +410,7 @@ def test_a_merge_out_of_memory_is_tried_again_with_more(
 
 
 def test_finding_the_unlisted_models_out_of_memory_is_tried_again_with_more(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hfstats_log: pytest.LogCaptureFixture
 ) -> None:
     # A second full crawl of 2M models ran out of memory here, at the merge's first limit, and
     # failed the same way at every resume.
@@ -421,19 +420,12 @@ def test_finding_the_unlisted_models_out_of_memory_is_tried_again_with_more(
         assert crawl.refresh(db_path, client=fast_client(hub), page_size=500, full=True).complete
         for model in hub.models()[:5]:
             hub.delete(model["_id"])
-        # Handled here, not through the root: a CLI test earlier in the run may have stopped
-        # hfstats' loggers from propagating.
-        logger = logging.getLogger("hfstats.store")
-        logger.addHandler(caplog.handler)
-        try:
-            result = crawl.refresh(db_path, client=fast_client(hub), page_size=500, full=True)
-        finally:
-            logger.removeHandler(caplog.handler)
+        result = crawl.refresh(db_path, client=fast_client(hub), page_size=500, full=True)
         assert result.complete and result.merge.deleted == 5
         assert_same_models(db_path, hub)
     assert any(
         "finding the unlisted models: out of memory at 1MB, trying again at 1GB" in r.message
-        for r in caplog.records
+        for r in hfstats_log.records
     )
 
 

@@ -331,19 +331,14 @@ def test_transient_fault_is_retried_with_backoff(fault: str) -> None:
 
 
 def test_a_page_trickling_in_is_cut_off_at_the_timeout(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    hfstats_log: pytest.LogCaptureFixture,
 ) -> None:
     # A byte every 20 ms for 5 s: every read is quick, the page is not. --timeout bounds the
     # page, so the client gives up on it after 0.3 s, not when the server stops.
-    import logging
-
-    # The CLI's logging set-up (run in-process by other tests) stops propagation to the root.
-    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
-    caplog.set_level("INFO", logger="hfstats.hub")
     with FakeHub(MODELS, stall_seconds=5, faults=faults_at({1: "trickle"})) as hub:
         client = client_for(hub, Sleeps())
         assert first_page_ids(client, hub) == NEWEST_FIRST[:PAGE_SIZE]
-    assert "too slowly to finish" in caplog.text
+    assert "too slowly to finish" in hfstats_log.text
 
 
 def test_a_page_arriving_slowly_but_steadily_is_read_however_long_it_takes() -> None:
@@ -375,15 +370,12 @@ def test_a_page_arriving_slowly_but_steadily_is_read_however_long_it_takes() -> 
 
 
 def test_a_compressed_page_is_judged_by_the_bytes_on_the_wire(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    hfstats_log: pytest.LogCaptureFixture,
 ) -> None:
     # 1.2 KB of gzip (40 KB of JSON) dribbled at about 600 bytes/s: the link is too slow by its
     # own bytes, however fast the decompressed JSON grows.
     import gzip
-    import logging
 
-    monkeypatch.setattr(logging.getLogger("hfstats"), "propagate", True)
-    caplog.set_level("INFO", logger="hfstats.hub")
     plain = json.dumps([{"_id": f"{i:024x}", "tags": ["pytorch"] * 20} for i in range(200)])
     body = gzip.compress(plain.encode(), compresslevel=9)
     assert len(plain) > 20 * len(body)
@@ -418,7 +410,7 @@ def test_a_compressed_page_is_judged_by_the_bytes_on_the_wire(
         page = client.get_page(models_url(endpoint, 200))
         server.shutdown()
     assert len(page.models) == 200 and len(served) == 2  # cut off once, then read whole
-    assert "too slowly to finish" in caplog.text
+    assert "too slowly to finish" in hfstats_log.text
 
 
 def test_503_with_retry_after_waits_that_long() -> None:
