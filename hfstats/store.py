@@ -64,6 +64,13 @@ MERGE_THREADS = 1
 # 1M-model merge 40-46 s -> 34-36 s, a whole 1M refresh 56-64 s -> 53 s, for 10 MB more RSS.
 # A fixed count, not one per core, so that the memory needed does not grow with the machine.
 INSERT_THREADS = 2
+# Typing the pages is computing, not writing, and takes half the time on two threads (1M
+# models: 22-24 s against 44 s), but two threads need about twice the memory: at 128-192 MB
+# they ran out, at 256 MB they fit pages of 1,000 models (benchmarks/RESULTS.md, fourteenth
+# session). So two only at a limit with room for twice that, such as a raised
+# HFSTATS_MEMORY_LIMIT: the default keeps one thread, and the memory target.
+TYPING_THREADS = 2
+TYPING_THREADS_MIN_BYTES = 512 * 10**6
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -126,13 +133,26 @@ def after_typing_memory_limit(limit: str) -> str:
     return f"{_size_bytes(limit) * AFTER_TYPING_MEMORY_SHARE / 10**6:.0f}MB"
 
 
+def _memory_needed_for_typing(page_files: list[Path]) -> int:
+    """What one thread needs to type the largest of ``page_files``, by the measure above."""
+    largest = max((path.stat().st_size for path in page_files), default=0)
+    return MERGE_MEMORY_BASE + MERGE_MEMORY_PER_PAGE_BYTE * largest
+
+
+def typing_threads(limit: str, page_files: list[Path]) -> int:
+    """How many DuckDB threads type ``page_files`` at the memory limit ``limit``."""
+    # Twice what the threads need by the one-thread measure, which is only an estimate.
+    needed = 2 * TYPING_THREADS * _memory_needed_for_typing(page_files)
+    room = max(TYPING_THREADS_MIN_BYTES, needed)
+    return TYPING_THREADS if _size_bytes(limit) >= room else MERGE_THREADS
+
+
 def merge_memory_limits(page_files: list[Path]) -> list[str]:
     """The memory limits to try the merge with, in order: the one HFSTATS_MEMORY_LIMIT sets, or
     the default raised for the largest page, then doubled up to ``MERGE_MEMORY_CEILING``."""
     if os.environ.get("HFSTATS_MEMORY_LIMIT"):
         return [merge_memory_limit()]
-    largest = max((path.stat().st_size for path in page_files), default=0)
-    needed = MERGE_MEMORY_BASE + MERGE_MEMORY_PER_PAGE_BYTE * largest
+    needed = _memory_needed_for_typing(page_files)
     # Never more than half the machine: past that the system would kill the refresh instead
     # of DuckDB saying it ran out.
     default = _size_bytes(MERGE_MEMORY_LIMIT)
@@ -1040,12 +1060,14 @@ def merge_pages(
     their current version).
     """
     check_saved_pages(page_files)
+    attempts = 0
 
-    def merge(memory_limit: str) -> MergeResult:
+    def merge_on(memory_limit: str, threads: int) -> MergeResult:
         with _saved_pages_read(page_files), transaction(connection):
             return _merge(
                 connection,
                 memory_limit,
+                threads,
                 snapshot_id,
                 page_files,
                 full,
@@ -1055,6 +1077,22 @@ def merge_pages(
                 models_seen,
                 still_there,
             )
+
+    def merge(memory_limit: str) -> MergeResult:
+        nonlocal attempts
+        attempts += 1
+        threads = typing_threads(memory_limit, page_files)
+        # Two threads first where the limit leaves room, and at once one if they run out
+        # (rolled back): never worse than one thread. Only at the first limit: after one
+        # thread ran out, two are unlikely to fit at the next.
+        if attempts == 1 and threads > MERGE_THREADS:
+            try:
+                return merge_on(memory_limit, threads)
+            except duckdb.OutOfMemoryException:
+                log.info(
+                    "typing on %d threads ran out of memory at %s; on one", threads, memory_limit
+                )
+        return merge_on(memory_limit, MERGE_THREADS)
 
     result, limit, tried = _at_growing_memory_limits(connection, page_files, "the merge", merge)
     result.memory_limit, result.memory_limits_tried = limit, tried
@@ -1122,6 +1160,7 @@ def check_saved_pages(page_files: list[Path]) -> None:
 def _merge(
     connection: duckdb.DuckDBPyConnection,
     memory_limit: str,
+    typing_threads: int,
     snapshot_id: int,
     page_files: list[Path],
     full: bool,
@@ -1136,6 +1175,9 @@ def _merge(
     # Rows are projected straight from the page files (no window over all of them), so DuckDB
     # can stream and spill: memory stays flat in the number of models.
     source = _saved_elements(page_files)
+    # Set here too: a try on two threads that ran out may have left the later steps' settings.
+    connection.execute("SET memory_limit = ?", [memory_limit])
+    connection.execute("SET threads = ?", [typing_threads])
     connection.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming AS
@@ -1161,6 +1203,7 @@ def _merge(
             else 0
         )
     rejected = models_seen - with_id
+    connection.execute("SET threads = ?", [MERGE_THREADS])
     connection.execute("SET memory_limit = ?", [after_typing_memory_limit(memory_limit)])
     # A model listed twice (pages shift while a crawl runs) keeps its copy from the page fetched
     # last (pages are numbered in fetch order, across passes and resumes): the latest state

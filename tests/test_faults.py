@@ -1008,6 +1008,149 @@ def test_the_merge_after_typing_runs_at_three_quarters_of_its_memory_limit(
         assert after == probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
+class TypingWatcher:
+    """A connection that notes the DuckDB threads and memory limit each typing of the pages
+    (the statement creating ``incoming``) runs with, and makes the statements for which
+    ``out_of_memory(statement, threads, limit)`` is true run out of memory."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, out_of_memory=None):
+        self.connection = connection
+        self.out_of_memory = out_of_memory or (lambda statement, threads, limit: False)
+        self.typings: list[tuple[int, str]] = []
+
+    def execute(self, query: str, *args: object) -> duckdb.DuckDBPyConnection:
+        threads, limit = self.connection.execute(
+            "SELECT current_setting('threads'), current_setting('memory_limit')"
+        ).fetchone()
+        if "TEMP TABLE incoming AS" in query:
+            self.typings.append((threads, limit))
+        if self.out_of_memory(query, threads, limit):
+            raise duckdb.OutOfMemoryException("out of memory (a test)")
+        return self.connection.execute(query, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.connection, name)
+
+
+def duckdb_limit(size: str) -> str:
+    """How DuckDB shows the memory limit ``size``."""
+    with duckdb.connect() as probe:
+        probe.execute("SET memory_limit = ?", [size])
+        return probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def merge_watched(tmp_path: Path, watcher_of) -> tuple[store.MergeResult, TypingWatcher, int]:
+    """Merge one page of 20 models through a TypingWatcher: the result, the watcher, and the
+    rows stored."""
+    page = tmp_path / "0000001.json"
+    page.write_text(json.dumps(list(synthetic_models(20, seed=1))))
+    with store.write(tmp_path / "hub.duckdb") as connection:
+        snapshot_id = begin_test_snapshot(connection)
+        watcher = watcher_of(connection)
+        result = store.merge_pages(
+            watcher, snapshot_id=snapshot_id, page_files=[page], full=True, pages=1, requests=1
+        )
+        (rows,) = connection.execute("SELECT count(*) FROM model_versions").fetchone()
+    return result, watcher, rows
+
+
+@pytest.mark.parametrize(("limit", "threads"), [(None, 1), ("500MB", 1), ("1GB", 2)])
+def test_pages_are_typed_on_two_threads_only_at_a_limit_with_room_for_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str | None, threads: int
+) -> None:
+    # Two threads halve the typing but need twice the memory (benchmarks/RESULTS.md): the
+    # default 128 MB keeps one, and the memory target.
+    if limit:
+        monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", limit)
+    else:
+        monkeypatch.delenv("HFSTATS_MEMORY_LIMIT", raising=False)
+    result, watcher, rows = merge_watched(tmp_path, TypingWatcher)
+    assert watcher.typings == [(threads, duckdb_limit(limit or "128MB"))]
+    assert (result.models, rows) == (20, 20)
+
+
+def test_pages_typed_on_two_threads_store_what_one_thread_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Models listed twice keep their copy from the page fetched last, however the rows of
+    # the pages interleave on two threads.
+    models = list(synthetic_models(3000, seed=7))
+    later = [dict(model, sha="f" * 40, downloads=7) for model in models[::97]]
+    pages = [models[start : start + 100] for start in range(0, 3000, 100)] + [later]
+    tables = []
+    for limit, threads in ((None, 1), ("1GB", 2)):
+        if limit:
+            monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", limit)
+        else:
+            monkeypatch.delenv("HFSTATS_MEMORY_LIMIT", raising=False)
+        folder = tmp_path / str(threads)
+        folder.mkdir()
+        page_files = []
+        for number, page in enumerate(pages, start=1):
+            page_files.append(folder / f"{number:07d}.json")
+            page_files[-1].write_text(json.dumps(page))
+        with store.write(folder / "hub.duckdb") as connection:
+            snapshot_id = begin_test_snapshot(connection)
+            watcher = TypingWatcher(connection)
+            store.merge_pages(
+                watcher,
+                snapshot_id=snapshot_id,
+                page_files=page_files,
+                full=True,
+                pages=31,
+                requests=31,
+            )
+            assert [threads for threads, _ in watcher.typings] == [threads]
+            tables.append(
+                connection.execute(
+                    "SELECT v.*, c.* FROM model_versions v JOIN model_counters c USING (object_id) "
+                    "ORDER BY object_id"
+                ).fetchall()
+            )
+    assert len(tables[0]) == 3000 and tables[0] == tables[1]
+    sha = {row[0]: row[7] for row in tables[1]}
+    assert all(sha[model["_id"]] == "f" * 40 for model in later)
+
+
+@pytest.mark.parametrize("statement", ["TEMP TABLE incoming AS", "INSERT INTO model_versions"])
+def test_a_merge_that_runs_out_on_two_threads_is_run_again_on_one_at_the_same_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, statement: str
+) -> None:
+    # At a set limit there is no larger one to try: one thread must get its chance, at the
+    # whole limit even when the steps after typing (at less) were the ones to run out.
+    monkeypatch.setenv("HFSTATS_MEMORY_LIMIT", "1GB")
+    tries = []
+
+    def out_of_memory(query: str, threads: int, limit: str) -> bool:
+        if statement in query:
+            tries.append(query)
+        return statement in query and len(tries) == 1
+
+    result, watcher, rows = merge_watched(
+        tmp_path, lambda c: TypingWatcher(c, out_of_memory=out_of_memory)
+    )
+    assert watcher.typings == [(2, duckdb_limit("1GB")), (1, duckdb_limit("1GB"))]
+    # The try on two threads was rolled back: each model once.
+    assert (result.models, result.memory_limits_tried, rows) == (20, 1, 20)
+
+
+def test_after_one_thread_ran_out_the_larger_limits_keep_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HFSTATS_MEMORY_LIMIT", raising=False)
+    monkeypatch.setattr(store, "_memory", lambda: 16e9)  # limits 128MB, 256MB, 512MB, ...
+    small = {duckdb_limit("128MB"), duckdb_limit("256MB")}
+    result, watcher, rows = merge_watched(
+        tmp_path,
+        lambda c: TypingWatcher(
+            c, out_of_memory=lambda query, threads, limit: "incoming AS" in query and limit in small
+        ),
+    )
+    expected = [(1, duckdb_limit(size)) for size in ("128MB", "256MB", "512MB")]
+    assert watcher.typings == expected
+    assert (result.models, result.memory_limits_tried, rows) == (20, 3, 20)
+
+
 @pytest.mark.parametrize(("cgroup", "expected"), [("2000000000\n", 2e9), ("max\n", None)])
 def test_a_container_memory_limit_counts_as_the_machine_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cgroup: str, expected: float | None
