@@ -989,6 +989,13 @@ def test_merge_memory_limits_start_from_the_largest_page_and_end_at_the_ceiling(
     assert store.merge_memory_limits([page]) == ["2GB"]
 
 
+def duckdb_limit(size: str) -> str:
+    """How DuckDB shows the memory limit ``size``."""
+    with duckdb.connect() as probe:
+        probe.execute("SET memory_limit = ?", [size])
+        return probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
 def test_the_merge_after_typing_runs_at_three_quarters_of_its_memory_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1003,9 +1010,7 @@ def test_the_merge_after_typing_runs_at_three_quarters_of_its_memory_limit(
         )
         (after,) = connection.execute("SELECT current_setting('memory_limit')").fetchone()
     assert (result.models, result.memory_limit) == (20, "200MB")
-    with duckdb.connect() as probe:
-        probe.execute("SET memory_limit = '150MB'")
-        assert after == probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert after == duckdb_limit("150MB")
 
 
 class TypingWatcher:
@@ -1030,13 +1035,6 @@ class TypingWatcher:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.connection, name)
-
-
-def duckdb_limit(size: str) -> str:
-    """How DuckDB shows the memory limit ``size``."""
-    with duckdb.connect() as probe:
-        probe.execute("SET memory_limit = ?", [size])
-        return probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
 def merge_watched(tmp_path: Path, watcher_of) -> tuple[store.MergeResult, TypingWatcher, int]:
@@ -1100,7 +1098,7 @@ def test_pages_typed_on_two_threads_store_what_one_thread_stores(
                 pages=31,
                 requests=31,
             )
-            assert [threads for threads, _ in watcher.typings] == [threads]
+            assert [typed_on for typed_on, _ in watcher.typings] == [threads]
             tables.append(
                 connection.execute(
                     "SELECT v.*, c.* FROM model_versions v JOIN model_counters c USING (object_id) "
