@@ -44,6 +44,10 @@ DEFAULT_MAX_RETRIES = 8
 # times before it is believed: a transient glitch must neither end a crawl early nor skip the
 # models of a page (an empty page's next link leads past them).
 SUSPICIOUS_PAGE_RETRIES = 3
+# A page without a next link that is shorter than asked for, before any page has shown the Hub's
+# cap, is asked for once more (a glitch on two answers in a row is unlikely): otherwise every
+# refresh of a listing that fits on one page would cost three requests more.
+SHORT_PAGE_RETRIES = 1
 
 _RATELIMIT_PARAM_RE = re.compile(r"(?:^|[;,])\s*(r|t|w|remaining|reset)\s*=\s*(\d+(?:\.\d+)?)")
 # An hour at most (the Hub's window is 5 minutes): a garbled reset must not stall a crawl for
@@ -423,7 +427,7 @@ class HubClient:
                 self._retry_after(attempt, problem, url)
                 continue
             if self._looks_cut_short(page):
-                if suspicious < SUSPICIOUS_PAGE_RETRIES:
+                if suspicious < self._retries_for(page):
                     suspicious += 1
                     self.stats.retries += 1
                     log.debug(
@@ -504,6 +508,19 @@ class HubClient:
         return (
             urlsplit(self.endpoint).hostname != "huggingface.co" and not self._answered_like_a_hub
         )
+
+    def _retries_for(self, page: Page) -> int:
+        """How often to ask again for a page that looks cut short.
+
+        A page shorter than the limit asked for, while no next link has shown a cap, is most
+        likely a whole listing that fits on one page: one answer alike confirms it, and each
+        refresh of such a listing costs two requests, not four. An empty page, or one as long as
+        the limit or a cap already seen, gets every retry.
+        """
+        limit = _requested_limit(page.url)
+        if page.models and not self._full_page_size and limit and len(page.models) < limit:
+            return SHORT_PAGE_RETRIES
+        return SUSPICIOUS_PAGE_RETRIES
 
     def _looks_cut_short(self, page: Page) -> bool:
         """An empty page, or a full page without a next link, may be a glitch: ask again.

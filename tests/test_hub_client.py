@@ -526,7 +526,7 @@ NEXT = "https://hub.test/api/models?limit=10&cursor=abc"
 def test_link_header_forms(link: str, expected_next: str | None) -> None:
     url = "https://hub.test/api/models?limit=10"
     with responses.RequestsMock() as mock:
-        # Two models: a short page, so that a missing next link is believed at once.
+        # Two models: a short page, so that a missing next link is believed after one answer alike.
         mock.get(url, json=[{"_id": "a"}, {"_id": "b"}], headers={"Link": link})
         page = HubClient("https://hub.test", sleep=Sleeps()).get_page(url)
     assert page.next_url == expected_next
@@ -621,6 +621,37 @@ def test_last_page_ends_the_listing_without_endless_retries() -> None:
         assert seen == NEWEST_FIRST
         # 60 models at 25 a page: two full pages with links, then a short last page.
         assert hub.stats.listing_requests == 3
+
+
+def test_a_listing_shorter_than_one_page_is_confirmed_once() -> None:
+    # 60 models asked 100 a page: no cap has been seen, so the page is asked for once more, not
+    # three times more, before it is taken for the whole listing.
+    with FakeHub(MODELS) as hub:
+        page = client_for(hub, Sleeps()).get_page(models_url(hub.url, 100))
+        assert [m["_id"] for m in page.models] == NEWEST_FIRST
+        assert page.next_url is None
+        assert hub.stats.listing_requests == 2
+
+
+def test_a_page_as_long_as_asked_without_a_link_gets_every_retry() -> None:
+    # 60 models asked 60 a page: a full page without a next link may have lost its header.
+    with FakeHub(MODELS) as hub:
+        page = client_for(hub, Sleeps()).get_page(models_url(hub.url, 60))
+        assert [m["_id"] for m in page.models] == NEWEST_FIRST
+        assert hub.stats.listing_requests == 1 + 3
+
+
+def test_a_short_first_page_that_lost_its_link_once_is_read_on() -> None:
+    # A Hub capping pages at 20 (below the 100 asked), whose first answer lost its Link header:
+    # the answer asked again has the link, and the listing goes on past the first page.
+    with FakeHub(MODELS, max_page_size=20, faults=faults_at({1: "missing-link"})) as hub:
+        client = client_for(hub, Sleeps())
+        url, seen = models_url(hub.url, 100), []
+        while url is not None:
+            page = client.get_page(url)
+            seen += [m["_id"] for m in page.models]
+            url = page.next_url
+        assert seen == NEWEST_FIRST
 
 
 def test_genuinely_empty_listing_is_believed_after_a_few_tries() -> None:
