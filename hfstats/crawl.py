@@ -931,7 +931,7 @@ def _crawl(
         asked_in_pass.add(state.next_url)
         requests_before = client.stats.requests
         try:
-            page = client.get_page(state.next_url)
+            page = client.get_page(state.next_url, _stops_on_page(state))
         except BaseException as exc:
             # Every request sent counts, also those of a page given up on, across resumes.
             state.requests += client.stats.requests - requests_before
@@ -979,12 +979,10 @@ def _crawl(
                 # Of the last page, not the whole listing: one element elsewhere with a time older
                 # than where the listing stopped (bad data) must not hide a cut.
                 state.listing_oldest = oldest.isoformat()
-            previous_oldest = state.last_oldest and datetime.fromisoformat(state.last_oldest)
+            in_order = _in_order(state, newest, newest_first)
             if oldest is not None:
                 state.last_oldest = oldest.isoformat()
-            if previous_oldest and newest and newest > previous_oldest:
-                newest_first = False  # this page holds newer models than the page before it
-            if not newest_first and state.stop_before is not None:
+            if not in_order and state.stop_before is not None:
                 # Stopping early relies on the listing being sorted by lastModified, newest first;
                 # a Hub that ignores sort= would make an incremental refresh miss changes quietly.
                 state.stop_before = None
@@ -1003,14 +1001,9 @@ def _crawl(
             state.models_seen += len(page.models)
             state.altered += altered
             state.next_url = page.next_url
-            limit = state.stop_before if state.phase == "listing" else state.catchup_until
-            if state.phase != "listing" or state.mode == "incremental":
-                if (
-                    limit is not None
-                    and oldest is not None
-                    and oldest < datetime.fromisoformat(limit)
-                ):
-                    state.next_url = None  # reached what the previous pass already holds
+            stop = _stop_point(state)
+            if stop is not None and oldest is not None and oldest < stop:
+                state.next_url = None  # reached what the previous pass already holds
             if state.phase == "catchup" and state.pass_pages == 1 and _first_page_covers(state):
                 state.next_url = None  # the pass before read the rest, and nothing jumped over it
             staging.save(state)
@@ -1020,6 +1013,38 @@ def _crawl(
         if on_page is not None:
             on_page(state, page)
     return True
+
+
+def _in_order(state: CrawlState, newest: datetime | None, newest_first: bool) -> bool:
+    """A page sorted newest first, holding nothing newer than the page before it."""
+    previous_oldest = state.last_oldest and datetime.fromisoformat(state.last_oldest)
+    return newest_first and not (previous_oldest and newest and newest > previous_oldest)
+
+
+def _stop_point(state: CrawlState) -> datetime | None:
+    """The time below which this pass has read enough: what the snapshot before holds (an
+    incremental refresh) or what the pass before read (a catch-up pass); None for a listing
+    that must be read to its end."""
+    if state.phase == "listing" and state.mode != "incremental":
+        return None
+    limit = state.stop_before if state.phase == "listing" else state.catchup_until
+    return datetime.fromisoformat(limit) if limit is not None else None
+
+
+def _stops_on_page(state: CrawlState) -> Callable[[Page], bool] | None:
+    """Whether the crawl stops after a page, whatever its next link: a page that reaches below
+    the stop point (and, in an incremental listing, comes in order, or the stop is cancelled)."""
+    stop = _stop_point(state)
+    if stop is None:
+        return None
+
+    def stops_here(page: Page) -> bool:
+        oldest, newest, newest_first, _ = _page_times(page)
+        if oldest is None or oldest >= stop:
+            return False
+        return state.phase != "listing" or _in_order(state, newest, newest_first)
+
+    return stops_here
 
 
 # Page sizes to fall back on, largest first, when the Hub refuses the one asked for: 1000 is

@@ -413,8 +413,13 @@ class HubClient:
 
     # -- public --------------------------------------------------------------------------------
 
-    def get_page(self, url: str) -> Page:
-        """GET one listing page, retrying transient failures; raise ``HubError`` when it can't."""
+    def get_page(self, url: str, stops_here: Callable[[Page], bool] | None = None) -> Page:
+        """GET one listing page, retrying transient failures; raise ``HubError`` when it can't.
+
+        ``stops_here(page)`` says that the caller reads no further than ``page``, next link or
+        not (an incremental refresh reaching what it already holds): such a page is not asked
+        for again for lacking a next link.
+        """
         url = self._same_origin(url)
         attempt = 0
         suspicious = 0
@@ -426,7 +431,7 @@ class HubClient:
                 attempt += 1
                 self._retry_after(attempt, problem, url)
                 continue
-            if self._looks_cut_short(page):
+            if self._looks_cut_short(page) and not (stops_here and stops_here(page)):
                 if suspicious < self._retries_for(page):
                     suspicious += 1
                     self.stats.retries += 1

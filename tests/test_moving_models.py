@@ -271,6 +271,51 @@ def test_an_incremental_refresh_of_an_unsorted_listing_reads_all_of_it(tmp_path:
         assert stored(db) == expected(hub)
 
 
+def test_an_incremental_page_without_a_link_out_of_order_is_asked_again(tmp_path: Path) -> None:
+    # The first page of an unsorted listing reaches below the last snapshot but loses its Link
+    # header once. Out of order, it does not end the refresh, so its link is asked for again;
+    # taken as the last page, the two changed models on later pages would be missed.
+    models = list(synthetic_models(60, seed=8))
+    db = tmp_path / "hub.duckdb"
+    with UnsortedHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        now = datetime.now(UTC)
+        current = {m["_id"]: m for m in hub.models()}
+        for object_id in sorted(current)[::20]:  # the 1st, 21st and 41st in the listing
+            hub.upsert(touch(current[object_id], now))
+        before = hub.stats.requests
+        hub.faults = lambda number, path: "missing-link" if number == before + 1 else None
+
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10)
+
+        assert result.mode == "incremental"
+        assert stored(db) == expected(hub)
+
+
+@pytest.mark.parametrize("changed", [0, 2])
+def test_an_incremental_refresh_of_one_full_page_asks_for_it_once(
+    tmp_path: Path, changed: int
+) -> None:
+    # Ten models, ten a page: the whole listing is one full page without a next link. A full
+    # crawl asks for it again (a full page may have lost its link); an incremental refresh
+    # stops on it anyway, as it reaches what the last snapshot holds, so it asks once.
+    models = list(synthetic_models(10, seed=12))
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+        now = datetime.now(UTC)
+        current = {m["_id"]: m for m in hub.models()}
+        for object_id in sorted(current)[:changed]:
+            hub.upsert(touch(current[object_id], now))
+        before = hub.stats.listing_requests
+
+        result = crawl.refresh(db, client=fast_client(hub), page_size=10)
+
+        assert result.mode == "incremental"
+        assert hub.stats.listing_requests - before == 1
+        assert stored(db) == expected(hub)
+
+
 def test_models_dated_in_the_future_do_not_keep_the_catch_up_passes_going(tmp_path: Path) -> None:
     # Three models carry a lastModified a day ahead of the Hub's clock (bad data): they sort
     # first for ever. They must not read as "changed since the last pass" on every catch-up
