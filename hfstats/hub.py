@@ -408,6 +408,9 @@ class HubClient:
         # The smallest non-empty page that had a next link: a page without one that is at least
         # this long is probably cut short, even when the Hub caps pages below our ``limit``.
         self._full_page_size = 0
+        # A page longer than asked for showed that the Hub ignores ``limit``: then the page
+        # size it serves, not the one asked for, says whether a page is full.
+        self._ignores_limit = False
         self._answered_like_a_hub = False  # a page of the listing came from the endpoint
         self._policy_window = 0  # the longest RateLimit-Policy window seen, in seconds
 
@@ -440,10 +443,12 @@ class HubClient:
                         len(page.models),
                         "a next link" if page.next_url else "no next link",
                     )
-                    # An empty page may be a server in trouble: give it time. A full page
-                    # without a next link arrived fine apart from its headers: ask at once
-                    # (and a listing that really ends on a full page costs no sleep).
-                    if not page.models:
+                    # An empty page may be a server in trouble: give it time. But a full page
+                    # without a next link arrived fine apart from its headers, and an empty one
+                    # without a link, after pages that had one, is how a Hub that links every
+                    # full page ends a listing of whole pages: ask for those at once (a listing
+                    # that really ends so costs no sleep).
+                    if not page.models and (page.next_url or not self._full_page_size):
                         self._wait("retry", self._backoff(suspicious))
                     continue
                 # Usually the listing really ends on a full page; nothing to warn about.
@@ -452,6 +457,8 @@ class HubClient:
                 self._full_page_size = min(
                     self._full_page_size or len(page.models), len(page.models)
                 )
+            if len(page.models) > (_requested_limit(page.url) or len(page.models)):
+                self._ignores_limit = True
             return page
 
     def find_model(self, model_id: str) -> str | None:
@@ -541,6 +548,8 @@ class HubClient:
         if not self._full_page_size:
             return True
         limit = _requested_limit(page.url) or self._full_page_size
+        if self._ignores_limit:
+            limit = self._full_page_size
         return len(page.models) >= min(limit, self._full_page_size)
 
     def _get(self, url: str) -> tuple[requests.Response, bytes, datetime | None]:

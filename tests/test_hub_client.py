@@ -641,6 +641,60 @@ def test_a_page_as_long_as_asked_without_a_link_gets_every_retry() -> None:
         assert hub.stats.listing_requests == 1 + 3
 
 
+def read_listing(client: HubClient, url: str) -> list[str]:
+    seen = []
+    while url is not None:
+        page = client.get_page(url)
+        seen += [m["_id"] for m in page.models]
+        url = page.next_url
+    return seen
+
+
+LISTING = "https://hub.test/api/models?limit=2"
+SECOND_PAGE = "https://hub.test/api/models?limit=2&cursor=b"
+
+
+def test_an_empty_last_page_after_a_linked_full_one_is_asked_again_without_sleeping() -> None:
+    # A Hub may put a next link on every full page: a listing of whole pages then ends on an
+    # empty page without one. It is asked for again (it may be a glitch) but at once.
+    sleeps = Sleeps()
+    with responses.RequestsMock() as mock:
+        mock.get(
+            LISTING,
+            json=[{"_id": "a"}, {"_id": "b"}],
+            headers={"Link": f'<{SECOND_PAGE}>; rel="next"'},
+            match=[responses.matchers.query_string_matcher("limit=2")],
+        )
+        last = mock.get(SECOND_PAGE, json=[])
+        seen = read_listing(HubClient("https://hub.test", False, sleep=sleeps), LISTING)
+        assert seen == ["a", "b"]
+        assert last.call_count == 1 + 3
+    assert sleeps == []
+
+
+def test_an_empty_page_with_nothing_before_it_is_asked_again_after_a_pause() -> None:
+    sleeps = Sleeps()
+    with responses.RequestsMock() as mock:
+        mock.get(LISTING, json=[])
+        page = HubClient("https://hub.test", False, sleep=sleeps).get_page(LISTING)
+    assert page.models == [] and len(sleeps) == 3
+
+
+def test_a_hub_that_sends_more_than_asked_is_judged_by_what_it_sends() -> None:
+    # Asked for 2 a page, the Hub sends 5 with a next link, then 3 without: not a full page.
+    with responses.RequestsMock() as mock:
+        mock.get(
+            LISTING,
+            json=[{"_id": name} for name in "abcde"],
+            headers={"Link": f'<{SECOND_PAGE}>; rel="next"'},
+            match=[responses.matchers.query_string_matcher("limit=2")],
+        )
+        last = mock.get(SECOND_PAGE, json=[{"_id": name} for name in "fgh"])
+        seen = read_listing(HubClient("https://hub.test", False, sleep=Sleeps()), LISTING)
+        assert seen == list("abcdefgh")
+        assert last.call_count == 1
+
+
 def test_a_short_first_page_that_lost_its_link_once_is_read_on() -> None:
     # A Hub capping pages at 20 (below the 100 asked), whose first answer lost its Link header:
     # the answer asked again has the link, and the listing goes on past the first page.
