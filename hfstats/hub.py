@@ -559,7 +559,11 @@ class HubClient:
         self.stats.requests += 1
         try:
             response = self.session.get(
-                url, timeout=self.timeout, allow_redirects=True, stream=True
+                url,
+                timeout=self.timeout,
+                allow_redirects=True,
+                stream=True,
+                hooks={"response": self._before_following},
             )
             self.stats.requests += len(response.history)  # each redirect followed is one more
             try:
@@ -734,6 +738,14 @@ class HubClient:
         if self._prefix and not path.startswith(self._prefix + "/api/"):
             path = self._prefix + path
         return urlunsplit((*self._origin, path, parts.query, ""))
+
+    def _before_following(self, response: requests.Response, **_: object) -> None:
+        """A redirect spends quota too, and its RateLimit may say the window is used up: wait
+        then, as before any request. (requests calls this hook on every answer, and asks for
+        a redirect's Location straight after it.)"""
+        if response.is_redirect:
+            self._note_rate_limit(response)
+            self._pace()
 
     def _note_rate_limit(self, response: requests.Response) -> RateLimit | None:
         """Keep what the answer says of the quota; return its limit, if it gives one."""

@@ -976,6 +976,28 @@ def test_every_request_sent_is_counted_redirects_and_broken_answers_too() -> Non
         assert client.stats.requests == len(mock.calls) == 2
 
 
+def test_a_redirect_that_uses_up_the_window_is_waited_out_before_it_is_followed() -> None:
+    # A renamed model's lookup: the 307 takes the window's last request (r=0, resets in 7 s).
+    # Followed at once, the GET of the new name would be a 429.
+    old = "https://hub.test/api/models/old-org/model"
+    new = "https://hub.test/api/models/new-org/model"
+    sleeps = Sleeps()
+    waited_before_following = []
+
+    def model(request: object) -> tuple[int, dict, str]:
+        waited_before_following.append(list(sleeps))
+        return 200, {"RateLimit": '"api";r=499;t=300'}, json.dumps({"_id": "m1", "id": "x"})
+
+    with responses.RequestsMock() as mock:
+        mock.get(old, status=307, headers={"Location": new, "RateLimit": '"api";r=0;t=7'}, body="")
+        mock.add_callback(responses.GET, new, callback=model)
+        client = HubClient("https://hub.test", sleep=sleeps)
+        assert client.find_model("old-org/model") == "m1"
+        assert len(mock.calls) == 2
+    assert waited_before_following == [[pytest.approx(7 + 1)]]
+    assert client.stats.rate_limit_waits == 1
+
+
 def test_a_mirror_whose_path_is_api_still_gets_its_prefix() -> None:
     url = "https://proxy.test/api/api/models?limit=2"
     upstream = "https://huggingface.co/api/models?limit=2&cursor=abc"
