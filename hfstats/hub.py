@@ -352,7 +352,8 @@ class HubClient:
     the cached login); ``token=False`` sends none.
 
     ``sleep`` and ``on_wait`` are injectable so tests run fast and progress can show waits.
-    With ``HF_HUB_OFFLINE`` set it refuses to be made, unless ``replay``: its requests are
+    A ``session`` given is used as is, with the client's headers, redirect limit and a response
+    hook (pacing before a redirect is followed) added. With ``HF_HUB_OFFLINE`` set it refuses to be made, unless ``replay``: its requests are
     answered by a recording (``recording.replay``), as in ``hfstats demo``.
     """
 
@@ -400,6 +401,8 @@ class HubClient:
         self.session = session or requests.Session()
         self.session.max_redirects = MAX_REDIRECTS
         self.session.headers.update(default_headers(token))
+        # Beside the session's own hooks (a hook given with each request would replace them).
+        self.session.hooks["response"].append(self._before_following)
         self._sleep = sleep
         self.on_wait = on_wait
         self._give_up_hint = give_up_hint
@@ -559,11 +562,7 @@ class HubClient:
         self.stats.requests += 1
         try:
             response = self.session.get(
-                url,
-                timeout=self.timeout,
-                allow_redirects=True,
-                stream=True,
-                hooks={"response": self._before_following},
+                url, timeout=self.timeout, allow_redirects=True, stream=True
             )
             self.stats.requests += len(response.history)  # each redirect followed is one more
             try:
