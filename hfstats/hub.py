@@ -353,8 +353,9 @@ class HubClient:
 
     ``sleep`` and ``on_wait`` are injectable so tests run fast and progress can show waits.
     A ``session`` given is used as is, with the client's headers, redirect limit and a response
-    hook (pacing before a redirect is followed) added. With ``HF_HUB_OFFLINE`` set it refuses to be made, unless ``replay``: its requests are
-    answered by a recording (``recording.replay``), as in ``hfstats demo``.
+    hook (pacing before a redirect is followed) added. With ``HF_HUB_OFFLINE`` set it refuses
+    to be made, unless ``replay``: its requests are answered by a recording
+    (``recording.replay``), as in ``hfstats demo``.
     """
 
     def __init__(
