@@ -609,16 +609,19 @@ def test_empty_page_with_a_next_link_is_asked_for_again() -> None:
         assert hub.stats.listing_requests == 3
 
 
+def read_listing(client: HubClient, url: str) -> list[str]:
+    seen = []
+    while url is not None:
+        page = client.get_page(url)
+        seen += [m["_id"] for m in page.models]
+        url = page.next_url
+    return seen
+
+
 def test_last_page_ends_the_listing_without_endless_retries() -> None:
     sleeps = Sleeps()
     with FakeHub(MODELS) as hub:
-        client = client_for(hub, sleeps)
-        url, seen = models_url(hub.url, 25), []
-        while url is not None:
-            page = client.get_page(url)
-            seen += [m["_id"] for m in page.models]
-            url = page.next_url
-        assert seen == NEWEST_FIRST
+        assert read_listing(client_for(hub, sleeps), models_url(hub.url, 25)) == NEWEST_FIRST
         # 60 models at 25 a page: two full pages with links, then a short last page.
         assert hub.stats.listing_requests == 3
 
@@ -639,15 +642,6 @@ def test_a_page_as_long_as_asked_without_a_link_gets_every_retry() -> None:
         page = client_for(hub, Sleeps()).get_page(models_url(hub.url, 60))
         assert [m["_id"] for m in page.models] == NEWEST_FIRST
         assert hub.stats.listing_requests == 1 + 3
-
-
-def read_listing(client: HubClient, url: str) -> list[str]:
-    seen = []
-    while url is not None:
-        page = client.get_page(url)
-        seen += [m["_id"] for m in page.models]
-        url = page.next_url
-    return seen
 
 
 LISTING = "https://hub.test/api/models?limit=2"
@@ -699,13 +693,7 @@ def test_a_short_first_page_that_lost_its_link_once_is_read_on() -> None:
     # A Hub capping pages at 20 (below the 100 asked), whose first answer lost its Link header:
     # the answer asked again has the link, and the listing goes on past the first page.
     with FakeHub(MODELS, max_page_size=20, faults=faults_at({1: "missing-link"})) as hub:
-        client = client_for(hub, Sleeps())
-        url, seen = models_url(hub.url, 100), []
-        while url is not None:
-            page = client.get_page(url)
-            seen += [m["_id"] for m in page.models]
-            url = page.next_url
-        assert seen == NEWEST_FIRST
+        assert read_listing(client_for(hub, Sleeps()), models_url(hub.url, 100)) == NEWEST_FIRST
 
 
 def test_genuinely_empty_listing_is_believed_after_a_few_tries() -> None:

@@ -252,43 +252,36 @@ class UnsortedHub(FakeHub):
         return self._sorted
 
 
-def test_an_incremental_refresh_of_an_unsorted_listing_reads_all_of_it(tmp_path: Path) -> None:
+def full_crawl_then_commit(hub: FakeHub, db: Path, chosen: slice) -> None:
+    """A full crawl at 10 models a page, then a commit now to the ``chosen`` of the models,
+    in ``_id`` order."""
+    crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
+    now = datetime.now(UTC)
+    current = {m["_id"]: m for m in hub.models()}
+    for object_id in sorted(current)[chosen]:
+        hub.upsert(touch(current[object_id], now))
+
+
+@pytest.mark.parametrize("first_link_lost", [False, True])
+def test_an_incremental_refresh_of_an_unsorted_listing_reads_all_of_it(
+    tmp_path: Path, first_link_lost: bool
+) -> None:
     # Stopping at the last snapshot's high-water mark is only sound on a listing sorted newest
-    # first; on any other order it would miss changes without a word.
+    # first; on any other order it would miss changes without a word. The first page reaches
+    # below the last snapshot; should it lose its Link header once, it must not end the refresh
+    # either (out of order, it cancels the stop), so its link is asked for again.
     models = list(synthetic_models(60, seed=8))
     db = tmp_path / "hub.duckdb"
     with UnsortedHub(models) as hub:
-        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
-        now = datetime.now(UTC)
-        current = {m["_id"]: m for m in hub.models()}
-        for object_id in sorted(current)[::20]:  # the 1st, 21st and 41st in the listing
-            hub.upsert(touch(current[object_id], now))
+        full_crawl_then_commit(hub, db, slice(None, None, 20))  # the 1st, 21st and 41st
+        if first_link_lost:
+            lost = hub.stats.requests + 1
+            hub.faults = lambda number, path: "missing-link" if number == lost else None
 
         result = crawl.refresh(db, client=fast_client(hub), page_size=10)
 
         assert result.mode == "incremental"
         assert any("did not come sorted" in note for note in result.notes)
-        assert stored(db) == expected(hub)
-
-
-def test_an_incremental_page_without_a_link_out_of_order_is_asked_again(tmp_path: Path) -> None:
-    # The first page of an unsorted listing reaches below the last snapshot but loses its Link
-    # header once. Out of order, it does not end the refresh, so its link is asked for again;
-    # taken as the last page, the two changed models on later pages would be missed.
-    models = list(synthetic_models(60, seed=8))
-    db = tmp_path / "hub.duckdb"
-    with UnsortedHub(models) as hub:
-        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
-        now = datetime.now(UTC)
-        current = {m["_id"]: m for m in hub.models()}
-        for object_id in sorted(current)[::20]:  # the 1st, 21st and 41st in the listing
-            hub.upsert(touch(current[object_id], now))
-        before = hub.stats.requests
-        hub.faults = lambda number, path: "missing-link" if number == before + 1 else None
-
-        result = crawl.refresh(db, client=fast_client(hub), page_size=10)
-
-        assert result.mode == "incremental"
         assert stored(db) == expected(hub)
 
 
@@ -302,11 +295,7 @@ def test_an_incremental_refresh_of_one_full_page_asks_for_it_once(
     models = list(synthetic_models(10, seed=12))
     db = tmp_path / "hub.duckdb"
     with FakeHub(models) as hub:
-        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
-        now = datetime.now(UTC)
-        current = {m["_id"]: m for m in hub.models()}
-        for object_id in sorted(current)[:changed]:
-            hub.upsert(touch(current[object_id], now))
+        full_crawl_then_commit(hub, db, slice(changed))
         before = hub.stats.listing_requests
 
         result = crawl.refresh(db, client=fast_client(hub), page_size=10)
