@@ -3,7 +3,8 @@
 Hypothesis builds elements from a normal synthetic model with known fields replaced by
 arbitrary JSON (or removed), unknown keys added, and sometimes a non-object element, and mixes
 them into an otherwise normal page. The expected outcome is decided here from the element
-alone: an object with a non-empty string ``_id`` is a model, anything else is rejected.
+alone: an object with a non-empty string ``_id`` is a model, anything else is rejected; a
+model's fields hold what the docs say (a value of the wrong JSON type is NULL, never converted).
 """
 
 from __future__ import annotations
@@ -47,6 +48,25 @@ KNOWN_FIELDS = [
     "trendingScore",
     "downloadsAllTime",
 ]
+COUNTER_KEYS = ("downloads", "likes", "trendingScore", "downloadsAllTime")
+TYPED_COLUMNS = (
+    "id",
+    "model_id",
+    "author",
+    "sha",
+    "library_name",
+    "pipeline_tag",
+    "private",
+    "disabled",
+    "gated",
+    "tags",
+    "files",
+    "downloads",
+    "likes",
+    "downloads_all_time",
+    "trending_score",
+    "raw",
+)
 SETTINGS = settings(
     max_examples=30,
     deadline=None,
@@ -102,6 +122,74 @@ def stored_id(element: object) -> str | None:
     return _LONE_SURROGATE.sub("\ufffd", object_id)
 
 
+def _storable(value: object) -> object:
+    """``value`` as stored: lone surrogates as U+FFFD (DuckDB holds UTF-8 only), and every
+    number as a float, since integers past 64 bits come back from DuckDB's JSON as doubles."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return {_storable(key): _storable(item) for key, item in value.items()}
+
+
+def _integer(value: object) -> int | None:
+    exact = isinstance(value, int) and not isinstance(value, bool)
+    return value if exact and -(2**63) <= value < 2**63 else None
+
+
+def expected_fields(element: dict) -> dict:
+    """The typed fields documented for ``element``: a value of the wrong JSON type is NULL,
+    never converted; in the lists, only the items of the wrong type are left out. (Times are
+    left to the tests of recorded and far-future times: DuckDB's and Python's ISO parsers
+    differ on odd strings.)"""
+
+    def text(key: str) -> str | None:
+        value = element.get(key)
+        return _storable(value) if isinstance(value, str) else None
+
+    def flag(key: str) -> bool | None:
+        value = element.get(key)
+        return value if isinstance(value, bool) else None
+
+    gated = element.get("gated")
+    tags = element.get("tags")
+    siblings = element.get("siblings")
+    trending = element.get("trendingScore")
+    return {
+        "id": text("id"),
+        "model_id": text("modelId"),
+        "author": text("author"),
+        "sha": text("sha"),
+        "library_name": text("library_name"),
+        "pipeline_tag": text("pipeline_tag"),
+        "private": flag("private"),
+        "disabled": flag("disabled"),
+        "gated": str(gated).lower() if isinstance(gated, bool) else text("gated"),
+        "tags": [_storable(t) for t in tags if isinstance(t, str)]
+        if isinstance(tags, list)
+        else None,
+        "files": [
+            _storable(s["rfilename"])
+            for s in siblings
+            if isinstance(s, dict) and isinstance(s.get("rfilename"), str)
+        ]
+        if isinstance(siblings, list)
+        else None,
+        "downloads": _integer(element.get("downloads")),
+        "likes": _integer(element.get("likes")),
+        "downloads_all_time": _integer(element.get("downloadsAllTime")),
+        "trending_score": float(trending)
+        if isinstance(trending, int | float) and not isinstance(trending, bool)
+        else None,
+        # The raw element is kept without its counters (they have their own table).
+        "raw": _storable({k: v for k, v in element.items() if k not in COUNTER_KEYS}),
+    }
+
+
 def serialise(page_elements: list) -> bytes:
     """A page body as the Hub sends it (lone surrogates escaped, the rest as UTF-8)."""
     try:
@@ -110,11 +198,9 @@ def serialise(page_elements: list) -> bytes:
         return json.dumps(page_elements).encode()
 
 
-@SETTINGS
-@given(hostile=st.lists(elements(), min_size=1, max_size=6))
-def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
-    normal = list(synthetic_models(4, seed=52))
-    page_elements = normal[:2] + hostile + normal[2:]
+def assert_page_loads(page_elements: list) -> None:
+    """Merge one page of ``page_elements``: each element is stored with its fields typed as
+    documented, or counted as rejected."""
     body = serialise(page_elements)
     page = Page(
         url="http://hub.test/api/models",
@@ -143,13 +229,69 @@ def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
                 requests=1,
             )
         with duckdb.connect(str(db_path), read_only=True) as connection:
-            object_ids = [
-                r[0] for r in connection.execute("SELECT object_id FROM models").fetchall()
-            ]
             rejected = connection.execute("SELECT rejected FROM snapshots").fetchone()[0]
-    assert sorted(object_ids) == sorted(expected_ids)
+            columns = ", ".join(TYPED_COLUMNS)
+            rows = connection.execute(f"SELECT object_id, {columns} FROM models").fetchall()
+    assert sorted(row[0] for row in rows) == sorted(expected_ids)
     assert rejected == expected_rejected == result.rejected
     assert result.models_seen == len(page_elements)
+
+    # Elements whose _id occurs once on the page: what each typed field holds.
+    stored = {row[0]: dict(zip(TYPED_COLUMNS, row[1:], strict=True)) for row in rows}
+    ids = [stored_id(e) for e in page_elements]
+    for element in page_elements:
+        object_id = stored_id(element)
+        if object_id is None or ids.count(object_id) > 1:
+            continue
+        row = stored[object_id]
+        row["raw"] = _storable(json.loads(row["raw"]))
+        assert row == expected_fields(element), object_id
+
+
+@SETTINGS
+@given(hostile=st.lists(elements(), min_size=1, max_size=6))
+def test_every_element_loads_or_is_counted_as_rejected(hostile: list) -> None:
+    normal = list(synthetic_models(4, seed=52))
+    assert_page_loads(normal[:2] + hostile + normal[2:])
+
+
+# Values of the wrong type, or nearly the right one, that random JSON rarely draws.
+WRONGLY_TYPED = {
+    "downloads": ["12", 1.5, 1.0, True, -5, 2**63 - 1, 2**63, 2**64 + 1, None, [3]],
+    "likes": ["3", False, 2.5],
+    "downloadsAllTime": ["7", 7.0],
+    "trendingScore": [1.5, "3", True, 2**70, None],
+    "tags": [
+        ["pytorch", 5, None, "tf", ["jax"], {"t": "x"}, True, ""],
+        "pytorch",
+        {"pytorch": True},
+        [],
+    ],
+    "siblings": [
+        [{"rfilename": 5}, "pytorch_model.bin", {"rfilename": "tf_model.h5"}, {"size": 1}, [1]],
+        "pytorch_model.bin",
+        [{"rfilename": None}],
+    ],
+    "gated": [True, False, "auto", "manual", 1, None, ["manual"]],
+    "private": ["true", 1, None, False],
+    "disabled": ["false", 0, True],
+    "library_name": [5, "", None, ["transformers"], True],
+    "pipeline_tag": [{"task": "x"}, 3],
+    "id": [5, ["org/model"]],
+    "modelId": [None, 1],
+    "author": [False],
+    "sha": [12345],
+}
+
+
+@pytest.mark.parametrize("field", sorted(WRONGLY_TYPED))
+def test_wrongly_typed_fields_become_null_and_lists_keep_their_good_items(field: str) -> None:
+    page_elements = []
+    for index, value in enumerate(WRONGLY_TYPED[field]):
+        element = synthetic_model(index, seed=55)
+        element[field] = value
+        page_elements.append(element)
+    assert_page_loads(page_elements)
 
 
 @st.composite
