@@ -621,7 +621,7 @@ class HubClient:
         try:
             model = _parse_json(body)
         except (RecursionError, UnicodeDecodeError, ValueError):
-            model = None
+            model = _lenient_json(body)
         object_id = model.get("_id") if isinstance(model, dict) else None
         if not isinstance(object_id, str):
             self.stats.lookups_not_a_model += 1
@@ -660,9 +660,7 @@ class HubClient:
 
         try:
             models = _parse_json(body)
-        except RecursionError:
-            raise BadResponse("JSON nested too deeply to read") from None
-        except (UnicodeDecodeError, ValueError):
+        except (RecursionError, UnicodeDecodeError, ValueError):
             models = _lenient_json(body)
             if models is None:
                 kind = "HTML" if body.lstrip()[:1] == b"<" else "a body that is not JSON"
@@ -850,11 +848,48 @@ def _parse_json(body: bytes) -> object:
 
 
 def _lenient_json(body: bytes) -> object | None:
-    """Parse a body that is JSON apart from invalid UTF-8 bytes; None if it is not JSON."""
+    """Parse a body that is JSON apart from invalid UTF-8 bytes, or nested deeper than Python's
+    parser reaches; None if it is not JSON."""
+    text = body.decode("utf-8", "replace")
     try:
-        return json.loads(body.decode("utf-8", "replace"))
+        try:
+            return json.loads(text)
+        except RecursionError:
+            # One model's free-form field nested a thousand deep must not stop every crawl:
+            # the crawl reads only top-level keys, and the merge reads the body as sent.
+            return json.loads(_shallow(text))
     except (ValueError, RecursionError):
         return None
+
+
+# A JSON string, or a bracket outside strings.
+_JSON_STRING_OR_BRACKET_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+SHALLOW_DEPTH = 100
+
+
+def _shallow(text: str, depth: int = SHALLOW_DEPTH) -> str:
+    """``text`` with every array or object nested deeper than ``depth`` replaced by null.
+
+    Iterative, so any depth is read; what is not JSON stays not JSON."""
+    parts = []
+    kept_from = 0
+    level = 0
+    cut_from = None
+    for token in _JSON_STRING_OR_BRACKET_RE.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            level += 1
+            if level == depth + 1:
+                cut_from = token.start()
+        elif bracket in "]}":
+            if level == depth + 1 and cut_from is not None:
+                parts.append(text[kept_from:cut_from])
+                parts.append("null")
+                kept_from = token.end()
+                cut_from = None
+            level -= 1
+    parts.append(text[kept_from:])
+    return "".join(parts)
 
 
 # One link of a Link header: <URI>, then its parameters up to the next link. Both patterns

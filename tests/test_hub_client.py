@@ -11,6 +11,7 @@ import email.utils
 import gc
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ import pytest
 import requests
 import responses
 
-from hfstats import crawl
+from hfstats import crawl, store
 from hfstats.errors import (
     HubAuthError,
     HubError,
@@ -451,14 +452,31 @@ def test_a_retry_after_date_without_a_zone_is_utc(monkeypatch: pytest.MonkeyPatc
         time.tzset()
 
 
-def test_json_nested_too_deeply_is_a_broken_body_not_a_crash() -> None:
-    url = "https://hub.test/api/models?limit=10"
+def test_a_model_nested_deeper_than_python_parses_is_read_not_retried(tmp_path) -> None:
+    """One model's free-form field nested 100,000 deep (json.loads gives up at about 1,000)
+    must not fail the page on every refresh: the crawl reads its top-level keys and the
+    database keeps the element as sent."""
     deep = "[" * 100_000 + "]" * 100_000
+    models = list(synthetic_models(3, seed=56))
+    deep_model = json.dumps(models[1])[:-1] + f', "cardData": {{"nested": {deep}}}}}'
+    body = "[" + ", ".join([json.dumps(models[0]), deep_model, json.dumps(models[2])]) + "]"
     with responses.RequestsMock() as mock:
-        mock.get(url, body=f'[{{"_id": "a", "cardData": {deep}}}]')
+        mock.get(re.compile(r"https://hub\.test/api/models\?.*"), body=body)
         client = HubClient("https://hub.test", sleep=Sleeps(), max_retries=1)
-        with pytest.raises(HubUnavailableError, match="nested too deeply"):
-            client.get_page(url)
+        page = client.get_page("https://hub.test/api/models?limit=10")
+        assert [m["_id"] for m in page.models] == [m["_id"] for m in models]
+        assert page.models[1]["lastModified"] == models[1]["lastModified"]
+
+        db_path = tmp_path / "hub.duckdb"
+        crawl.refresh(db_path, client=client, page_size=10)
+    with store.read(db_path) as connection:
+        rows = connection.execute(
+            "SELECT object_id, id, length(raw->>'$.cardData') FROM models ORDER BY object_id"
+        ).fetchall()
+    assert rows == sorted(
+        (m["_id"], m["id"], len('{"nested":' + deep + "}") if m is models[1] else None)
+        for m in models
+    )
 
 
 def test_a_refusal_in_a_detail_field_is_quoted_with_the_page_size_hint() -> None:
