@@ -60,11 +60,11 @@ from .hub import (
 
 log = logging.getLogger("hfstats.crawl")
 
-STATE_FORMAT = 5
+STATE_FORMAT = 6
 # Older formats are brought up to date by ``Staging.load``: 1 (before repeated catch-up passes)
 # gains its pass fields, 1-3 in a catch-up pass leave the next pass to judge, 2 (before the
 # order checks) lacks only fields that have defaults.
-READABLE_STATE_FORMATS = (1, 2, 3, 4, 5)
+READABLE_STATE_FORMATS = (1, 2, 3, 4, 5, 6)
 # Models modified within this margin before the high-water mark are read again: protects
 # against clock skew and listings that lag behind a commit by a little.
 DEFAULT_OVERLAP = timedelta(minutes=10)
@@ -150,6 +150,7 @@ class CrawlState:
     listing_models: int | None = None  # models the listing pass read (catch-up passes re-read)
     # The largest gap seen between the local clock and the Hub's Date header at a pass's start.
     clock_skew_seconds: float = 0.0
+    hub_clock: str | None = None  # the Date header of the latest page: the Hub's time then
     format: int = STATE_FORMAT
 
 
@@ -521,6 +522,7 @@ def refresh(
                 requests=state.requests,
                 models_seen=state.models_seen,
                 still_there=still_there,
+                newest_possible=_newest_possible(state),
             )
             if state.mode == "full":
                 # A tail refused before is either recorded now or was listed again.
@@ -659,6 +661,16 @@ def _start_or_resume(
     )
     staging.start(state)
     return state, False, notes
+
+
+def _newest_possible(state: CrawlState) -> datetime:
+    """The latest a commit the crawl read can have been made: the Hub's clock at its last page
+    (the Date header has whole seconds), or this machine's if it is earlier or the Hub sent no
+    Date. A clock running fast must not let a bogus future lastModified become the mark."""
+    now = datetime.now(UTC)
+    if state.hub_clock is None:
+        return now
+    return min(now, datetime.fromisoformat(state.hub_clock) + timedelta(seconds=1))
 
 
 def _refuse_a_shrunken_listing(
@@ -962,6 +974,8 @@ def _crawl(
             staging.write_page(number, body)
 
             oldest, newest, newest_first, newest_past = _page_times(page)
+            if page.served_at is not None:
+                state.hub_clock = page.served_at.isoformat()
             if state.pass_pages == 0 and page.served_at is not None:
                 # A pass's start must not be later than its first page: a model changed after it
                 # may have jumped over the pass, and it is compared with the Hub's lastModified

@@ -221,7 +221,7 @@ _SCHEMA = [
         renamed BIGINT,
         deleted BIGINT,
         rejected BIGINT,                 -- elements read without a usable _id, skipped
-        high_water_mark TIMESTAMPTZ,     -- newest lastModified known as of this snapshot
+        high_water_mark TIMESTAMPTZ,     -- newest lastModified known, not past the Hub's clock
         endpoint VARCHAR,
         hfstats_version VARCHAR
     )
@@ -1050,9 +1050,14 @@ def merge_pages(
     finished_at: datetime | None = None,
     models_seen: int | None = None,
     still_there: Sequence[str] = (),
+    newest_possible: datetime | None = None,
 ) -> MergeResult:
     """Fold crawled pages into the history as snapshot ``snapshot_id``, in one transaction,
     finished at ``finished_at`` (by default when the merge ends: the snapshot exists from then).
+
+    The snapshot's high-water mark is the newest ``lastModified`` before ``newest_possible``
+    (by default ``finished_at``): a later one is bad data, which would make the next
+    incremental refresh stop too early. The crawl passes the Hub's clock, when it sent one.
 
     A model listed twice (pages shift while a crawl runs) counts once, as last fetched. With
     ``full``, models of the previous state that the crawl did not see are marked deleted,
@@ -1076,6 +1081,7 @@ def merge_pages(
                 requests,
                 models_seen,
                 still_there,
+                newest_possible,
             )
 
     def merge(memory_limit: str) -> MergeResult:
@@ -1169,6 +1175,7 @@ def _merge(
     requests: int,
     models_seen: int | None,
     still_there: Sequence[str],
+    newest_possible: datetime | None,
 ) -> MergeResult:
     s = snapshot_id
     files = [str(p) for p in page_files]
@@ -1334,9 +1341,11 @@ def _merge(
         connection.execute(f"DROP TABLE {table}")
 
     # Versions typed before unreadable times became NULL may still hold one.
+    finished_at = finished_at or datetime.now(UTC)
     models, high_water_mark = connection.execute(
-        f"SELECT count(*), max(last_modified) FILTER (WHERE last_modified {READABLE_TIME}) "
-        "FROM model_versions WHERE valid_to IS NULL"
+        f"SELECT count(*), max(last_modified) FILTER (WHERE last_modified {READABLE_TIME} "
+        "AND last_modified < ?) FROM model_versions WHERE valid_to IS NULL",
+        [newest_possible or finished_at],
     ).fetchall()[0]
     connection.execute(
         """
@@ -1346,7 +1355,7 @@ def _merge(
         WHERE snapshot_id = ?
         """,
         [
-            finished_at or datetime.now(UTC),
+            finished_at,
             pages,
             requests,
             models_seen,
