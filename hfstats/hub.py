@@ -383,6 +383,10 @@ class HubClient:
             if endpoint is not None:
                 raise
             raise UsageError(f"{exc} (the endpoint came from HF_ENDPOINT)") from None
+        # Scheme and host are case-insensitive (urlsplit lowers the scheme; no user:password@
+        # gets this far): one Hub's history must not split on their spelling.
+        parts = parts._replace(netloc=parts.netloc.lower())
+        self.endpoint = parts.geturl()
         self._origin = (parts.scheme, parts.netloc)
         self._prefix = parts.path.rstrip("/")
         self.timeout = timeout

@@ -886,6 +886,19 @@ def test_non_http_endpoint_is_refused(endpoint: str) -> None:
         HubClient(endpoint)
 
 
+def test_an_endpoint_in_capitals_is_the_same_hub(tmp_path) -> None:
+    # Scheme and host are case-insensitive: a refresh spelling them otherwise continues the
+    # history instead of starting a full crawl of "another" endpoint.
+    assert HubClient("HTTPS://Hub.Test/Mirror/").endpoint == "https://hub.test/Mirror"
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub(MODELS) as hub:
+        crawl.refresh(db_path, client=client_for(hub, Sleeps()), page_size=25)
+        shouted = HubClient(hub.url.replace("http://", "HTTP://"), backoff_base=0.01)
+        result = crawl.refresh(db_path, client=shouted, page_size=25)
+    assert result.mode == "incremental"
+    assert not [note for note in result.notes if "full crawl" in note]
+
+
 def test_next_link_to_another_host_stays_on_the_endpoint() -> None:
     with FakeHub(MODELS) as hub, FakeHub(MODELS) as elsewhere:
         client = client_for(hub, Sleeps())
