@@ -7,6 +7,7 @@ database, or another report or export writes the same folder: try again later), 
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -29,6 +30,7 @@ from .errors import (
     FREE_SPACE,
     HfstatsError,
     UsageError,
+    damaged_database,
     disk_full,
     first_line,
     require_utf8_path,
@@ -181,7 +183,8 @@ def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
         try:
             handler = _LogFile(log_file, encoding="utf-8")
         except OSError as exc:
-            raise HfstatsError(f"cannot write the log file {log_file}: {exc.strerror}") from None
+            # Said before the command runs, like any other path that cannot be used.
+            raise UsageError(f"cannot write the log file {log_file}: {exc.strerror}") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
 
@@ -218,10 +221,19 @@ def _fail_on(ctx: click.Context, exc: Exception) -> None:
         raise exc
     if isinstance(exc, OSError):  # a path the user gave that can't be written or read
         where = f" ({exc.filename})" if exc.filename else ""
-        hint = FREE_SPACE if disk_full(exc) else "check the paths you passed"
-        _fail(f"{exc.strerror or exc}{where}: {hint}", EXIT_ERROR)
+        if disk_full(exc):
+            _fail(f"{exc.strerror or exc}{where}: {FREE_SPACE}", EXIT_ERROR)
+        # A folder that is missing, read-only or not a folder is bad input, as for --out.
+        bad_path = exc.errno in _BAD_PATH_ERRNOS
+        _fail(
+            f"{exc.strerror or exc}{where}: check the paths you passed",
+            EXIT_USAGE if bad_path else EXIT_ERROR,
+        )
     if disk_full(exc):  # DuckDB's own writes (WAL, export)
         _fail(f"{first_line(str(exc))}: {FREE_SPACE}", EXIT_ERROR)
+    damaged = damaged_database(exc)
+    if damaged is not None:
+        _fail(str(damaged), damaged.exit_code)
     # Of a message of several lines (DuckDB's), the first: the hint must stay on it; an
     # unexpected bug is still one line unless --debug.
     _fail(
@@ -229,6 +241,17 @@ def _fail_on(ctx: click.Context, exc: Exception) -> None:
         "(rerun with --debug for details)",
         EXIT_ERROR,
     )
+
+
+_BAD_PATH_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENAMETOOLONG,
+}
 
 
 def _is_duckdb_interrupt(exc: Exception) -> bool:
@@ -602,7 +625,8 @@ def query(
     echo_data(render(result.rows, result.columns, fmt))
 
 
-@cli.command("sql")
+# SQL may begin with a comment, which click would take for an option ("-- the query ...").
+@cli.command("sql", context_settings={"ignore_unknown_options": True})
 @click.argument("sql_text", metavar="SQL")
 @db_option
 @snapshot_option("Snapshot that `models` is")

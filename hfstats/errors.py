@@ -79,6 +79,17 @@ def require_utf8_path(path: str | os.PathLike[str], advice: str) -> None:
 FREE_SPACE = "free some space and run it again"
 
 
+def damaged_database(exc: BaseException) -> DatabaseError | None:
+    """The error to report for DuckDB finding a damaged block, or None for any other error.
+    Damage inside the file shows only when a statement reads the damaged block."""
+    if "Corrupt database file" not in str(exc):
+        return None
+    return DatabaseError(
+        f"the database file is damaged ({first_line(str(exc))}): restore it from a backup, "
+        "or crawl again into a new --db"
+    )
+
+
 def disk_full(exc: BaseException) -> bool:
     """No space (or quota) left: nothing the user typed is wrong, and trying again later may
     work. DuckDB's own writes say so only in their message."""

@@ -25,7 +25,15 @@ from pathlib import Path
 import duckdb
 
 from . import frameworks, store
-from .errors import FREE_SPACE, DatabaseError, HfstatsError, UsageError, disk_full, first_line
+from .errors import (
+    FREE_SPACE,
+    DatabaseError,
+    HfstatsError,
+    UsageError,
+    damaged_database,
+    disk_full,
+    first_line,
+)
 from .resources import data_path
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -253,7 +261,7 @@ def _failed(what: str, exc: duckdb.Error, error: type[HfstatsError]) -> HfstatsE
     folder) is no bad input, and has a remedy."""
     if disk_full(exc):
         return HfstatsError(f"{what}: {first_line(str(exc))}; {FREE_SPACE}")
-    return error(f"{what}: {first_line(str(exc))}")
+    return damaged_database(exc) or error(f"{what}: {first_line(str(exc))}")
 
 
 # Rows fetched from DuckDB at a time by ``stream_sql``.

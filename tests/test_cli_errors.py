@@ -6,6 +6,7 @@ Database files hfstats cannot use must be left exactly as they were.
 
 from __future__ import annotations
 
+import errno
 import importlib.metadata
 import os
 import signal
@@ -17,13 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
 import duckdb
 import pytest
 from conftest import held_open
 from test_claims import VALID_CLAIM
 
 from hfstats import __version__ as hfstats_version
-from hfstats import crawl, store
+from hfstats import cli, crawl, store
 from hfstats.errors import DatabaseError
 from hfstats.hub import HubClient
 from hfstats.testing.fakehub import FakeHub
@@ -502,6 +504,50 @@ def test_a_damaged_saved_page_says_how_to_start_over_and_keeps_the_pages(
         assert connection.execute("SELECT count(*) FROM models").fetchone() == (len(MODELS),)
 
 
+@pytest.mark.parametrize(
+    "problem",
+    [errno.EACCES, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EIO],
+    ids=errno.errorcode.get,
+)
+def test_a_path_that_cannot_be_used_is_bad_input_and_a_failing_device_an_error(
+    problem: int,
+) -> None:
+    # A read-only folder for --db (a path error DuckDB or hfstats meets while writing) is bad
+    # input, as it is for --out; an I/O error is not the user's. (Root ignores permissions,
+    # so the error is made here rather than by a folder.)
+    ctx = click.Context(cli.cli, obj={})
+    with pytest.raises(SystemExit) as stopped:
+        cli._fail_on(ctx, OSError(problem, os.strerror(problem), "/somewhere/hub.duckdb.lock"))
+    assert stopped.value.code == (1 if problem == errno.EIO else 2)
+
+
+def test_a_database_damaged_inside_is_said_to_be_damaged(tmp_path: Path, hfstats_db: bytes) -> None:
+    # Damage in the blocks of a table (not in those DuckDB reads to open the file) shows only
+    # when a query reads them: it must not be called a bug in hfstats.
+    db = tmp_path / "hub.duckdb"
+    for start in range(len(hfstats_db) // 10, len(hfstats_db), len(hfstats_db) // 10):
+        damaged = bytearray(hfstats_db)
+        damaged[start : start + len(hfstats_db) // 5] = b"\xaa" * (len(hfstats_db) // 5)
+        db.write_bytes(bytes(damaged))
+        try:
+            connection = duckdb.connect(str(db), read_only=True)
+        except duckdb.Error:
+            continue  # damage where DuckDB looks when it opens the file: tested elsewhere
+        try:
+            connection.execute("SELECT sum(length(raw)) FROM model_versions").fetchall()
+        except duckdb.Error as exc:
+            if "Corrupt database file" in str(exc):
+                break
+        finally:
+            connection.close()
+    else:
+        pytest.fail("no damage found that opens and then fails a scan")
+    result = hfstats(tmp_path, "sql", "SELECT sum(length(raw)) FROM models", "--db", str(db))
+    assert_one_line_error(result, exit_code=1)
+    assert "the database file is damaged" in result.stderr
+    assert "unexpected error" not in result.stderr
+
+
 def test_a_full_disk_is_not_called_a_wrong_path(tmp_path: Path, hfstats_db: bytes) -> None:
     db = tmp_path / "hub.duckdb"
     db.write_bytes(hfstats_db)
@@ -705,11 +751,19 @@ def test_query_list_with_a_query_name_is_bad_input(tmp_path: Path, database: Pat
     assert "hfstats query exclusivity` without it" in result.stderr
 
 
-@pytest.mark.parametrize("sql", ["  ", " ; ;", "/* only a comment */"])
+@pytest.mark.parametrize("sql", ["  ", " ; ;", "/* only a comment */", "-- only a comment"])
 def test_empty_sql_is_bad_input(tmp_path: Path, database: Path, sql: str) -> None:
     result = hfstats(tmp_path, "sql", sql, "--db", str(database))
     assert_one_line_error(result, exit_code=2)
     assert "no SQL statement given" in result.stderr
+
+
+def test_sql_may_begin_with_a_comment(tmp_path: Path, database: Path) -> None:
+    # As a query kept in a file begins: the command line must not take it for an option.
+    sql = "-- models in the latest snapshot\nSELECT count(*) AS n FROM models"
+    result = hfstats(tmp_path, "sql", sql, "--db", str(database), "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["n", str(len(MODELS))]
 
 
 @pytest.mark.parametrize(
@@ -740,9 +794,11 @@ def test_log_file_records_the_failure_of_any_command(tmp_path: Path) -> None:
     assert_one_line_error(result, exit_code=1)
     logged = log.read_text().splitlines()
     assert len(logged) == 1 and " ERROR " in logged[0] and "no database at" in logged[0]
-    # An unwritable log file is itself a one-line error, for any command.
-    result = hfstats(tmp_path, "--log-file", str(tmp_path / "no" / "x.log"), "query", "--list")
-    assert_one_line_error(result, exit_code=1)
+    # A log file that cannot be opened is bad input, before any command runs.
+    for unusable in (tmp_path / "no" / "x.log", tmp_path):
+        result = hfstats(tmp_path, "--log-file", str(unusable), "query", "--list")
+        assert_one_line_error(result, exit_code=2)
+        assert "log file" in result.stderr.replace("-", " ")
     # So are options the command cannot parse: the log gets them too.
     for args in (["query", "exclusivity", "--snapshot", "abc"], ["refresh", "--bogus"]):
         log.unlink()
