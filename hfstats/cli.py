@@ -331,6 +331,23 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
     _setup_logging(quiet, ctx.obj.get("log_file"), ctx.obj.get("debug", False))
 
 
+timeout_option = click.option(
+    "--timeout",
+    type=Seconds(0.1, 86_400),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for each answer of the Hub before retrying; past it, a page still "
+    "arriving slower than 1 KB/s is cut off and retried.",
+)
+max_retries_option = click.option(
+    "--max-retries",
+    type=click.IntRange(0),
+    default=8,
+    show_default=True,
+    help="Retries per page on 429, 5xx, timeouts and broken bodies.",
+)
+
+
 @cli.command()
 @db_option
 @click.option("--endpoint", help="Hub endpoint.  [default: $HF_ENDPOINT or https://huggingface.co]")
@@ -348,21 +365,8 @@ def _logging_from(ctx: click.Context, quiet: bool) -> None:
 @click.option(
     "--max-pages", type=click.IntRange(1), help="Stop after N pages; the next refresh resumes."
 )
-@click.option(
-    "--timeout",
-    type=Seconds(0.1, 86_400),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for each answer of the Hub before retrying; past it, a page still "
-    "arriving slower than 1 KB/s is cut off and retried.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(0),
-    default=8,
-    show_default=True,
-    help="Retries per page on 429, 5xx, timeouts and broken bodies.",
-)
+@timeout_option
+@max_retries_option
 @click.option(
     "--allow-shrink",
     is_flag=True,
@@ -779,8 +783,16 @@ def report_command(
     help="Crawl into this database instead of a throwaway one: a second `record` with the "
     "same --db records an incremental crawl.",
 )
+@timeout_option
+@max_retries_option
 def record_command(
-    out: Path, endpoint: str | None, page_size: int, max_pages: int, db_path: Path | None
+    out: Path,
+    endpoint: str | None,
+    page_size: int,
+    max_pages: int,
+    db_path: Path | None,
+    timeout: float,
+    max_retries: int,
 ) -> None:
     """Re-record a fixture: crawl the live Hub with the real crawler, saving every response.
 
@@ -796,6 +808,8 @@ def record_command(
         page_size=page_size,
         max_pages=max_pages,
         db_path=db_path,
+        timeout=timeout,
+        max_retries=max_retries,
     )
     # A recording of a listing cut short is no picture of the whole Hub: say so.
     cut = (

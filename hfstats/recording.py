@@ -28,7 +28,7 @@ from responses.registries import OrderedRegistry
 
 from . import crawl
 from .errors import UsageError
-from .hub import HubClient, models_url, resolve_token
+from .hub import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, HubClient, models_url, resolve_token
 
 # Response headers a recording must never keep: they carry credentials or session state.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -243,6 +243,8 @@ def record(
     max_pages: int = 3,
     db_path: str | Path | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_retries: int = DEFAULT_MAX_RETRIES,
 ) -> RecordResult:
     """Crawl ``endpoint`` with the real crawler while recording every response to ``out_path``.
 
@@ -251,9 +253,10 @@ def record(
 
     Each pass over the listing stops after ``max_pages`` pages (see ``_ListingTruncator``).
     The crawl goes into ``db_path`` if given (to record an incremental crawl after a first
-    recording), otherwise into a throwaway database. Authorization, cookie and set-cookie
-    headers are dropped and the token string is replaced wherever it appears before the
-    recording is written. ``sleep`` is injectable so that tests need not wait out backoffs.
+    recording), otherwise into a throwaway database. ``timeout`` and ``max_retries`` are the
+    client's, as for ``hfstats refresh``. Authorization, cookie and set-cookie headers are
+    dropped and the token string is replaced wherever it appears before the recording is
+    written. ``sleep`` is injectable so that tests need not wait out backoffs.
 
     The last page of a truncated pass is a full page without a next link, which the client
     asks for again a few times before believing it; those requests are recorded too, and a
@@ -270,6 +273,8 @@ def record(
         token or False,  # resolved: None here means none, not huggingface_hub's
         session=session,
         sleep=sleep,
+        timeout=timeout,
+        max_retries=max_retries,
         give_up_hint="run `hfstats record` again later",
     )
     truncator = _ListingTruncator(models_url(client.endpoint, page_size), max_pages)

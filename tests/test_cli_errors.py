@@ -315,6 +315,33 @@ def test_endpoint_that_refuses_the_connection(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("command", ["refresh", "record"])
+def test_max_retries_bounds_the_retries_of_refresh_and_record(tmp_path: Path, command: str) -> None:
+    # Against a Hub that does not answer, the default 8 retries back off for minutes.
+    with FakeHub(MODELS) as hub:
+        closed_port_url = hub.url
+    target = (
+        ["--db", str(tmp_path / "hub.duckdb")]
+        if command == "refresh"
+        else [str(tmp_path / "x.yaml")]
+    )
+    result = hfstats(
+        tmp_path,
+        command,
+        *target,
+        "--endpoint",
+        closed_port_url,
+        "--max-retries",
+        "1",
+        "--timeout",
+        "0.5",
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    *retries, error = result.stderr.splitlines()
+    assert [line.split(" in ")[0] for line in retries] == ["retry 1/1"]
+    assert error.startswith("hfstats: error: giving up") and "after 1 retries" in error
+
+
 def test_invalid_token(tmp_path: Path) -> None:
     with FakeHub(MODELS, token="hf_the_right_one") as hub:
         result = hfstats(
