@@ -151,6 +151,9 @@ class CrawlState:
     # The largest gap seen between the local clock and the Hub's Date header at a pass's start.
     clock_skew_seconds: float = 0.0
     hub_clock: str | None = None  # the Date header of the latest page: the Hub's time then
+    # The Hub's answers to lookups after the listing (id -> the _id it serves, or None), so that
+    # a crawl stopped in its merge does not ask them all again; a new pass forgets them.
+    lookups: dict[str, str | None] = field(default_factory=dict)
     format: int = STATE_FORMAT
 
 
@@ -726,7 +729,7 @@ def _still_on_the_hub(
             # A model stored without a usable id cannot be asked about.
             if object_id in known_gone or not model_id:
                 continue
-            if client.find_model(model_id) == object_id:
+            if _find_model(client, state, model_id) == object_id:
                 found.append(object_id)
     except HubError as exc:
         # The listing is complete: a Hub that cannot be asked costs this check, not the crawl.
@@ -823,10 +826,10 @@ def _ask_about_tail(
     log.info("asking the Hub about %d of the %d oldest models not listed", len(ask), tail.count)
     requests_before = client.stats.requests
     try:
-        if client.find_model(control[1]) != control[0]:
+        if _find_model(client, state, control[1]) != control[0]:
             return TAIL_UNKNOWN, set()
         for object_id, model_id in ask:
-            if client.find_model(model_id) == object_id:
+            if _find_model(client, state, model_id) == object_id:
                 return TAIL_LISTED, set()
     except HubError as exc:
         log.info("the Hub could not be asked about the models not listed: %s", exc)
@@ -834,6 +837,13 @@ def _ask_about_tail(
     finally:
         state.requests += client.stats.requests - requests_before
     return TAIL_GONE, {object_id for object_id, _ in ask}
+
+
+def _find_model(client: HubClient, state: CrawlState, model_id: str) -> str | None:
+    """``client.find_model``, asked once per crawl (its answer is saved with the state)."""
+    if model_id not in state.lookups:
+        state.lookups[model_id] = client.find_model(model_id)
+    return state.lookups[model_id]
 
 
 def _oldest_listed_model(staging: Staging, state: CrawlState) -> tuple[str, str] | None:
@@ -1138,6 +1148,7 @@ def _begin_catchup_pass(state: CrawlState, first_url: str) -> None:
     if state.pass_first_newest is not None:
         began = min(began, datetime.fromisoformat(state.pass_first_newest))
     state.previous_pass_started_at = began.isoformat()
+    state.lookups = {}  # what this pass reads may change which models are missing, and why
     _restart_pass(state, first_url)
 
 

@@ -340,6 +340,35 @@ def test_an_interrupt_as_the_merge_commits_is_an_interrupt_and_the_pages_stay(
         assert hub.stats.listing_requests == requests
 
 
+def test_a_crawl_stopped_in_its_merge_does_not_ask_the_hub_about_missing_models_again(
+    tmp_path: Path,
+) -> None:
+    # Five models deleted since the last full crawl: each is asked about once (404) before the
+    # merge. Stopped in the merge and resumed, the crawl asked all of them again.
+    from hfstats import store
+
+    db_path = tmp_path / "hub.duckdb"
+    models = list(synthetic_models(40, seed=4))
+    with FakeHub(models) as hub:
+        crawl.refresh(db_path, client=HubClient(hub.url), page_size=20)
+        for model in models[10:15]:
+            hub.delete(model["_id"])
+        before = hub.stats.requests - hub.stats.listing_requests
+        with pytest.MonkeyPatch.context() as patched:
+
+            def merge_pages(*args, **kwargs):
+                raise KeyboardInterrupt
+
+            patched.setattr(store, "merge_pages", merge_pages)
+            with pytest.raises(KeyboardInterrupt):
+                crawl.refresh(db_path, client=HubClient(hub.url), page_size=20, full=True)
+        again = crawl.refresh(db_path, client=HubClient(hub.url), page_size=20, full=True)
+        lookups = hub.stats.requests - hub.stats.listing_requests - before
+    assert again.complete and again.resumed
+    assert again.merge.deleted == 5 and again.merge.models == 35
+    assert lookups == 5
+
+
 def test_an_interrupt_once_the_merged_copy_is_in_place_keeps_the_snapshot(
     tmp_path: Path,
 ) -> None:
