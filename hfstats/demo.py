@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import crawl, recording, report, store
-from .errors import DatabaseError, UsageError
+from .errors import DatabaseError, UsageError, require_folder
 from .hub import HubClient
 from .resources import data_path
 
@@ -61,8 +61,7 @@ def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
     """
     db_path = Path(db_path)
     # Everything the user named is checked before the crawl, which takes seconds.
-    if not db_path.resolve().parent.is_dir():
-        raise UsageError(f"folder {db_path.resolve().parent} does not exist")
+    require_folder(db_path.resolve().parent)
     _check_replaceable(db_path)
     report.check_replaceable_report(Path(out_dir).resolve(), db_path)
     # Per process: two demos at once must not build in each other's scratch database.

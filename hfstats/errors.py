@@ -5,6 +5,7 @@ The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no
 
 import errno
 import os
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -77,6 +78,16 @@ def require_utf8_path(path: str | os.PathLike[str], advice: str) -> None:
 
 # What to do about a full disk, said wherever one is met.
 FREE_SPACE = "free some space and run it again"
+
+
+def require_folder(folder: Path) -> None:
+    """A ``UsageError`` unless ``folder`` is a folder (a path's parent, which hfstats does not
+    create)."""
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise UsageError(f"{folder} is not a folder")
+    raise UsageError(f"folder {folder} does not exist")
 
 
 def damaged_database(exc: BaseException) -> DatabaseError | None:

@@ -27,7 +27,7 @@ from responses import _recorder
 from responses.registries import OrderedRegistry
 
 from . import crawl
-from .errors import UsageError
+from .errors import UsageError, require_folder
 from .hub import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, HubClient, models_url, resolve_token
 
 # Response headers a recording must never keep: they carry credentials or session state.
@@ -194,9 +194,7 @@ class _ListingTruncator:
 def _check_writable(out_path: Path, db_path: Path | None) -> None:
     """Refuse a recording path that cannot be written, or whose file is not a recording: a
     mistyped argument must not replace a database or anything else with YAML."""
-    out_folder = out_path.resolve().parent
-    if not out_folder.is_dir():
-        raise UsageError(f"folder {out_folder} does not exist")
+    require_folder(out_path.resolve().parent)
     if db_path is not None and db_path.resolve() == out_path.resolve():
         raise UsageError(f"{out_path} is the --db database: give the recording another path")
     if out_path.is_dir():

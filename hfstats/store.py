@@ -43,6 +43,7 @@ from .errors import (
     HfstatsError,
     UsageError,
     first_line,
+    require_folder,
     require_utf8_path,
 )
 
@@ -543,8 +544,7 @@ def write(
     Never re-creates over an existing file: a damaged or foreign file is an error.
     """
     path = Path(path)
-    if not path.parent.exists():
-        raise UsageError(f"folder {path.parent} does not exist")
+    require_folder(path.parent)
     existed = path.exists() and path.stat().st_size > 0
     connection = _open(path, read_only=False, lock_wait=lock_wait)
     try:
@@ -644,8 +644,7 @@ def check_writable(path: str | Path) -> None:
     lock file is made beside it. A database in use is left for the lock to judge."""
     path = Path(path)
     require_utf8_path(path, "rename it or pass another --db path")
-    if not path.resolve().parent.is_dir():
-        raise UsageError(f"folder {path.resolve().parent} does not exist")
+    require_folder(path.resolve().parent)
     if not path.exists():
         return
     try:

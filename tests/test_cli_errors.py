@@ -1154,6 +1154,20 @@ def test_refresh_into_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert "does not exist" in result.stderr and ".lock" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["refresh", "record", "demo"])
+def test_a_file_where_the_folder_should_be_is_said_to_be_no_folder(
+    tmp_path: Path, command: str
+) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("not a folder")
+    path = ["--db", str(note / "hub.duckdb")] if command != "record" else [str(note / "x.yaml")]
+    endpoint = ["--endpoint", "http://127.0.0.1:9"] if command != "demo" else []
+    result = hfstats(tmp_path, command, *path, *endpoint, cwd=tmp_path)
+    assert_one_line_error(result, exit_code=2)
+    assert f"{note} is not a folder" in result.stderr
+    assert note.read_text() == "not a folder"
+
+
 def test_a_database_without_permission_is_not_called_damaged(
     tmp_path: Path, hfstats_db: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
