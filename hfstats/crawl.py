@@ -56,6 +56,7 @@ from .hub import (
     HubClient,
     Page,
     models_url,
+    normalized_endpoint,
 )
 
 log = logging.getLogger("hfstats.crawl")
@@ -582,12 +583,12 @@ def _start_or_resume(
                 # Merged already (killed while cleaning up) or from a database since replaced.
                 staging.discard()
                 saved = None
-            elif saved.endpoint != endpoint and not saved.pages:
+            elif not _same_endpoint(saved.endpoint, endpoint) and not saved.pages:
                 # Nothing was read (a mistyped endpoint, say): nothing to keep.
                 _note(notes, f"discarded an unfinished crawl of {saved.endpoint} (no pages)")
                 staging.discard()
                 saved = None
-            elif saved.endpoint != endpoint:
+            elif not _same_endpoint(saved.endpoint, endpoint):
                 # Hours of crawling, lost to an HF_ENDPOINT that differs between cron and a
                 # shell: the user chooses.
                 raise UsageError(
@@ -631,9 +632,9 @@ def _start_or_resume(
             not full
             and latest is not None
             and latest["high_water_mark"] is not None
-            and latest["endpoint"] == endpoint
+            and _same_endpoint(latest["endpoint"], endpoint)
         )
-        if not full and latest is not None and latest["endpoint"] != endpoint:
+        if not full and latest is not None and not _same_endpoint(latest["endpoint"], endpoint):
             _note(notes, f"a full crawl: the latest snapshot is of {latest['endpoint']}")
         mode = "incremental" if incremental else "full"
         started_at = datetime.now(UTC)
@@ -691,7 +692,11 @@ def _refuse_a_shrunken_listing(
     # after the outage succeeds.
     _save_progress(connection, state)
     staging.discard()
-    other = f" (of {latest['endpoint']})" if latest["endpoint"] != state.endpoint else ""
+    other = (
+        f" (of {latest['endpoint']})"
+        if not _same_endpoint(latest["endpoint"], state.endpoint)
+        else ""
+    )
     raise HubError(
         f"the Hub listed {listed:,} models where snapshot {latest['snapshot_id']}{other} "
         f"had {latest['models']:,}: not marking the others deleted, as an outage is likelier; "
@@ -775,7 +780,11 @@ def _unlisted_tail(
 ) -> _UnlistedTail | None:
     """The tail a listing cut short leaves out (``CUT_TAIL_TOLERATED``), if it left one."""
     latest = store.latest_complete(connection)
-    if latest is None or latest["endpoint"] != state.endpoint or state.listing_oldest is None:
+    if (
+        latest is None
+        or not _same_endpoint(latest["endpoint"], state.endpoint)
+        or state.listing_oldest is None
+    ):
         return None
     oldest = datetime.fromisoformat(state.listing_oldest)
     # Counted cheaply first; only a suspicious count is checked against the listed ids, as
@@ -907,12 +916,18 @@ def _refuse_a_cut_listing(
     )
 
 
+def _same_endpoint(stored: object, endpoint: str) -> bool:
+    """Whether an endpoint saved with a crawl, snapshot or refusal is ``endpoint`` (one saved by
+    an hfstats that kept the spelling of its host may differ in case)."""
+    return isinstance(stored, str) and normalized_endpoint(stored) == endpoint
+
+
 def _earlier_refused_tail(connection: duckdb.DuckDBPyConnection, endpoint: str) -> set[str]:
     try:
         kept = json.loads(store.get_meta(connection, REFUSED_TAIL_KEY) or "null")
     except ValueError:
         return set()
-    if not isinstance(kept, dict) or kept.get("endpoint") != endpoint:
+    if not isinstance(kept, dict) or not _same_endpoint(kept.get("endpoint"), endpoint):
         return set()
     return {i for i in kept.get("ids") or [] if isinstance(i, str)}
 

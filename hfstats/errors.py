@@ -93,7 +93,8 @@ def require_folder(folder: Path) -> None:
 def damaged_database(exc: BaseException) -> DatabaseError | None:
     """The error to report for DuckDB finding a damaged block, or None for any other error.
     Damage inside the file shows only when a statement reads the damaged block."""
-    if "Corrupt database file" not in str(exc):
+    # DuckDB's own message begins so; a user's SQL may quote the words anywhere else.
+    if not str(exc).startswith("Corrupt database file"):
         return None
     return DatabaseError(
         f"the database file is damaged ({first_line(str(exc))}): restore it from a backup, "

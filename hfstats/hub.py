@@ -383,10 +383,8 @@ class HubClient:
             if endpoint is not None:
                 raise
             raise UsageError(f"{exc} (the endpoint came from HF_ENDPOINT)") from None
-        # Scheme and host are case-insensitive (urlsplit lowers the scheme; no user:password@
-        # gets this far): one Hub's history must not split on their spelling.
-        parts = parts._replace(netloc=parts.netloc.lower())
-        self.endpoint = parts.geturl()
+        self.endpoint = normalized_endpoint(self.endpoint)
+        parts = urlsplit(self.endpoint)
         self._origin = (parts.scheme, parts.netloc)
         self._prefix = parts.path.rstrip("/")
         self.timeout = timeout
@@ -798,6 +796,18 @@ class HubClient:
         return self._scrub(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
 
 
+def normalized_endpoint(endpoint: str) -> str:
+    """``endpoint`` with its scheme and host in lower case and no trailing slash: they are
+    case-insensitive, and one Hub's history must not split on their spelling (an endpoint
+    saved by an hfstats that kept the spelling compares equal through this too)."""
+    try:
+        parts = urlsplit(endpoint.rstrip("/"))
+    except ValueError:  # not a URL: compared as it is
+        return endpoint
+    # No user:password@ reaches the client (refused), so the whole netloc is the host.
+    return parts._replace(netloc=parts.netloc.lower()).geturl()
+
+
 def _endpoint_parts(endpoint: str) -> SplitResult:
     """The endpoint split into its parts, or a ``UsageError`` saying what is wrong with it."""
     shown = endpoint if len(endpoint) <= 200 else endpoint[:200] + "…"
@@ -860,10 +870,20 @@ def _lenient_json(body: bytes) -> object | None:
             return json.loads(text)
         except RecursionError:
             # One model's free-form field nested a thousand deep must not stop every crawl:
-            # the crawl reads only top-level keys, and the merge reads the body as sent.
-            return json.loads(_shallow(text))
+            # the crawl reads only top-level keys, and the merge reads the body as sent. What
+            # the shallow copy leaves out must still be JSON, or the merge would fail on it.
+            shallow = json.loads(_shallow(text))
+            return shallow if _valid_json_at_any_depth(text) else None
     except (ValueError, RecursionError):
         return None
+
+
+def _valid_json_at_any_depth(text: str) -> bool:
+    """Whether DuckDB's JSON parser, which the merge reads pages with, takes ``text``."""
+    import duckdb  # only for this rare page: the HTTP client needs no database otherwise
+
+    with duckdb.connect() as connection:
+        return bool(connection.execute("SELECT json_valid(?)", [text]).fetchone()[0])
 
 
 # A JSON string, or a bracket outside strings.
@@ -874,7 +894,8 @@ SHALLOW_DEPTH = 100
 def _shallow(text: str, depth: int = SHALLOW_DEPTH) -> str:
     """``text`` with every array or object nested deeper than ``depth`` replaced by null.
 
-    Iterative, so any depth is read; what is not JSON stays not JSON."""
+    Iterative, so any depth is read. What is cut is not checked: a body with invalid JSON
+    there becomes valid."""
     parts = []
     kept_from = 0
     level = 0

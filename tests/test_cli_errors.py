@@ -573,6 +573,11 @@ def test_a_database_damaged_inside_is_said_to_be_damaged(tmp_path: Path, hfstats
     assert_one_line_error(result, exit_code=1)
     assert "the database file is damaged" in result.stderr
     assert "unexpected error" not in result.stderr
+    # SQL that only quotes DuckDB's words is bad SQL, not a damaged database.
+    db.write_bytes(hfstats_db)
+    quoted = hfstats(tmp_path, "sql", "SELECT nosuchfn('Corrupt database file')", "--db", str(db))
+    assert_one_line_error(quoted, exit_code=2)
+    assert "damaged" not in quoted.stderr
 
 
 def test_a_full_disk_is_not_called_a_wrong_path(tmp_path: Path, hfstats_db: bytes) -> None:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 
+import duckdb
 import pytest
 import requests
 import responses
@@ -479,6 +480,17 @@ def test_a_model_nested_deeper_than_python_parses_is_read_not_retried(tmp_path) 
     )
 
 
+def test_invalid_json_deeper_than_python_parses_is_still_a_broken_body() -> None:
+    # What the shallow reading leaves out must be JSON too: the merge reads the page as sent.
+    url = "https://hub.test/api/models?limit=10"
+    broken = "[" * 1500 + "1 2" + "]" * 1500  # a comma missing, 1,500 levels down
+    with responses.RequestsMock() as mock:
+        mock.get(url, body=f'[{{"_id": "a", "cardData": {broken}}}]')
+        client = HubClient("https://hub.test", sleep=Sleeps(), max_retries=1)
+        with pytest.raises(HubUnavailableError, match="not JSON"):
+            client.get_page(url)
+
+
 def test_a_refusal_in_a_detail_field_is_quoted_with_the_page_size_hint() -> None:
     url = "https://hub.test/api/models?limit=1000"
     detail = [{"loc": ["query", "limit"], "msg": "ensure this value is less than or equal to 500"}]
@@ -889,12 +901,20 @@ def test_non_http_endpoint_is_refused(endpoint: str) -> None:
 def test_an_endpoint_in_capitals_is_the_same_hub(tmp_path) -> None:
     # Scheme and host are case-insensitive: a refresh spelling them otherwise continues the
     # history instead of starting a full crawl of "another" endpoint.
+    # So does a crawl or snapshot saved under another spelling by an earlier hfstats.
     assert HubClient("HTTPS://Hub.Test/Mirror/").endpoint == "https://hub.test/Mirror"
     db_path = tmp_path / "hub.duckdb"
+    state_file = tmp_path / "hub.duckdb.crawl" / "state.json"
     with FakeHub(MODELS) as hub:
-        crawl.refresh(db_path, client=client_for(hub, Sleeps()), page_size=25)
-        shouted = HubClient(hub.url.replace("http://", "HTTP://"), backoff_base=0.01)
-        result = crawl.refresh(db_path, client=shouted, page_size=25)
+        shouted = hub.url.replace("http://", "HTTP://")
+        crawl.refresh(db_path, client=client_for(hub, Sleeps()), page_size=25, max_pages=1)
+        state = json.loads(state_file.read_text())
+        state_file.write_text(json.dumps({**state, "endpoint": shouted}))
+        resumed = crawl.refresh(db_path, client=client_for(hub, Sleeps()), page_size=25)
+        assert resumed.resumed and resumed.complete
+        with duckdb.connect(str(db_path)) as connection:
+            connection.execute("UPDATE snapshots SET endpoint = ?", [shouted])
+        result = crawl.refresh(db_path, client=HubClient(shouted, backoff_base=0.01), page_size=25)
     assert result.mode == "incremental"
     assert not [note for note in result.notes if "full crawl" in note]
 

@@ -194,20 +194,21 @@ def test_a_hub_clock_ahead_of_the_local_one_gets_the_blame_when_passes_do_not_se
     assert not [note for note in result.notes if "still changing" in note]
 
 
+@pytest.mark.parametrize("ahead", [timedelta(days=365 * 70), timedelta(minutes=20)])
 def test_a_future_time_and_a_fast_local_clock_do_not_make_incremental_refreshes_skip(
-    tmp_path: Path,
+    tmp_path: Path, ahead: timedelta
 ) -> None:
     # This machine's clock runs 30 minutes ahead of the Hub's, and one model's lastModified
-    # lies in 2099 (bad data). The high-water mark must come from the Hub's times: taken from
-    # the local clock (the first crawl's start), the next refresh stopped at 20 minutes (the
-    # skew less the overlap) after the first crawl by the Hub's clock, and skipped every commit
-    # listed since.
+    # lies ahead of the Hub's clock (bad data): in 70 years, or 20 minutes (so before this
+    # machine's clock). The high-water mark must come from the Hub's clock: taken from the
+    # local one, the next refresh stopped at 10 or 20 minutes after the first crawl by the
+    # Hub's clock, and skipped every commit listed since.
     hub_now = datetime.now(UTC) - timedelta(minutes=30)
     models = [
         touch(model, hub_now - timedelta(hours=1) + timedelta(seconds=n))
         for n, model in enumerate(synthetic_models(50, seed=57))
     ]
-    models[0] = {**models[0], "lastModified": "2099-01-01T00:00:00.000Z"}
+    models[0] = touch(models[0], hub_now + ahead)
     db = tmp_path / "hub.duckdb"
     with FakeHub(models, clock_offset=-1800.0) as hub:
         crawl.refresh(db, client=fast_client(hub), page_size=10)
@@ -220,7 +221,7 @@ def test_a_future_time_and_a_fast_local_clock_do_not_make_incremental_refreshes_
         [(mark,)] = connection.execute(
             "SELECT high_water_mark FROM snapshots ORDER BY snapshot_id DESC LIMIT 1"
         ).fetchall()
-    # The newest commit, not 2099 (lastModified has milliseconds).
+    # The newest commit, not the time ahead (lastModified has milliseconds).
     assert abs(mark - (hub_now - timedelta(seconds=11))) < timedelta(milliseconds=1)
 
 
