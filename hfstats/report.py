@@ -62,12 +62,21 @@ CLASS_LABELS = {
     "multi_framework": "Multi-framework",
     "no_framework": "No framework",
 }
+# Okabe and Ito's palette, which readers with any common colour-vision deficiency tell apart.
 CLASS_COLORS = {
-    "pytorch_only": "#d62728",
-    "tensorflow_only": "#1f77b4",
-    "jax_only": "#2ca02c",
-    "multi_framework": "#9467bd",
+    "pytorch_only": "#d55e00",
+    "tensorflow_only": "#0072b2",
+    "jax_only": "#009e73",
+    "multi_framework": "#cc79a7",
     "no_framework": "#b5b5b5",
+}
+# Lines of the trend chart differ by dash as well as by colour.
+CLASS_DASHES = {
+    "pytorch_only": [1, 0],
+    "tensorflow_only": [6, 3],
+    "jax_only": [2, 2],
+    "multi_framework": [8, 3, 2, 3],
+    "no_framework": [4, 4],
 }
 FORMAT_LABELS = {
     "onnx": "ONNX",
@@ -276,8 +285,12 @@ _YEAR_AXIS = alt.Axis(
 )
 
 
-# Counts are whole numbers: no 0.2-model ticks on small data.
-_COUNT_AXIS = alt.Axis(tickMinStep=1, format=",d")
+def _count_axis(largest: float) -> alt.Axis:
+    """An axis for whole numbers up to ``largest``: below five, a tick per number (Vega puts
+    0.5 ticks on stacked bars whatever tickMinStep says, and ",d" shows them as repeats)."""
+    if largest < 5:
+        return alt.Axis(values=list(range(int(largest) + 1)), format=",d")
+    return alt.Axis(tickMinStep=1, format=",d")
 
 
 def _leading_framework_class(rows: list[dict], value: str) -> dict | None:
@@ -318,7 +331,7 @@ def _share_bars(rows: list[dict], value: str, value_title: str, label: Callable)
         x=alt.X(
             "value:Q",
             title=value_title,
-            axis=_COUNT_AXIS,
+            axis=_count_axis(frame["value"].max()),
             # Room on the right for the text labels.
             scale=alt.Scale(domain=[0, largest * 1.6], nice=False),
         ),
@@ -474,7 +487,9 @@ def _stacked_by_year(
             y=alt.Y(
                 "sum(models):Q",
                 title=value_title,
-                axis=alt.Axis(format="%") if normalize else _COUNT_AXIS,
+                axis=alt.Axis(format="%")
+                if normalize
+                else _count_axis(frame.groupby("year_label")["models"].sum().max()),
                 stack="normalize" if normalize else True,
             ),
             color=_class_color(r["framework_class"] for r in rows),
@@ -643,7 +658,14 @@ def library_share_figure(data: ReportData) -> Figure:
             "downloads": [r["downloads"] or 0 for r in rows],
         }
     )
-    y = alt.Y("library_label:N", title=None, sort=list(frame["library_label"]))
+    # Names up to TITLE_NAME_LIMIT characters fit whole: cut at Vega's 180 px, long names that
+    # differ only at their end would all read the same.
+    y = alt.Y(
+        "library_label:N",
+        title=None,
+        sort=list(frame["library_label"]),
+        axis=alt.Axis(labelLimit=320),
+    )
     tooltip = [
         alt.Tooltip("library_label:N", title="Library"),
         alt.Tooltip("models:Q", format=","),
@@ -748,7 +770,8 @@ def deployment_formats_figure(data: ReportData) -> Figure:
             "share_of_year:Q",
             title="Share of the year's models",
             scale=alt.Scale(scheme="greens", domainMin=0),
-            legend=alt.Legend(format="%"),
+            # Without a cell, the legend's gradient would span 0% to NaN%.
+            legend=alt.Legend(format="%") if len(frame) else None,
         ),
         opacity=_PLACEHOLDER_LIGHTER,
         tooltip=[
@@ -893,6 +916,19 @@ def snapshot_trend_figure(data: ReportData) -> Figure:
             ),
             y=alt.Y("share:Q", title="Share of framework models", axis=alt.Axis(format="%")),
             color=_class_color(r["framework_class"] for r in rows),
+            strokeDash=alt.StrokeDash(
+                "class_label:N",
+                title="Framework class",
+                scale=alt.Scale(
+                    domain=[
+                        class_label(c) for c in _class_order(r["framework_class"] for r in rows)
+                    ],
+                    range=[
+                        CLASS_DASHES.get(c, [1, 0])
+                        for c in _class_order(r["framework_class"] for r in rows)
+                    ],
+                ),
+            ),
             tooltip=[
                 alt.Tooltip("snapshot:O", title="Snapshot"),
                 alt.Tooltip("class_label:N", title="Class"),
@@ -1080,15 +1116,24 @@ def _figure(
     if width is not None:
         chart = chart.properties(width=width)
     chart = chart.properties(
+        # Screen readers announce this (vega-embed's aria-label), and the SVG carries it.
+        description=f"{question} {title}",
         title=alt.Title(
             title,
             subtitle=[_snapshot_line(data, with_method=name in data.uses_method)],
             anchor="start",
             fontSize=15,
             subtitleColor="#555555",
-        )
+        ),
     ).configure_view(stroke=None)
     return Figure(name, question, title, _drawable(chart.to_dict()), caption, table)
+
+
+def _titled_svg(svg: str, text: str) -> str:
+    """``svg`` with ``text`` as its <title>: the name screen readers give an embedded image
+    (the renderer writes none)."""
+    start = svg.index(">", svg.index("<svg")) + 1
+    return f"{svg[:start]}<title>{html.escape(text, quote=False)}</title>{svg[start:]}"
 
 
 # Characters XML 1.0 forbids, on which the SVG renderer aborts the whole process, and the line
@@ -1197,7 +1242,9 @@ def _write_files(folder: Path, data: ReportData, figures: list[Figure], formats:
             svg = vl_convert.vegalite_to_svg(
                 figure.spec, vl_version=vl_version, allowed_base_urls=[]
             )
-            (charts / f"{figure.name}.svg").write_text(svg, encoding="utf-8")
+            (charts / f"{figure.name}.svg").write_text(
+                _titled_svg(svg, figure.spec["description"]), encoding="utf-8"
+            )
         if "png" in formats:
             png = vl_convert.vegalite_to_png(
                 figure.spec, vl_version=vl_version, scale=PNG_SCALE, allowed_base_urls=[]

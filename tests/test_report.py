@@ -7,6 +7,7 @@ another report write only the cheap formats.
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -688,6 +689,35 @@ def test_markdown_alone_still_gets_its_images(db, tmp_path):
     out = report.write_report(db, tmp_path / "md", formats=("md",))
     assert (out / "charts" / "exclusivity.svg").is_file()
     assert "(charts/exclusivity.svg)" in (out / "report.md").read_text()
+
+
+def test_every_chart_is_described_for_screen_readers(full_report):
+    # vega-embed names an undescribed chart "Vega visualization"; an SVG in docs needs a title.
+    for name in CHARTS:
+        chart_spec = spec(full_report, name)
+        assert title_text(chart_spec) in chart_spec["description"]
+        svg = (full_report / "charts" / f"{name}.svg").read_text(encoding="utf-8")
+        opening = svg.index(">", svg.index("<svg")) + 1
+        title = html.escape(chart_spec["description"], quote=False)
+        assert svg[opening:].startswith(f"<title>{title}</title>")
+
+
+def test_trend_lines_differ_by_dash_as_well_as_colour(full_report):
+    dash = spec(full_report, "snapshot_trend")["encoding"]["strokeDash"]["scale"]
+    assert len(dash["domain"]) > 1
+    assert len({tuple(d) for d in dash["range"]}) == len(dash["domain"])
+
+
+def test_small_counts_get_a_tick_per_whole_number_and_no_empty_legend(tmp_path):
+    # One model: Vega put ticks at 0.5 on stacked bars, shown as "0, 1, 1"; no model ships a
+    # format, and that chart's legend read "0.000000%" over "NaN%".
+    db = crawl_into(tmp_path / "one.duckdb", [[element(0, "2023-01-10T00:00:00.000Z", [])]])
+    out = report.write_report(db, tmp_path / "one", formats=("json",))
+    counts_panel = spec(out, "yearly_additions")["hconcat"][0]
+    assert counts_panel["encoding"]["y"]["axis"]["values"] == [0, 1]
+    formats = spec(out, "deployment_formats")
+    [cells] = [layer for layer in formats["layer"] if layer["mark"]["type"] == "rect"]
+    assert cells["encoding"]["color"]["legend"] is None
 
 
 def test_one_snapshot_has_no_trend_chart_and_says_why(tmp_path):

@@ -8,6 +8,7 @@ checked as well. Skipped when Chromium is missing, except in CI (CI set), where 
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -98,6 +99,12 @@ def test_every_chart_renders_offline_with_no_error_and_no_script_from_the_data(w
     assert sorted(status["charts"]) == expected
     assert all(count > 0 for count in status["charts"].values()), status["charts"]
     assert console_lines(result.stderr) == []
+    # Screen readers get each chart's question and answer, not "Vega visualization".
+    labels = {html.unescape(v) for v in re.findall(r'aria-label="([^"]*)"', result.stdout)}
+    assert "Vega visualization" not in labels
+    for path in (written / "charts").iterdir():
+        description = json.loads(path.read_text(encoding="utf-8"))["description"]
+        assert description in labels
     # The hostile names reached the page as text, and nothing of theirs ran.
     assert "pwned" not in re.search(r"<title>(.*?)</title>", result.stdout).group(1)
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in result.stdout
