@@ -784,8 +784,11 @@ def deployment_formats_figure(data: ReportData) -> Figure:
     darkest = frame["share_of_year"].max() if len(frame) else 0
     text = base.mark_text().encode(
         text=alt.Text("models:Q", format=","),
+        # White on the dark cells; the placeholder column is drawn lighter, so black there.
         color=alt.condition(
-            alt.datum.share_of_year > darkest * 0.6, alt.value("white"), alt.value("black")
+            (alt.datum.share_of_year > darkest * 0.6) & (alt.datum.year_label != PLACEHOLDER_LABEL),
+            alt.value("white"),
+            alt.value("black"),
         ),
     )
     caption = (
