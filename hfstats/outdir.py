@@ -48,6 +48,12 @@ def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | Non
         return
     if not out_dir.is_dir():
         raise UsageError(f"{out_dir} is a file; name a folder")
+    if os.path.ismount(out_dir):
+        # The kernel refuses to rename a mount point (a container's volume), which the swap does.
+        raise UsageError(
+            f"{out_dir} is a mount point, which hfstats cannot replace as a whole; name a "
+            f"folder inside it (e.g. {out_dir / 'hfstats'})"
+        )
     if not os.access(out_dir.parent, os.W_OK | os.X_OK):
         # The new folder is staged beside it: refused now, not after a report's queries.
         raise UsageError(f"cannot write in {out_dir.parent}, where {out_dir.name} is replaced")
@@ -83,6 +89,7 @@ def replacing(out_dir: Path, marker: str, command: str, keep: Path | None = None
         staging.mkdir()
         try:
             yield staging
+            _keep_permissions(out_dir, staging)  # now: a read-only mode would stop the writing
             _swap_in(staging, out_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -151,6 +158,20 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True  # another user's
     return True
+
+
+def _keep_permissions(out_dir: Path, staging: Path) -> None:
+    """Give the new folder the mode and group of the one it replaces: a folder locked down to
+    its owner (it may hold private models) must stay so."""
+    try:
+        previous = out_dir.stat()
+    except FileNotFoundError:
+        return
+    try:
+        os.chown(staging, -1, previous.st_gid)
+    except PermissionError:
+        pass  # only a member of that group, or root, may: the mode is still kept
+    staging.chmod(previous.st_mode & 0o7777)
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

@@ -218,3 +218,34 @@ def test_a_full_disk_leaves_no_lock_file_and_is_no_usage_error(
             pass
     assert not isinstance(caught.value, UsageError)  # exit 1: nothing the user typed is wrong
     assert siblings(tmp_path) == []
+
+
+def test_a_replaced_folder_keeps_its_mode_and_group(tmp_path: Path):
+    # An export may hold private models: a folder its owner locked down must stay so, and a
+    # shared folder's group (and setgid bit) must survive the swap.
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / outdir.REPORT_MARKER).write_text("{}")
+    group = os.getgid() if os.getuid() else 4242  # root may give any group
+    os.chown(out, -1, group)
+    out.chmod(0o2750)
+    with report_into(out) as staging:
+        (staging / outdir.REPORT_MARKER).write_text("{}")
+        (staging / "new").write_text("new")
+    assert (out / "new").read_text() == "new"
+    assert out.stat().st_mode & 0o7777 == 0o2750
+    assert out.stat().st_gid == group
+
+
+def test_a_mount_point_is_refused_before_any_work(tmp_path: Path, monkeypatch):
+    # The kernel refuses to rename a mount point (a container's volume): refused up front with
+    # what to do, not after a whole export, as 'check the paths you passed'.
+    from hfstats.errors import UsageError
+
+    out = tmp_path / "volume"
+    out.mkdir()
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda path: Path(path) == out or real_ismount(path))
+    with pytest.raises(UsageError, match=f"mount point.*{out / 'hfstats'}"):
+        outdir.check_replaceable(out, outdir.EXPORT_MARKER, "hfstats export")
+    assert siblings(tmp_path) == ["volume"]
