@@ -6,8 +6,9 @@ Layout under the output folder::
     model_versions/snapshot_date=2026-11-25/data_0.parquet   # versions that began that day
     model_counters/snapshot_date=2026-11-25/data_0.parquet
 
-A version's partition is the date of the snapshot it first appeared in (``valid_from``), so a
-daily export adds one small partition per table, and the state as of snapshot S is
+A version's partition is the date of the snapshot it first appeared in (``valid_from``). A
+daily export adds a partition per table, but also rewrites earlier ones: a version or counter
+that ended gets its ``valid_to`` there. The state as of snapshot S is
 ``valid_from <= S AND (valid_to IS NULL OR valid_to > S)`` in both tables, for an S that
 ``snapshots`` holds, in any engine that reads Parquet (the README has the query).
 """
