@@ -1132,6 +1132,11 @@ def _figure(
     return Figure(name, question, title, _drawable(chart.to_dict()), caption, table)
 
 
+def _html_prose(text: str) -> str:
+    """``text``, written for Markdown too, as HTML: escaped, its `code` spans as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _titled_svg(svg: str, text: str) -> str:
     """``svg`` with ``text`` as its <title>: the name screen readers give an embedded image
     (the renderer writes none)."""
@@ -1431,11 +1436,11 @@ def html_report(data: ReportData, figures: list[Figure], images: Sequence[str] =
         )
     sections.append(
         '<section id="claims"><h2>Published claims, re-measured</h2>'
-        f"<p>{e(CLAIMS_INTRO).replace('`hfstats check`', '<code>hfstats check</code>')}</p>"
+        f"<p>{_html_prose(CLAIMS_INTRO)}</p>"
         f"{claims_html}"
         "</section>"
     )
-    notes = "".join(f"<li>{e(note)}</li>" for note in data.notes)
+    notes = "".join(f"<li>{_html_prose(note)}</li>" for note in data.notes)
     specs = script_json({figure.name: figure.spec for figure in figures})
     bundle = _vega_bundle()
     watch_errors = _template("report-errors.js")

@@ -724,7 +724,10 @@ def test_one_snapshot_has_no_trend_chart_and_says_why(tmp_path):
     db = crawl_into(tmp_path / "one.duckdb", [FIRST_SNAPSHOT])
     out = report.write_report(db, tmp_path / "one", formats=("json", "html"))
     assert not (out / "charts" / "snapshot_trend.vl.json").exists()
-    assert "more than one complete snapshot" in (out / "index.html").read_text()
+    page = (out / "index.html").read_text()
+    assert "more than one complete snapshot" in page
+    # The note is written for Markdown too: its command is code on the page, not backticks.
+    assert "(run <code>hfstats refresh</code> again later)" in page
     share = pytorch_only_share(FIRST_SNAPSHOT)  # 6 of 10
     assert (
         title_text(spec(out, "exclusivity"))
