@@ -107,8 +107,12 @@ def markdown_cell(value: Any) -> str:
     return _MARKDOWN_SPECIAL_RE.sub(r"\\\1", text)
 
 
-def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> str:
-    """Render ``rows`` (tuples in ``columns`` order) in one of ``FORMATS``."""
+def render(
+    rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str, *, group_digits: bool = False
+) -> str:
+    """Render ``rows`` (tuples in ``columns`` order) in one of ``FORMATS``. ``group_digits``
+    writes integers in Markdown with thousands separators (1,234,567), for documents people
+    read rather than parse."""
     if fmt in ("json", "csv"):
         return "".join(render_chunks([rows], columns, fmt))
     if fmt == "markdown":
@@ -118,7 +122,13 @@ def render(rows: Sequence[Sequence[Any]], columns: Sequence[str], fmt: str) -> s
             + "|".join(" ---: " if _numeric(rows, i) else " --- " for i in range(len(columns)))
             + "|",
         ]
-        lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
+
+        def cell(value: Any) -> str:
+            if group_digits and isinstance(value, int) and not isinstance(value, bool):
+                return f"{value:,}"
+            return markdown_cell(value)
+
+        lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
         return "\n".join(lines)
     if fmt == "table":
         cells = [[escape_control(_text(v)) for v in row] for row in rows]

@@ -1331,7 +1331,7 @@ def markdown_report(data: ReportData, figures: list[Figure], image: str, with_sp
             lines += [markdown_cell(figure.caption), ""]
         if figure.table is not None and figure.table[1]:
             columns, rows = figure.table
-            lines += [render(rows, columns, "markdown"), ""]
+            lines += [render(rows, columns, "markdown", group_digits=True), ""]
         if with_specs:
             lines += [
                 f"Vega-Lite spec with its data: [charts/{figure.name}.vl.json]"
@@ -1341,7 +1341,7 @@ def markdown_report(data: ReportData, figures: list[Figure], image: str, with_sp
     lines += ["## Published claims, re-measured", "", CLAIMS_INTRO, ""]
     if data.claims:
         columns, rows = claims_rows(data.claims)
-        lines += [render(rows, columns, "markdown"), "", "### Caveats", ""]
+        lines += [render(rows, columns, "markdown", group_digits=True), "", "### Caveats", ""]
         for result in data.claims:
             for caveat in result.caveats:
                 lines.append(f"- {markdown_cell(result.id)}: {markdown_cell(caveat)}")

@@ -971,4 +971,4 @@ def test_download_counts_too_large_to_add_in_64_bits_are_added_exactly(tmp_path)
 
     out = report.write_report(path, tmp_path / "report", formats=["md", "svg"])
     assert (out / "charts" / "library_share.svg").is_file()
-    assert str(3 * largest) in (out / "report.md").read_text()  # the tables stay exact
+    assert f"{3 * largest:,}" in (out / "report.md").read_text()  # the tables stay exact

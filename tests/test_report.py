@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from hfstats import crawl, queries, report, store
 from hfstats.cli import cli
 from hfstats.errors import DatabaseError, UsageError
+from hfstats.output import render
 from hfstats.testing.fakehub import FakeHub
 
 PLACEHOLDER = "2022-03-02T23:29:04.000Z"
@@ -1014,3 +1015,11 @@ def test_a_year_not_over_at_the_snapshot_is_said_so_also_with_a_later_as_of(tmp_
             assert caption.endswith(
                 f"{this_year} is counted only up to {finished.astimezone(UTC).date().isoformat()}."
             )
+
+
+def test_report_markdown_groups_digits_as_the_page_does_and_query_output_does_not():
+    rows = [("transformers", 62706631, 0.5, True, None)]
+    columns = ["library", "downloads", "share", "flag", "none"]
+    grouped = render(rows, columns, "markdown", group_digits=True).splitlines()[-1]
+    assert grouped == "| transformers | 62,706,631 | 0.5 | true |  |"
+    assert "| 62706631 |" in render(rows, columns, "markdown")  # `hfstats query` output
