@@ -293,6 +293,14 @@ def _count_axis(largest: float) -> alt.Axis:
     return alt.Axis(tickMinStep=1, format=",d")
 
 
+def _count_legend(largest: float) -> alt.Legend:
+    """A colour legend for whole numbers up to ``largest``, as ``_count_axis`` (a gradient
+    from 0 to 1 would otherwise be labelled 0.0, 0.2 ... 1.0)."""
+    if largest < 5:
+        return alt.Legend(values=list(range(int(largest) + 1)), format=",d")
+    return alt.Legend(tickMinStep=1, format=",d")
+
+
 def _leading_framework_class(rows: list[dict], value: str) -> dict | None:
     framework_rows = [r for r in rows if r["framework_class"] != "no_framework"]
     if not framework_rows or not sum(r[value] or 0 for r in framework_rows):
@@ -479,6 +487,7 @@ def _stacked_by_year(
     if normalize:
         # The bars' heights are shares: the tooltip says the share, beside the count.
         tooltip.append(alt.Tooltip("sum(share_of_year):Q", title=value_title, format=".1%"))
+    largest = frame.groupby("year_label")["models"].sum().max() if len(frame) else 0
     return (
         alt.Chart(frame)
         .mark_bar()
@@ -487,9 +496,9 @@ def _stacked_by_year(
             y=alt.Y(
                 "sum(models):Q",
                 title=value_title,
-                axis=alt.Axis(format="%")
-                if normalize
-                else _count_axis(frame.groupby("year_label")["models"].sum().max()),
+                axis=alt.Axis(format="%") if normalize else _count_axis(largest),
+                # All zero (no model cites a paper): a 0 at the bottom, not in the middle.
+                scale=alt.Scale(domain=[0, 1]) if not normalize and not largest else alt.Undefined,
                 stack="normalize" if normalize else True,
             ),
             color=_class_color(r["framework_class"] for r in rows),
@@ -991,15 +1000,20 @@ def method_comparison_figure(data: ReportData) -> Figure:
         x=alt.X("files_label:N", title="Class by files", sort=order, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("tags_label:N", title="Class by tags", sort=order),
     )
+    largest = max(frame["models"].max() if len(frame) else 0, 1)
     cells = base.mark_rect().encode(
-        color=alt.Color("models:Q", title="Models", scale=alt.Scale(scheme="blues")),
+        color=alt.Color(
+            "models:Q",
+            title="Models",
+            scale=alt.Scale(scheme="blues", domainMin=0),
+            legend=_count_legend(largest),
+        ),
         tooltip=[
             alt.Tooltip("tags_label:N", title="By tags"),
             alt.Tooltip("files_label:N", title="By files"),
             alt.Tooltip("models:Q", format=","),
         ],
     )
-    largest = max(frame["models"].max() if len(frame) else 0, 1)
     text = base.mark_text().encode(
         text=alt.Text("models:Q", format=","),
         color=alt.condition(alt.datum.models > largest / 2, alt.value("white"), alt.value("black")),

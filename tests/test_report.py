@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -1023,3 +1024,23 @@ def test_report_markdown_groups_digits_as_the_page_does_and_query_output_does_no
     grouped = render(rows, columns, "markdown", group_digits=True).splitlines()[-1]
     assert grouped == "| transformers | 62,706,631 | 0.5 | true |  |"
     assert "| 62706631 |" in render(rows, columns, "markdown")  # `hfstats query` output
+
+
+def test_charts_of_a_lone_model_count_in_whole_numbers_from_the_bottom(tmp_path):
+    # One PyTorch-only model citing no paper: the disagreement legend runs from 0 to 1 (a
+    # gradient labelled 0.2, 0.4 ... would count fractions of models), and the arXiv chart,
+    # all zero, puts its 0 at the bottom of the axis, not halfway up.
+    lone = element(1, "2023-06-01T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"])
+    db = crawl_into(tmp_path / "lone.duckdb", [[lone]])
+    charts = report.write_report(db, tmp_path / "r", formats=["svg"]) / "charts"
+    method = (charts / "method_comparison.svg").read_text()
+    legend = method[method.index("role-legend-label") : method.index("role-legend-title")]
+    assert re.findall(r">([^<]*)</text>", legend) == ["0", "1"]
+    research = (charts / "research_models.svg").read_text()
+    height = float(
+        re.search(r'<line transform="translate\(0,[\d.]+\)" x2="0" y2="-([\d.]+)"', research)[1]
+    )
+    zero_at = re.search(
+        r'text-anchor="end" transform="translate\(-?[\d.]+,([\d.]+)\)"[^>]*>0</text>', research
+    )
+    assert abs(float(zero_at[1]) - 3 - height) < 1  # labels sit 3 px below their tick
