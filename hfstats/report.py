@@ -285,20 +285,17 @@ _YEAR_AXIS = alt.Axis(
 )
 
 
+def _whole_number_ticks(largest: float) -> dict[str, Any]:
+    """Axis or legend properties for whole numbers up to ``largest``: below five, a tick per
+    number (Vega puts 0.5 ticks on stacked bars whatever tickMinStep says, and ",d" shows them
+    as repeats; a gradient legend from 0 to 1 says 0.2, 0.4 ...)."""
+    if largest < 5:
+        return {"values": list(range(int(largest) + 1)), "format": ",d"}
+    return {"tickMinStep": 1, "format": ",d"}
+
+
 def _count_axis(largest: float) -> alt.Axis:
-    """An axis for whole numbers up to ``largest``: below five, a tick per number (Vega puts
-    0.5 ticks on stacked bars whatever tickMinStep says, and ",d" shows them as repeats)."""
-    if largest < 5:
-        return alt.Axis(values=list(range(int(largest) + 1)), format=",d")
-    return alt.Axis(tickMinStep=1, format=",d")
-
-
-def _count_legend(largest: float) -> alt.Legend:
-    """A colour legend for whole numbers up to ``largest``, as ``_count_axis`` (a gradient
-    from 0 to 1 would otherwise be labelled 0.0, 0.2 ... 1.0)."""
-    if largest < 5:
-        return alt.Legend(values=list(range(int(largest) + 1)), format=",d")
-    return alt.Legend(tickMinStep=1, format=",d")
+    return alt.Axis(**_whole_number_ticks(largest))
 
 
 def _leading_framework_class(rows: list[dict], value: str) -> dict | None:
@@ -1006,7 +1003,7 @@ def method_comparison_figure(data: ReportData) -> Figure:
             "models:Q",
             title="Models",
             scale=alt.Scale(scheme="blues", domainMin=0),
-            legend=_count_legend(largest),
+            legend=alt.Legend(**_whole_number_ticks(largest)),
         ),
         tooltip=[
             alt.Tooltip("tags_label:N", title="By tags"),
