@@ -271,6 +271,8 @@ def _class_color(classes: Iterable[str | None]) -> alt.Color:
             range=[CLASS_COLORS.get(c, "#8c564b") for c in order],
         ),
         sort=[class_label(c) for c in order],
+        # Without classes, a legend would be its title alone.
+        legend=alt.Undefined if order else None,
     )
 
 
@@ -1002,7 +1004,8 @@ def method_comparison_figure(data: ReportData) -> Figure:
         color=alt.Color(
             "models:Q",
             title="Models",
-            scale=alt.Scale(scheme="blues", domainMin=0),
+            # The whole range even when every cell is 0 (else all cells mid-blue, labels piled).
+            scale=alt.Scale(scheme="blues", domain=[0, largest]),
             legend=alt.Legend(**_whole_number_ticks(largest)),
         ),
         tooltip=[

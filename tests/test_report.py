@@ -1044,3 +1044,26 @@ def test_charts_of_a_lone_model_count_in_whole_numbers_from_the_bottom(tmp_path)
         r'text-anchor="end" transform="translate\(-?[\d.]+,([\d.]+)\)"[^>]*>0</text>', research
     )
     assert abs(float(zero_at[1]) - 3 - height) < 1  # labels sit 3 px below their tick
+
+
+def cell_fills(svg: str) -> Counter:
+    """The fill of every cell (rect mark) of a heatmap's SVG."""
+    return Counter(re.findall(r'aria-roledescription="rect mark"[^>]*fill="([^"]*)"', svg))
+
+
+def test_charts_of_an_empty_listing_draw_zero_as_zero_and_no_empty_legend(tmp_path):
+    lone = element(1, "2023-06-01T00:00:00.000Z", ["pytorch"], ["pytorch_model.bin"])
+    lone_charts = report.write_report(
+        crawl_into(tmp_path / "lone.duckdb", [[lone]]), tmp_path / "lone", formats=["svg"]
+    )
+    empty_charts = report.write_report(
+        crawl_into(tmp_path / "empty.duckdb", [[]]), tmp_path / "empty", formats=["svg"]
+    )
+    # Every cell of the empty heatmap has the colour of the lone model's 24 empty cells.
+    lone_fills = cell_fills((lone_charts / "charts" / "method_comparison.svg").read_text())
+    zero_fill = next(fill for fill, cells in lone_fills.items() if cells == 24)
+    empty = (empty_charts / "charts" / "method_comparison.svg").read_text()
+    assert cell_fills(empty) == {zero_fill: 25}
+    # A legend with no class in it would be its title alone.
+    assert "Framework class" not in (empty_charts / "charts" / "yearly_additions.svg").read_text()
+    assert "Framework class" in (lone_charts / "charts" / "yearly_additions.svg").read_text()
