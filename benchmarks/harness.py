@@ -178,13 +178,18 @@ def served_hub(
         yield ServedHub(process, first[1])
     finally:
         if process.poll() is None:
-            process.stdin.write("quit\n")
-            process.stdin.close()
+            try:
+                process.stdin.write("quit\n")
+                process.stdin.flush()
+            except OSError:  # it stopped in between
+                pass
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        process.stdin.close()
+        process.stdout.close()
 
 
 # -- the measured programs -----------------------------------------------------------------------
