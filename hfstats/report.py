@@ -999,7 +999,7 @@ def method_comparison_figure(data: ReportData) -> Figure:
         x=alt.X("files_label:N", title="Class by files", sort=order, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("tags_label:N", title="Class by tags", sort=order),
     )
-    largest = max(frame["models"].max() if len(frame) else 0, 1)
+    largest = max(int(frame["models"].max()) if len(frame) else 0, 1)
     cells = base.mark_rect().encode(
         color=alt.Color(
             "models:Q",
