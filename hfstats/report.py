@@ -910,6 +910,7 @@ def snapshot_trend_figure(data: ReportData) -> Figure:
             "models": [r["models"] or 0 for r in rows],
         }
     )
+    classes = _class_order(r["framework_class"] for r in rows)
     order = [
         _snapshot_label(snapshot_id, finished_at)
         for snapshot_id, finished_at in sorted({(r["snapshot_id"], r["finished_at"]) for r in rows})
@@ -926,18 +927,13 @@ def snapshot_trend_figure(data: ReportData) -> Figure:
                 axis=alt.Axis(labelAngle=0, labelOverlap="greedy"),
             ),
             y=alt.Y("share:Q", title="Share of framework models", axis=alt.Axis(format="%")),
-            color=_class_color(r["framework_class"] for r in rows),
+            color=_class_color(classes),
             strokeDash=alt.StrokeDash(
                 "class_label:N",
                 title="Framework class",
                 scale=alt.Scale(
-                    domain=[
-                        class_label(c) for c in _class_order(r["framework_class"] for r in rows)
-                    ],
-                    range=[
-                        CLASS_DASHES.get(c, [1, 0])
-                        for c in _class_order(r["framework_class"] for r in rows)
-                    ],
+                    domain=[class_label(c) for c in classes],
+                    range=[CLASS_DASHES.get(c, [1, 0]) for c in classes],
                 ),
             ),
             tooltip=[
