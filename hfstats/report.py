@@ -300,23 +300,44 @@ def _count_axis(largest: float) -> alt.Axis:
     return alt.Axis(**_whole_number_ticks(largest))
 
 
-def _leading_framework_class(rows: list[dict], value: str) -> dict | None:
-    framework_rows = [r for r in rows if r["framework_class"] != "no_framework"]
-    if not framework_rows or not sum(r[value] or 0 for r in framework_rows):
-        return None
-    return max(framework_rows, key=lambda r: r[value] or 0)
+def _and_list(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _tied_at_top(values: dict[str, float]) -> list[str]:
+    """The keys sharing the largest value, in class order: a tie names every leader, since
+    picking one by its place in a list would tilt the headline."""
+    top = max(values.values())
+    return [key for key in _class_order(values) if values[key] == top]
+
+
+def _framework_leaders_title(totals: dict[str, float], share: float, of_what: str) -> str:
+    """'X models: S of WHAT', or 'X and Y models tie at S of WHAT each'."""
+    leaders = _tied_at_top(totals)
+    names = _and_list([class_label(c) for c in leaders])
+    if len(leaders) == 1:
+        return f"{names} models: {percent(share)} of {of_what}"
+    return f"{names} models tie at {percent(share)} of {of_what} each"
+
+
+def _framework_totals(rows: Sequence[dict], value: str) -> dict[str, float]:
+    """Each framework class's total of ``value``, or nothing when it is zero throughout."""
+    totals: dict[str, float] = defaultdict(int)
+    for row in rows:
+        if row["framework_class"] != "no_framework":
+            totals[row["framework_class"]] += row[value] or 0
+    return dict(totals) if any(totals.values()) else {}
 
 
 # -- the figures -------------------------------------------------------------------------------
 
 
 def exclusivity_title(rows: Sequence[dict]) -> str:
-    leader = _leading_framework_class(list(rows), "models")
-    if leader is None:
+    totals = _framework_totals(rows, "models")
+    if not totals:
         return "No model has a PyTorch, TensorFlow or JAX framework"
-    return (
-        f"{class_label(leader['framework_class'])} models: "
-        f"{percent(leader['share_of_framework_models'])} of framework models"
+    return _framework_leaders_title(
+        totals, max(totals.values()) / sum(totals.values()), "framework models"
     )
 
 
@@ -383,26 +404,33 @@ def yearly_additions_title(rows: Sequence[dict]) -> str:
     for row in rows:
         if row["year"] is not None and row["framework_class"] != "no_framework":
             by_year[row["year"]][row["framework_class"]] += row["models"] or 0
-    years = [counts for counts in by_year.values() if any(counts.values())]
-    if not years:
+    leaders_by_year = {
+        year: _tied_at_top(counts) for year, counts in by_year.items() if any(counts.values())
+    }
+    if not leaders_by_year:
         return "No framework model has a known creation year"
     led: dict[str, int] = defaultdict(int)
-    tied: dict[str, int] = defaultdict(int)
-    for counts in years:
-        top = max(counts.values())
-        leaders = [c for c, count in counts.items() if count == top]
-        for framework_class in leaders:
+    for year_leaders in leaders_by_year.values():
+        for framework_class in year_leaders:
             led[framework_class] += 1
-            tied[framework_class] += len(leaders) > 1
-    order = _class_order(led)
-    leader = max(led, key=lambda c: (led[c], -order.index(c)))
-    if len(years) == 1:  # not "in 1 of 1 years"
-        (year,) = [y for y, counts in by_year.items() if any(counts.values())]
-        when = f"{year}{' (tied)' if tied[leader] else ''}"
-    else:
-        ties = f" ({tied[leader]} of them tied)" if tied[leader] else ""
-        when = f"{led[leader]} of {len(years)} years{ties}"
-    return f"{class_label(leader)} models led the framework models added in {when}"
+    leaders = _tied_at_top(led)
+    names = _and_list([class_label(c) for c in leaders])
+    if len(leaders_by_year) == 1:  # not "in 1 of 1 years"
+        (year,) = leaders_by_year
+        if len(leaders) > 1:
+            return f"{names} models tied for the most framework models added in {year}"
+        return f"{names} models led the framework models added in {year}"
+    shared = sum(
+        1
+        for year_leaders in leaders_by_year.values()
+        if len(year_leaders) > 1 and set(year_leaders) & set(leaders)
+    )
+    ties = f" ({shared} of them tied)" if shared else ""
+    each = " each" if len(leaders) > 1 else ""
+    return (
+        f"{names} models{each} led the framework models added in "
+        f"{led[leaders[0]]} of {len(leaders_by_year)} years{ties}"
+    )
 
 
 def _sentences(*parts: str) -> str:
@@ -541,12 +569,11 @@ def yearly_additions_figure(data: ReportData) -> Figure:
 
 
 def framework_by_downloads_title(rows: Sequence[dict]) -> str:
-    leader = _leading_framework_class(list(rows), "downloads")
-    if leader is None:
+    totals = _framework_totals(rows, "downloads")
+    if not totals:
         return "No downloads of framework models"
-    return (
-        f"{class_label(leader['framework_class'])} models: "
-        f"{percent(leader['share_of_framework_downloads'])} of framework-model downloads"
+    return _framework_leaders_title(
+        totals, max(totals.values()) / sum(totals.values()), "framework-model downloads"
     )
 
 
@@ -735,13 +762,14 @@ def deployment_formats_title(rows: Sequence[dict]) -> str:
     if not years:
         return "No model with a known creation year ships a deployment format"
     latest = max(years)
-    # Ties go to the alphabetically first format.
-    leader = min(
-        (r for r in rows if r["year"] == latest), key=lambda r: (-(r["models"] or 0), r["format"])
-    )
+    counts = {r["format"]: r["models"] or 0 for r in rows if r["year"] == latest}
+    top = max(counts.values())
+    leaders = sorted(f for f, count in counts.items() if count == top)
+    names = _and_list([format_label(f) for f in leaders])
+    if len(leaders) == 1:
+        return f"{names}: the most shipped format among models created in {latest} ({top:,})"
     return (
-        f"{format_label(leader['format'])}: the most shipped format among models created in "
-        f"{latest} ({leader['models']:,})"
+        f"{names} tie as the most shipped formats among models created in {latest} ({top:,} each)"
     )
 
 
@@ -830,17 +858,11 @@ def deployment_formats_figure(data: ReportData) -> Figure:
 
 
 def research_models_title(rows: Sequence[dict]) -> str:
-    totals: dict[str, int] = defaultdict(int)
-    for row in rows:
-        totals[row["framework_class"]] += row["arxiv_models"] or 0
-    framework_totals = {c: n for c, n in totals.items() if c != "no_framework"}
-    all_framework = sum(framework_totals.values())
-    if not all_framework:
+    totals = _framework_totals(rows, "arxiv_models")
+    if not totals:
         return "No framework model cites an arXiv paper"
-    leader = max(framework_totals, key=lambda c: framework_totals[c])
-    return (
-        f"{class_label(leader)} models: {percent(framework_totals[leader] / all_framework)} "
-        "of arXiv-citing framework models"
+    return _framework_leaders_title(
+        totals, max(totals.values()) / sum(totals.values()), "arXiv-citing framework models"
     )
 
 
@@ -890,11 +912,14 @@ def snapshot_trend_title(rows: Sequence[dict]) -> str:
     ]
     if not candidates:
         return f"No framework models in snapshot {last}"
-    leader = max(candidates, key=lambda r: r["share_of_framework_models"] or 0)["framework_class"]
+    leader, *tied = _tied_at_top(
+        {r["framework_class"]: r["share_of_framework_models"] for r in candidates}
+    )
+    with_others = f" (tied with {_and_list([class_label(c) for c in tied])})" if tied else ""
     return (
         f"{class_label(leader)} share of framework models: "
         f"{percent(share.get((first, leader)))} → {percent(share.get((last, leader)))} "
-        f"over {len(snapshots)} snapshots"
+        f"over {len(snapshots)} snapshots{with_others}"
     )
 
 
@@ -1111,7 +1136,15 @@ def _pivot(
 
 
 def _percent_cell(share: float | None) -> str:
-    return "" if share is None else f"{share:.1%}"
+    """One decimal, as tables compare closely; like ``percent``, never 0.0% for a share that is
+    not zero, nor 100.0% for one that is not all."""
+    if share is None:
+        return ""
+    if 0 < share < 0.0005:
+        return "<0.1%"
+    if 0.9995 <= share < 1:
+        return ">99.9%"
+    return f"{share:.1%}"
 
 
 def _figure(

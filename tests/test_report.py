@@ -811,19 +811,99 @@ def test_yearly_title_counts_the_years_each_framework_class_led():
     assert report.yearly_additions_title(rows[:3]) == (
         "TensorFlow-only models led the framework models added in 2022"
     )
+    # A tie names every class that leads, never one picked by its place in the rows.
     assert report.yearly_additions_title(rows[5:7]) == (
-        "PyTorch-only models led the framework models added in 2024 (tied)"
+        "PyTorch-only and JAX-only models tied for the most framework models added in 2024"
+    )
+    each_one_year = [
+        {"year": 2022, "framework_class": "tensorflow_only", "models": 3},
+        {"year": 2023, "framework_class": "pytorch_only", "models": 4},
+        {"year": 2024, "framework_class": "jax_only", "models": 1},
+        {"year": 2024, "framework_class": "tensorflow_only", "models": 1},
+    ]
+    assert report.yearly_additions_title(each_one_year) == (
+        "TensorFlow-only models led the framework models added in 2 of 3 years (1 of them tied)"
+    )
+    assert report.yearly_additions_title(each_one_year[:2]) == (
+        "PyTorch-only and TensorFlow-only models each led the framework models added in 1 of 2 "
+        "years"
     )
 
 
-def test_formats_tied_in_the_latest_year_are_named_alphabetically():
+def test_formats_tied_in_the_latest_year_are_all_named():
     rows = [
         {"year": 2025, "format": "onnx", "models": 2},
         {"year": 2025, "format": "gguf", "models": 2},
+        {"year": 2025, "format": "tflite", "models": 1},
         {"year": 2024, "format": "onnx", "models": 9},  # an earlier year does not count
     ]
-    assert report.deployment_formats_title(rows).startswith("GGUF: ")
-    assert "created in 2025 (2)" in report.deployment_formats_title(rows)
+    assert report.deployment_formats_title(rows) == (
+        "GGUF and ONNX tie as the most shipped formats among models created in 2025 (2 each)"
+    )
+    assert report.deployment_formats_title(rows[1:]) == (
+        "GGUF: the most shipped format among models created in 2025 (2)"
+    )
+
+
+def test_framework_classes_tied_for_the_lead_are_all_named():
+    # Two PyTorch-only and two TensorFlow-only models, one of each citing arXiv: the class order
+    # must not hand the headline to PyTorch.
+    exclusivity = [
+        {"framework_class": "pytorch_only", "models": 2},
+        {"framework_class": "tensorflow_only", "models": 2},
+        {"framework_class": "jax_only", "models": 0},
+        {"framework_class": "no_framework", "models": 7},
+    ]
+    assert report.exclusivity_title(exclusivity) == (
+        "PyTorch-only and TensorFlow-only models tie at 50% of framework models each"
+    )
+    assert report.exclusivity_title(exclusivity[1:]) == (
+        "TensorFlow-only models: 100% of framework models"
+    )
+    downloads = [
+        {"framework_class": "pytorch_only", "downloads": 10},
+        {"framework_class": "tensorflow_only", "downloads": 10},
+        {"framework_class": "jax_only", "downloads": 10},
+        {"framework_class": "no_framework", "downloads": 99},
+    ]
+    assert report.framework_by_downloads_title(downloads) == (
+        "PyTorch-only, TensorFlow-only and JAX-only models tie at 33% of framework-model "
+        "downloads each"
+    )
+    research = [
+        {"year": 2023, "framework_class": "tensorflow_only", "arxiv_models": 1},
+        {"year": 2024, "framework_class": "pytorch_only", "arxiv_models": 1},
+        {"year": 2024, "framework_class": "no_framework", "arxiv_models": 5},
+    ]
+    assert report.research_models_title(research) == (
+        "PyTorch-only and TensorFlow-only models tie at 50% of arXiv-citing framework models each"
+    )
+
+
+def test_the_trend_title_names_the_classes_tied_with_the_one_it_follows():
+    rows = [
+        {"snapshot_id": 1, "framework_class": "pytorch_only", "share_of_framework_models": 0.4},
+        {"snapshot_id": 1, "framework_class": "tensorflow_only", "share_of_framework_models": 0.6},
+        {"snapshot_id": 2, "framework_class": "pytorch_only", "share_of_framework_models": 0.5},
+        {"snapshot_id": 2, "framework_class": "tensorflow_only", "share_of_framework_models": 0.5},
+        {"snapshot_id": 2, "framework_class": "no_framework", "share_of_framework_models": None},
+    ]
+    assert report.snapshot_trend_title(rows) == (
+        "PyTorch-only share of framework models: 40% → 50% over 2 snapshots "
+        "(tied with TensorFlow-only)"
+    )
+    assert report.snapshot_trend_title([rows[0], rows[1], rows[3]]) == (
+        "TensorFlow-only share of framework models: 60% → 50% over 2 snapshots"
+    )
+
+
+def test_table_shares_are_never_zero_or_all_when_they_are_not():
+    assert report._percent_cell(1931 / 5_000_000) == "<0.1%"
+    assert report._percent_cell(0.0) == "0.0%"
+    assert report._percent_cell(0.00051) == "0.1%"
+    assert report._percent_cell(0.99951) == ">99.9%"
+    assert report._percent_cell(1.0) == "100.0%"
+    assert report._percent_cell(None) == ""
 
 
 def test_library_caption_mentions_other_only_when_there_is_an_other_row():
