@@ -50,7 +50,7 @@ from .errors import (
 log = logging.getLogger("hfstats.store")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # How long a reader waits for a writer (a refresh's short writes around its merge, a prune) to
 # release the file.
 DEFAULT_LOCK_WAIT = 60.0
@@ -375,6 +375,10 @@ _METADATA_COLUMNS = (
     "id, model_id, author, sha, created_at, last_modified, private, disabled, gated, "
     "pipeline_tag, library_name, tags, files, raw"
 )
+# A new version begins when a column hfstats reads changes, not when the raw element's text
+# does: the same element with its keys in another order, or with a key the Hub has started to
+# send, would otherwise make every model "changed" and store all of them again.
+_CONTENT_HASH = f"hash({_METADATA_COLUMNS.removesuffix(', raw')})"
 _COUNTER_COLUMNS = "downloads, likes, trending_score, downloads_all_time"
 
 
@@ -743,6 +747,8 @@ _MIGRATIONS: list[list[str]] = [
         "ALTER TABLE model_versions ADD COLUMN file_frameworks VARCHAR[]",
         "ALTER TABLE model_versions ADD COLUMN formats VARCHAR[]",
     ],
+    # 3: versions are compared on the columns hfstats reads, not on the raw element's text.
+    [f"UPDATE model_versions SET content_hash = {_CONTENT_HASH}"],
 ]
 
 
@@ -1187,7 +1193,7 @@ def _merge(
     connection.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming AS
-        SELECT *, hash(raw) AS content_hash
+        SELECT *, {_CONTENT_HASH} AS content_hash
         FROM (
             SELECT {_TYPED_COLUMNS}, filename AS page_file
             FROM (SELECT j, filename, {_EXTRACT_KEYS} AS f FROM {source} WHERE json_type(j) = 'OBJECT')

@@ -143,6 +143,33 @@ def test_history_grows_with_change_not_with_the_hub(tmp_path):
     assert after[1] - before[1] == len(counters_moved)
 
 
+def test_keys_in_another_order_or_a_new_key_change_no_model(tmp_path):
+    # JSON objects are unordered, and the Hub adds keys over time (shared/hub-api): neither is a
+    # change of the model, and neither may store every model again.
+    db = tmp_path / "k.duckdb"
+    with FakeHub(synthetic_models(300, seed=5)) as hub:
+        run_refresh(db, hub)
+        first_raw = {
+            m["_id"]: {k: v for k, v in m.items() if k not in store.COUNTER_KEYS}
+            for m in hub.models()
+        }
+        models = sorted(hub.models(), key=lambda m: m["_id"])
+        for m in models:
+            hub.upsert(dict(reversed(list(m.items()))) | {"usedStorage": 12345})
+        same = run_refresh(db, hub)
+        hub.upsert(models[0] | {"tags": [*models[0]["tags"], "new-tag"]})  # a change all the same
+        one_changed = run_refresh(db, hub)
+        with store.read(db) as connection:
+            versions = connection.execute("SELECT count(*) FROM model_versions").fetchall()[0][0]
+            raw = dict(connection.execute("SELECT object_id, raw FROM models").fetchall())
+    assert (same.merge.added, same.merge.changed) == (0, 0)
+    assert (one_changed.merge.added, one_changed.merge.changed) == (0, 1)
+    assert versions == 300 + 1
+    # The raw element is the one its version first read; the changed model's is the new one.
+    assert json.loads(raw[models[1]["_id"]]) == first_raw[models[1]["_id"]]
+    assert "new-tag" in json.loads(raw[models[0]["_id"]])["tags"]
+
+
 def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
     db = tmp_path / "p.duckdb"
     with FakeHub(synthetic_models(120, seed=5)) as hub:

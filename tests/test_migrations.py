@@ -1,8 +1,10 @@
 """Schema migrations (issue 9): every earlier released schema upgrades in place, losing nothing.
 
-Schema 1 is schema 2 without the stored classification (``model_versions.file_frameworks``
-and ``formats``) and without ``hfstats_meta.rules_version``: the test makes a schema-1
-database by taking those away from a real crawl's, then lets hfstats upgrade it.
+Schema 2 is schema 3 with each version's ``content_hash`` taken over its raw element's text
+rather than over the columns hfstats reads. Schema 1 is schema 2 without the stored
+classification (``model_versions.file_frameworks`` and ``formats``) and without
+``hfstats_meta.rules_version``. The tests make such databases by taking these away from a real
+crawl's, then let hfstats upgrade them.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ def hfstats(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def downgrade_to_schema_2(db_path: Path) -> None:
+    with duckdb.connect(str(db_path)) as connection:
+        connection.execute("UPDATE model_versions SET content_hash = hash(raw)")
+        connection.execute("UPDATE hfstats_meta SET value = '2' WHERE key = 'schema_version'")
+
+
 def downgrade_to_schema_1(db_path: Path) -> None:
+    downgrade_to_schema_2(db_path)
     with duckdb.connect(str(db_path)) as connection:
         connection.execute("DROP VIEW models")
         connection.execute("DROP MACRO TABLE models_at")
@@ -79,7 +88,7 @@ def test_upgrade_command_upgrades_schema_1_and_every_answer_stays_the_same(schem
     db_path, answers = schema_1_database
     result = hfstats("upgrade", "--db", str(db_path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"upgraded {db_path} from schema version 1 to 2\n"
+    assert result.stdout == f"upgraded {db_path} from schema version 1 to 3\n"
     for (name, method), expected in answers.items():
         result = hfstats(
             "query", name, "--db", str(db_path), "--method", method, "--format", "json"
@@ -87,7 +96,7 @@ def test_upgrade_command_upgrades_schema_1_and_every_answer_stays_the_same(schem
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == expected
     again = hfstats("upgrade", "--db", str(db_path))
-    assert again.stdout == f"{db_path} already has schema version 2\n"
+    assert again.stdout == f"{db_path} already has schema version 3\n"
 
 
 def test_a_writer_upgrades_schema_1_and_every_answer_stays_the_same(schema_1_database):
@@ -102,7 +111,7 @@ def test_a_writer_upgrades_schema_1_and_every_answer_stays_the_same(schema_1_dat
             "OR formats IS DISTINCT FROM deployment_formats(tags, files, library_name)"
         ).fetchall()[0][0]
         versions = connection.execute("SELECT count(*) FROM model_versions").fetchall()[0][0]
-    assert version == str(store.SCHEMA_VERSION) == "2"
+    assert version == str(store.SCHEMA_VERSION) == "3"
     assert unfilled == 0 and versions == len(MODELS)
     for (name, method), expected in answers.items():
         result = hfstats(
@@ -124,6 +133,24 @@ def test_a_refresh_upgrades_schema_1_and_carries_on(schema_1_database):
         models = connection.execute("SELECT count(*) FROM models").fetchall()[0][0]
     assert rows == [(1, True, len(MODELS), 0, 0), (2, True, 0, 0, 0)]
     assert models == len(MODELS)
+
+
+def test_a_refresh_after_upgrading_schema_2_finds_no_model_changed(tmp_path):
+    # Schema 2 hashed each version's raw text; were the stored hashes not taken again over the
+    # columns, every model would look changed and be stored a second time.
+    db_path = tmp_path / "v2.duckdb"
+    with FakeHub(MODELS) as hub:
+        crawl.refresh(db_path, client=HubClient(hub.url, None, backoff_base=0.01), page_size=100)
+        downgrade_to_schema_2(db_path)
+        result = hfstats("refresh", "--db", str(db_path), "--endpoint", hub.url, "--full", "-q")
+    assert result.returncode == 0, result.stderr
+    with store.read(db_path) as connection:
+        rows = connection.execute(
+            "SELECT snapshot_id, added, changed, deleted FROM snapshots ORDER BY 1"
+        ).fetchall()
+        versions = connection.execute("SELECT count(*) FROM model_versions").fetchall()[0][0]
+    assert rows == [(1, len(MODELS), 0, 0), (2, 0, 0, 0)]
+    assert versions == len(MODELS)
 
 
 def test_an_upgrade_that_fails_halfway_changes_nothing(schema_1_database, monkeypatch):
