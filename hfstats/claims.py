@@ -1271,7 +1271,8 @@ def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
 def _instant_text(moment: datetime | None) -> str:
     if moment is None:
         return "unknown"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: %Y leaves years before 1000 unpadded.
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 # -- presenting --------------------------------------------------------------------------------

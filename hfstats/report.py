@@ -1080,8 +1080,8 @@ def as_of_text(moment: datetime) -> str:
     """A cut-off as a reader writes it: a day when it is the end of that day (UTC)."""
     moment = moment.astimezone(UTC)
     if moment.time() == time.max:
-        return moment.strftime("%Y-%m-%d")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.date().isoformat()  # strftime's %Y leaves years before 1000 unpadded
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def _snapshot_label(snapshot_id: int, finished_at: datetime | None) -> str:

@@ -1147,3 +1147,10 @@ def test_charts_of_an_empty_listing_draw_zero_as_zero_and_no_empty_legend(tmp_pa
     # A legend with no class in it would be its title alone.
     assert "Framework class" not in (empty_charts / "charts" / "yearly_additions.svg").read_text()
     assert "Framework class" in (lone_charts / "charts" / "yearly_additions.svg").read_text()
+
+
+def test_cut_offs_are_written_with_four_digit_years():
+    # strftime's %Y writes the year 1 as "1": "models created by 1-01-01".
+    assert report.as_of_text(datetime(1, 1, 1, 23, 59, 59, 999999, tzinfo=UTC)) == "0001-01-01"
+    assert report.as_of_text(datetime(999, 3, 2, 1, 2, 3, 4, tzinfo=UTC)) == "0999-03-02T01:02:03Z"
+    assert report.as_of_text(datetime(2022, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == "2022-12-31"
