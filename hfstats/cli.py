@@ -8,6 +8,7 @@ database, or another report or export writes the same folder: try again later), 
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import math
 import os
@@ -64,9 +65,34 @@ class FilePath(click.Path):
             self.fail(f"an empty path names no file{where}", param, ctx)
         _check_utf8(value, param, ctx)
         try:
-            return super().convert(value, param, ctx)
+            path = super().convert(value, param, ctx)
         except click.BadParameter as exc:
             self.fail(f"{exc.message}{where}", param, ctx)
+        if param is not None and param.name == "db_path" and ctx is not None:
+            _require_log_apart(ctx, path, param)
+        return path
+
+
+def _require_log_apart(ctx: click.Context, db_path: Path, param: click.Parameter) -> None:
+    """Refuse a --log-file that is the database or a file hfstats keeps beside it: its lines
+    would be appended into the database (or make a new one a text file)."""
+    from . import store
+
+    log_file = (ctx.find_root().obj or {}).get("log_file")
+    if log_file is None:
+        return
+    log_path = log_file.resolve()
+    if any(p == log_path or p in log_path.parents for p in store.beside_database(db_path)):
+        # Closed first: the error itself would be logged into that file.
+        _setup_logging(False, None, bool(ctx.find_root().obj.get("debug")))
+        if ctx.find_root().obj.get("log_file_made"):  # opened, so made, but nothing written
+            log_path.unlink(missing_ok=True)
+        raise click.BadParameter(
+            f"--log-file {log_file} is the database or a file hfstats keeps beside it; "
+            "log to another file",
+            ctx=ctx,
+            param=param,
+        )
 
 
 class Seconds(click.FloatRange):
@@ -323,6 +349,7 @@ def cli(ctx: click.Context, debug: bool, log_file: Path | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     ctx.obj["log_file"] = log_file
+    ctx.obj["log_file_made"] = log_file is not None and not log_file.exists()
     # Every command logs (and --log-file records its failures); the commands with --quiet narrow it.
     _setup_logging(False, log_file, debug)
 
@@ -629,8 +656,23 @@ def query(
     echo_data(render(result.rows, result.columns, fmt))
 
 
-# SQL may begin with a comment, which click would take for an option ("-- the query ...").
-@cli.command("sql", context_settings={"ignore_unknown_options": True})
+class _SqlCommand(click.Command):
+    """SQL may begin with a comment ("-- the query ..."), which click would take for an option,
+    so unknown options are let through as SQL; a single word that looks like a long option
+    (--fromat) is a mistyped one all the same."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {name for param in self.params for name in param.opts + param.secondary_opts}
+        for arg in args:
+            if arg == "--":  # the rest are arguments
+                break
+            name = arg.split("=", 1)[0]
+            if name.startswith("--") and not any(c.isspace() for c in arg) and name not in known:
+                raise click.NoSuchOption(name, possibilities=sorted(known), ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+@cli.command("sql", cls=_SqlCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("sql_text", metavar="SQL")
 @db_option
 @snapshot_option("Snapshot that `models` is")
@@ -895,6 +937,11 @@ def main() -> None:
     for stop in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(stop) is signal.SIG_DFL:
             signal.signal(stop, _on_stop)
+    # A terminal whose encoding cannot show a name (a Chinese tag on a Latin-1 terminal) gets it
+    # escaped, not an 'unexpected error' halfway through the rows.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         cli(standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -173,6 +174,10 @@ class RefreshResult:
     rate_limit_wait_seconds: float = 0.0
 
 
+# The files a crawl writes into <db>.crawl/pages/: numbered pages, and one being written.
+_PAGE_FILE = re.compile(r"\d{7}\.json(\.tmp)?")
+
+
 class Staging:
     """The folder beside the database where a crawl keeps its pages and cursor."""
 
@@ -247,6 +252,25 @@ class Staging:
         self.state_file.unlink(missing_ok=True)
         if self.root.exists():
             shutil.rmtree(self.root)
+
+    def require_own(self) -> None:
+        """Refuse, before a crawl starts over, a folder at this name that holds anything a crawl
+        does not write (a report written there, say): a UsageError, the folder left as it is."""
+        advice = "move it away, or pass another --db path"
+        if not self.root.exists():
+            return
+        if not self.root.is_dir():
+            raise UsageError(f"{self.root} is not a folder a crawl wrote; {advice}")
+        own = {self.pages_dir.name, self.state_file.name, self.state_file.name + ".tmp"}
+        strays = [p for p in self.root.iterdir() if p.name not in own]
+        if self.pages_dir.is_dir():
+            strays += [p for p in self.pages_dir.iterdir() if not _PAGE_FILE.fullmatch(p.name)]
+        elif self.pages_dir.exists():
+            strays.append(self.pages_dir)
+        if strays:
+            raise UsageError(
+                f"{self.root} holds {strays[0].name!r}, which a crawl does not write; {advice}"
+            )
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -576,6 +600,8 @@ def _start_or_resume(
 ) -> tuple[CrawlState, bool, list[str]]:
     notes: list[str] = []
     saved = staging.load()
+    if saved is None:
+        staging.require_own()  # it is about to be emptied for a new crawl
     with store.write(db_path) as connection:
         if saved is not None:
             done = store.snapshot_is_complete(connection, saved.snapshot_id)

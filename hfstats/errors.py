@@ -36,6 +36,13 @@ class DatabaseError(HfstatsError):
     """The database file is missing, damaged, or from an unknown version."""
 
 
+class DatabaseAccessError(DatabaseError):
+    """The database file may not be opened (its or its folder's permissions): a path to fix,
+    bad input as a read-only folder is."""
+
+    exit_code = EXIT_USAGE
+
+
 class HubError(HfstatsError):
     """The Hub answered in a way hfstats cannot use (after any retries)."""
 

@@ -39,6 +39,7 @@ import duckdb
 from . import frameworks, locks
 from .errors import (
     BusyError,
+    DatabaseAccessError,
     DatabaseError,
     HfstatsError,
     UsageError,
@@ -451,7 +452,7 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
                     "open; try again later"
                 ) from None
             if "permission denied" in message.lower():
-                raise DatabaseError(
+                raise DatabaseAccessError(
                     f"cannot open {path}: permission denied; check the file's and its "
                     "folder's permissions (it was left untouched)"
                 ) from None
@@ -643,12 +644,43 @@ def _remove_copy(copy: Path) -> None:
     shutil.rmtree(copy.with_name(copy.name + ".tmp"), ignore_errors=True)
 
 
+# What hfstats keeps beside a database (named after the file a symlink leads to): DuckDB's
+# write-ahead log, the lock, the crawl's pages, the merge's copy, its log and its spill folder.
+BESIDE_DATABASE = (".wal", ".lock", ".crawl", ".merging", ".merging.wal", ".merging.tmp")
+
+
+def beside_database(path: str | Path) -> list[Path]:
+    """The database file and every file or folder hfstats keeps beside it."""
+    real = Path(path).resolve()
+    return [real, *(real.with_name(real.name + suffix) for suffix in BESIDE_DATABASE)]
+
+
+def _require_names_beside(path: Path) -> None:
+    """Refuse a database name that fits its folder but the merge's copy's does not: that would
+    be found only at the merge, after the whole crawl, on every run."""
+    real = path.resolve()
+    try:
+        limit = os.pathconf(real.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):  # a filesystem that does not say
+        return
+    name = len(os.fsencode(real.name))
+    suffix = max(BESIDE_DATABASE, key=len)
+    if name + len(suffix) > limit:
+        # Without the name itself: hundreds of bytes of it would push the advice off the line.
+        raise UsageError(
+            f"the database name is too long for the files hfstats keeps beside it ({name} "
+            f"bytes, and '{suffix}' added to it passes the folder's limit of {limit}): pass a "
+            "shorter --db path"
+        )
+
+
 def check_writable(path: str | Path) -> None:
     """Refuse, as ``write`` would, an existing file hfstats must not write to; called before a
     lock file is made beside it. A database in use is left for the lock to judge."""
     path = Path(path)
     require_utf8_path(path, "rename it or pass another --db path")
     require_folder(path.resolve().parent)
+    _require_names_beside(path)
     if not path.exists():
         return
     try:

@@ -1179,7 +1179,7 @@ def test_a_database_without_permission_is_not_called_damaged(
     # As root (CI) permissions are not enforced: DuckDB's answer to a file it may not open is
     # given instead.
     from hfstats import store
-    from hfstats.errors import DatabaseError
+    from hfstats.errors import EXIT_USAGE, DatabaseError
 
     db = tmp_path / "hub.duckdb"
     db.write_bytes(hfstats_db)
@@ -1192,6 +1192,12 @@ def test_a_database_without_permission_is_not_called_damaged(
         with store.read(db):
             pass
     assert "backup" not in str(error.value)
+    # A path to fix, bad input as a read-only folder is (exit 2), for readers and writers alike.
+    assert error.value.exit_code == EXIT_USAGE
+    with pytest.raises(DatabaseError, match="permission denied") as error:
+        with store.write(db):
+            pass
+    assert error.value.exit_code == EXIT_USAGE
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
@@ -1461,3 +1467,109 @@ def test_a_database_lock_taken_on_a_removed_lock_file_is_taken_again(
         with pytest.raises(BusyError):
             with locks.DatabaseLock(db, "snapshots prune"):
                 pass
+
+
+@pytest.mark.parametrize("beside", ["", ".wal", ".crawl/log.txt"])
+def test_a_log_file_on_the_database_is_refused_before_anything_is_written(
+    tmp_path: Path, hfstats_db: bytes, beside: str
+) -> None:
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(hfstats_db)
+    (tmp_path / "hub.duckdb.crawl").mkdir()
+    log = tmp_path / f"hub.duckdb{beside}"
+    with FakeHub(MODELS) as hub:
+        result = hfstats(
+            tmp_path, "--log-file", str(log), "refresh", "--db", str(db), "--endpoint", hub.url
+        )
+        assert hub.stats.requests == 0
+    assert_one_line_error(result, 2)
+    assert "--log-file" in result.stderr and "is the database" in result.stderr
+    assert db.read_bytes() == hfstats_db
+    assert not (tmp_path / "hub.duckdb.wal").exists()
+    assert not (tmp_path / "hub.duckdb.crawl" / "log.txt").exists()
+    # A database not made yet: the log would have made it a text file.
+    new = tmp_path / "new.duckdb"
+    assert_one_line_error(
+        hfstats(tmp_path, "--log-file", str(new), "snapshots", "--db", str(new)), 2
+    )
+    assert not new.exists()
+
+
+def test_a_folder_at_the_crawls_place_holding_other_files_is_left_alone(
+    tmp_path: Path, hfstats_db: bytes
+) -> None:
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(hfstats_db)
+    folder = tmp_path / "hub.duckdb.crawl"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+    with FakeHub(MODELS) as hub:
+        result = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", hub.url)
+        assert hub.stats.requests == 0
+    assert_one_line_error(result, 2)
+    assert "notes.txt" in result.stderr
+    assert (folder / "notes.txt").read_text() == "precious"
+    with store.read(db) as connection:  # no snapshot begun
+        assert connection.execute("SELECT count(*) FROM snapshots").fetchall() == [(1,)]
+    # What a crawl killed while removing its folder leaves (pages, no state) is its own.
+    (folder / "notes.txt").unlink()
+    (folder / "pages").mkdir()
+    (folder / "pages" / "0000001.json").write_text("[]")
+    (folder / "pages" / "0000002.json.tmp").write_text("[")
+    with FakeHub(MODELS) as hub:
+        result = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", hub.url, "-q")
+    assert result.returncode == 0, result.stderr
+    assert not folder.exists()
+
+
+def test_a_database_name_too_long_for_the_merges_copy_is_refused_before_the_crawl(
+    tmp_path: Path,
+) -> None:
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    db = tmp_path / ("d" * (limit - len(".duckdb") - 4) + ".duckdb")  # fits; .merging.wal not
+    with FakeHub(MODELS) as hub:
+        result = hfstats(tmp_path, "refresh", "--db", str(db), "--endpoint", hub.url)
+        assert hub.stats.requests == 0
+    assert_one_line_error(result, 2)
+    assert "too long" in result.stderr and "shorter --db" in result.stderr
+    assert not db.exists()
+
+
+def test_names_the_terminal_cannot_show_are_escaped_not_an_error(
+    tmp_path: Path, hfstats_db: bytes
+) -> None:
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(hfstats_db)
+    for fmt in ("table", "csv", "json"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hfstats.cli",
+                "sql",
+                "SELECT '✓é' AS x",
+                "--db",
+                str(db),
+                "--format",
+                fmt,
+            ],
+            env={**os.environ, "PYTHONIOENCODING": "latin-1"},
+            capture_output=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert b"\\u2713\xe9" in result.stdout  # escaped; what Latin-1 has, in Latin-1
+
+
+def test_a_mistyped_option_of_sql_is_named_not_taken_for_sql(
+    tmp_path: Path, hfstats_db: bytes
+) -> None:
+    db = tmp_path / "hub.duckdb"
+    db.write_bytes(hfstats_db)
+    result = hfstats(tmp_path, "sql", "--fromat", "json", "SELECT 1", "--db", str(db))
+    assert_one_line_error(result, 2)
+    assert "No such option '--fromat'. Did you mean '--format'?" in result.stderr
+    # SQL that begins with a comment is still SQL.
+    result = hfstats(tmp_path, "sql", "-- one\nSELECT 1 AS n", "--db", str(db), "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "n\n1\n"
