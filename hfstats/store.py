@@ -196,8 +196,8 @@ def _memory() -> float:
     return min(known, default=float("inf"))
 
 
-# Keys of a listing element that change without a commit: kept in model_counters, and removed
-# from the stored raw element so that they do not create a new metadata version every day.
+# Keys of a listing element that change without a commit: kept in model_counters, day by day,
+# and removed from the stored raw element, which holds what its version first read.
 COUNTER_KEYS = ("downloads", "likes", "trendingScore", "downloadsAllTime")
 
 _SCHEMA = [
@@ -378,8 +378,13 @@ _METADATA_COLUMNS = (
 )
 # A new version begins when a column hfstats reads changes, not when the raw element's text
 # does: the same element with its keys in another order, or with a key the Hub has started to
-# send, would otherwise make every model "changed" and store all of them again.
-_CONTENT_HASH = f"hash({_METADATA_COLUMNS.removesuffix(', raw')})"
+# send, would otherwise make every model "changed" and store all of them again. DuckDB hashes a
+# list's items into the row's hash with no mark where it ends (['a'], ['b'] hashes as
+# ['a', 'b'], []; NULL as []): the lengths keep tags and files apart.
+_CONTENT_HASH = (
+    "hash(id, model_id, author, sha, created_at, last_modified, private, disabled, gated, "
+    "pipeline_tag, library_name, len(tags), tags, len(files), files)"
+)
 _COUNTER_COLUMNS = "downloads, likes, trending_score, downloads_all_time"
 
 

@@ -170,6 +170,22 @@ def test_keys_in_another_order_or_a_new_key_change_no_model(tmp_path):
     assert "new-tag" in json.loads(raw[models[0]["_id"]])["tags"]
 
 
+def test_a_name_moving_from_the_files_to_the_tags_is_a_change(tmp_path):
+    # Same sha and lastModified (a Hub that retags without a commit): only the two lists differ,
+    # and DuckDB hashes list items into a row's hash with no mark where each list ends.
+    db = tmp_path / "m.duckdb"
+    model = synthetic_model(0, seed=9)
+    with FakeHub([model | {"tags": ["pytorch"], "siblings": [{"rfilename": "b.bin"}]}]) as hub:
+        run_refresh(db, hub)
+        hub.upsert(model | {"tags": ["pytorch", "b.bin"], "siblings": []})
+        moved = run_refresh(db, hub)
+        hub.upsert(model | {"tags": ["pytorch", "b.bin"]} | {"siblings": None})
+        emptied = run_refresh(db, hub)  # no siblings at all, where there was an empty list
+    assert moved.merge.changed == 1
+    assert emptied.merge.changed == 1
+    assert stored_state(db, moved.snapshot_id)[model["_id"]][1:3] == (("pytorch", "b.bin"), ())
+
+
 def test_prune_keeps_the_exact_history_of_kept_snapshots(tmp_path):
     db = tmp_path / "p.duckdb"
     with FakeHub(synthetic_models(120, seed=5)) as hub:
