@@ -7,6 +7,7 @@ database, or another report or export writes the same folder: try again later), 
 
 from __future__ import annotations
 
+import codecs
 import errno
 import io
 import logging
@@ -662,12 +663,17 @@ class _SqlCommand(click.Command):
     (--fromat) is a mistyped one all the same."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        known = {name for param in self.params for name in param.opts + param.secondary_opts}
-        for arg in args:
+        options = [p for p in self.get_params(ctx) if isinstance(p, click.Option)]  # with --help
+        known = {name for option in options for name in option.opts + option.secondary_opts}
+        takes_value = {name for o in options if not o.is_flag and not o.count for name in o.opts}
+        words = iter(args)
+        for arg in words:
             if arg == "--":  # the rest are arguments
                 break
             name = arg.split("=", 1)[0]
-            if name.startswith("--") and not any(c.isspace() for c in arg) and name not in known:
+            if arg in takes_value:
+                next(words, None)  # its value, whatever it looks like
+            elif name.startswith("--") and not any(c.isspace() for c in arg) and name not in known:
                 raise click.NoSuchOption(name, possibilities=sorted(known), ctx=ctx)
         return super().parse_args(ctx, args)
 
@@ -928,6 +934,25 @@ def _exit_interrupted() -> None:
     os._exit(code)
 
 
+_JSON_ESCAPE = "hfstats-json-escape"
+
+
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """Characters an encoding lacks as JSON's escapes (\\u2713; a surrogate pair beyond the BMP):
+    JSON output stays valid and exact, which Python's \\U0001f917 would not."""
+    if not isinstance(error, UnicodeEncodeError):  # registered for writing only
+        raise error
+    escaped = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), error.end
+
+
 def main() -> None:
     """Console-script entry point: click's errors become one line (usage errors exit 2)."""
     # Only where Ctrl-C would interrupt anyway: a job started in the background by a script
@@ -939,9 +964,10 @@ def main() -> None:
             signal.signal(stop, _on_stop)
     # A terminal whose encoding cannot show a name (a Chinese tag on a Latin-1 terminal) gets it
     # escaped, not an 'unexpected error' halfway through the rows.
+    codecs.register_error(_JSON_ESCAPE, _json_escape)
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors=_JSON_ESCAPE)
     try:
         cli(standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

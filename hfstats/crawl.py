@@ -175,7 +175,7 @@ class RefreshResult:
 
 
 # The files a crawl writes into <db>.crawl/pages/: numbered pages, and one being written.
-_PAGE_FILE = re.compile(r"\d{7}\.json(\.tmp)?")
+_PAGE_FILE = re.compile(r"\d{7,}\.json(\.tmp)?")
 
 
 class Staging:
@@ -373,6 +373,7 @@ def refresh(
         client.on_wait = on_wait
     waits_before = (client.stats.rate_limit_waits, client.stats.rate_limit_wait_seconds)
     store.check_writable(db_path)
+    store.require_names_beside(db_path)
     with locks.DatabaseLock(db_path):
         # The file itself, which the refresh creates if it is new (--db may be a symlink to it).
         new_database = db_path.resolve()

@@ -86,6 +86,7 @@ def run_demo(db_path: str | Path, out_dir: str | Path) -> DemoResult:
 
 
 def _check_replaceable(db_path: Path) -> None:
+    crawl.Staging(db_path).require_own()  # removed with the database
     if not db_path.exists():
         return
     try:

@@ -308,7 +308,9 @@ def _tied_at_top(values: dict[str, float]) -> list[str]:
     """The keys sharing the largest value, in class order: a tie names every leader, since
     picking one by its place in a list would tilt the headline."""
     top = max(values.values())
-    return [key for key in _class_order(values) if values[key] == top]
+    leaders = [key for key, value in values.items() if value == top]
+    order = _class_order(leaders)  # names a key it does not know by str(key)
+    return sorted(leaders, key=lambda key: order.index(key if key in order else str(key)))
 
 
 def _framework_leaders_title(totals: dict[str, float], share: float, of_what: str) -> str:

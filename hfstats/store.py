@@ -650,8 +650,9 @@ def _remove_copy(copy: Path) -> None:
 
 
 # What hfstats keeps beside a database (named after the file a symlink leads to): DuckDB's
-# write-ahead log, the lock, the crawl's pages, the merge's copy, its log and its spill folder.
-BESIDE_DATABASE = (".wal", ".lock", ".crawl", ".merging", ".merging.wal", ".merging.tmp")
+# write-ahead log and spill folder, the lock, the crawl's pages, the merge's copy, its log and
+# its spill folder.
+BESIDE_DATABASE = (".wal", ".tmp", ".lock", ".crawl", ".merging", ".merging.wal", ".merging.tmp")
 
 
 def beside_database(path: str | Path) -> list[Path]:
@@ -660,10 +661,10 @@ def beside_database(path: str | Path) -> list[Path]:
     return [real, *(real.with_name(real.name + suffix) for suffix in BESIDE_DATABASE)]
 
 
-def _require_names_beside(path: Path) -> None:
-    """Refuse a database name that fits its folder but the merge's copy's does not: that would
-    be found only at the merge, after the whole crawl, on every run."""
-    real = path.resolve()
+def require_names_beside(path: str | Path) -> None:
+    """Refuse a database name that fits its folder but the merge's copy's does not: a refresh
+    would find it only at the merge, after the whole crawl, on every run."""
+    real = Path(path).resolve()
     try:
         limit = os.pathconf(real.parent, "PC_NAME_MAX")
     except (OSError, ValueError):  # a filesystem that does not say
@@ -685,7 +686,6 @@ def check_writable(path: str | Path) -> None:
     path = Path(path)
     require_utf8_path(path, "rename it or pass another --db path")
     require_folder(path.resolve().parent)
-    _require_names_beside(path)
     if not path.exists():
         return
     try:

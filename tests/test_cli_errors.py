@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import importlib.metadata
+import json
 import os
 import signal
 import subprocess
@@ -1559,6 +1560,24 @@ def test_names_the_terminal_cannot_show_are_escaped_not_an_error(
         )
         assert result.returncode == 0, result.stderr
         assert b"\\u2713\xe9" in result.stdout  # escaped; what Latin-1 has, in Latin-1
+    # Beyond the BMP as JSON's surrogate pair, so the JSON stays valid and exact.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hfstats.cli",
+            "sql",
+            "SELECT '🤗✓é' AS x",
+            "--db",
+            str(db),
+            "--format",
+            "json",
+        ],
+        env={**os.environ, "PYTHONIOENCODING": "latin-1"},
+        capture_output=True,
+        timeout=120,
+    )
+    assert json.loads(result.stdout.decode("latin-1")) == [{"x": "🤗✓é"}]
 
 
 def test_a_mistyped_option_of_sql_is_named_not_taken_for_sql(
@@ -1573,3 +1592,29 @@ def test_a_mistyped_option_of_sql_is_named_not_taken_for_sql(
     result = hfstats(tmp_path, "sql", "-- one\nSELECT 1 AS n", "--db", str(db), "--format", "csv")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "n\n1\n"
+    # --help is an option too, and an option's value may begin with dashes.
+    result = hfstats(tmp_path, "sql", "--help")
+    assert result.returncode == 0 and result.stdout.startswith("Usage: "), result.stderr
+    odd = tmp_path / "--odd.duckdb"
+    odd.write_bytes(hfstats_db)
+    result = hfstats(tmp_path, "sql", "--db", str(odd), "SELECT 2 AS n", "--format", "csv")
+    assert result.stdout == "n\n2\n", result.stderr
+    result = hfstats(
+        tmp_path, "sql", "--format", "csv", "--db", "--odd.duckdb", "SELECT 3 AS n", cwd=tmp_path
+    )
+    assert result.stdout == "n\n3\n", result.stderr
+
+
+def test_demo_leaves_a_folder_at_the_crawls_place_holding_other_files_alone(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "demo.duckdb.crawl"
+    folder.mkdir()
+    (folder / "report.html").write_text("precious")
+    result = hfstats(
+        tmp_path, "demo", "--db", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "rep")
+    )
+    assert_one_line_error(result, 2)
+    assert "report.html" in result.stderr
+    assert (folder / "report.html").read_text() == "precious"
+    assert not (tmp_path / "demo.duckdb").exists() and not (tmp_path / "rep").exists()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hfstats import crawl, queries, report, store
+from hfstats import claims, crawl, queries, report, store
 from hfstats.cli import cli
 from hfstats.errors import DatabaseError, UsageError
 from hfstats.output import render
@@ -1154,3 +1154,4 @@ def test_cut_offs_are_written_with_four_digit_years():
     assert report.as_of_text(datetime(1, 1, 1, 23, 59, 59, 999999, tzinfo=UTC)) == "0001-01-01"
     assert report.as_of_text(datetime(999, 3, 2, 1, 2, 3, 4, tzinfo=UTC)) == "0999-03-02T01:02:03Z"
     assert report.as_of_text(datetime(2022, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == "2022-12-31"
+    assert claims._instant_text(datetime(5, 3, 2, 1, 2, 3, 4, tzinfo=UTC)) == "0005-03-02T01:02:03Z"
