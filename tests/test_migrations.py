@@ -121,9 +121,14 @@ def test_a_writer_upgrades_schema_1_and_every_answer_stays_the_same(schema_1_dat
         assert json.loads(result.stdout) == expected
 
 
-def test_a_refresh_upgrades_schema_1_and_carries_on(schema_1_database):
-    db_path, _ = schema_1_database
+@pytest.mark.parametrize("downgrade", [downgrade_to_schema_1, downgrade_to_schema_2])
+def test_a_refresh_upgrades_an_earlier_schema_and_finds_no_model_changed(tmp_path, downgrade):
+    # Schemas 1 and 2 hashed each version's raw text; were the stored hashes not taken again over
+    # the columns, every model would look changed and be stored a second time.
+    db_path = tmp_path / "old.duckdb"
     with FakeHub(MODELS) as hub:
+        crawl.refresh(db_path, client=HubClient(hub.url, None, backoff_base=0.01), page_size=100)
+        downgrade(db_path)
         result = hfstats("refresh", "--db", str(db_path), "--endpoint", hub.url, "--full", "-q")
     assert result.returncode == 0, result.stderr
     with store.read(db_path) as connection:
@@ -131,26 +136,9 @@ def test_a_refresh_upgrades_schema_1_and_carries_on(schema_1_database):
             "SELECT snapshot_id, complete, added, changed, deleted FROM snapshots ORDER BY 1"
         ).fetchall()
         models = connection.execute("SELECT count(*) FROM models").fetchall()[0][0]
-    assert rows == [(1, True, len(MODELS), 0, 0), (2, True, 0, 0, 0)]
-    assert models == len(MODELS)
-
-
-def test_a_refresh_after_upgrading_schema_2_finds_no_model_changed(tmp_path):
-    # Schema 2 hashed each version's raw text; were the stored hashes not taken again over the
-    # columns, every model would look changed and be stored a second time.
-    db_path = tmp_path / "v2.duckdb"
-    with FakeHub(MODELS) as hub:
-        crawl.refresh(db_path, client=HubClient(hub.url, None, backoff_base=0.01), page_size=100)
-        downgrade_to_schema_2(db_path)
-        result = hfstats("refresh", "--db", str(db_path), "--endpoint", hub.url, "--full", "-q")
-    assert result.returncode == 0, result.stderr
-    with store.read(db_path) as connection:
-        rows = connection.execute(
-            "SELECT snapshot_id, added, changed, deleted FROM snapshots ORDER BY 1"
-        ).fetchall()
         versions = connection.execute("SELECT count(*) FROM model_versions").fetchall()[0][0]
-    assert rows == [(1, len(MODELS), 0, 0), (2, 0, 0, 0)]
-    assert versions == len(MODELS)
+    assert rows == [(1, True, len(MODELS), 0, 0), (2, True, 0, 0, 0)]
+    assert models == versions == len(MODELS)
 
 
 def test_an_upgrade_that_fails_halfway_changes_nothing(schema_1_database, monkeypatch):
