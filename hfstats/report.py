@@ -313,10 +313,12 @@ def _tied_at_top(values: dict[str, float]) -> list[str]:
     return sorted(leaders, key=lambda key: order.index(key if key in order else str(key)))
 
 
-def _framework_leaders_title(totals: dict[str, float], share: float, of_what: str) -> str:
-    """'X models: S of WHAT', or 'X and Y models tie at S of WHAT each'."""
+def _framework_leaders_title(totals: dict[str, float], of_what: str) -> str:
+    """'X models: S of WHAT', or 'X and Y models tie at S of WHAT each', S the leaders' share
+    of ``totals``."""
     leaders = _tied_at_top(totals)
     names = _and_list([class_label(c) for c in leaders])
+    share = totals[leaders[0]] / sum(totals.values())
     if len(leaders) == 1:
         return f"{names} models: {percent(share)} of {of_what}"
     return f"{names} models tie at {percent(share)} of {of_what} each"
@@ -338,9 +340,7 @@ def exclusivity_title(rows: Sequence[dict]) -> str:
     totals = _framework_totals(rows, "models")
     if not totals:
         return "No model has a PyTorch, TensorFlow or JAX framework"
-    return _framework_leaders_title(
-        totals, max(totals.values()) / sum(totals.values()), "framework models"
-    )
+    return _framework_leaders_title(totals, "framework models")
 
 
 def _share_bars(rows: list[dict], value: str, value_title: str, label: Callable) -> alt.Chart:
@@ -574,9 +574,7 @@ def framework_by_downloads_title(rows: Sequence[dict]) -> str:
     totals = _framework_totals(rows, "downloads")
     if not totals:
         return "No downloads of framework models"
-    return _framework_leaders_title(
-        totals, max(totals.values()) / sum(totals.values()), "framework-model downloads"
-    )
+    return _framework_leaders_title(totals, "framework-model downloads")
 
 
 def framework_by_downloads_figure(data: ReportData) -> Figure:
@@ -863,9 +861,7 @@ def research_models_title(rows: Sequence[dict]) -> str:
     totals = _framework_totals(rows, "arxiv_models")
     if not totals:
         return "No framework model cites an arXiv paper"
-    return _framework_leaders_title(
-        totals, max(totals.values()) / sum(totals.values()), "arXiv-citing framework models"
-    )
+    return _framework_leaders_title(totals, "arXiv-citing framework models")
 
 
 def research_models_figure(data: ReportData) -> Figure:
