@@ -894,6 +894,8 @@ def _oldest_listed_model(staging: Staging, state: CrawlState) -> tuple[str, str]
             if not isinstance(element, dict):
                 continue
             object_id, model_id = element.get("_id"), element.get("id")
+            if not isinstance(model_id, str):  # as the merge stores it
+                model_id = element.get("modelId")
             listed_at = _parse_time(element.get("lastModified"))
             if (
                 isinstance(object_id, str)

@@ -349,10 +349,12 @@ _WITHOUT_COUNTERS = json.dumps(dict.fromkeys(COUNTER_KEYS))
 
 # Typed columns derived from one raw listing element ``j`` (with ``f`` its extracted keys).
 # Every extraction checks the JSON type first, so a value of the wrong type becomes NULL
-# instead of failing the whole merge.
+# instead of failing the whole merge. `id` falls back to `modelId`, its older duplicate.
 _TYPED_COLUMNS = f"""
     {_typed("_id", "'VARCHAR'", "nullif({v}->>'$', '')")} AS object_id,
-    {_typed("id", "'VARCHAR'", "{v}->>'$'")} AS id,
+    coalesce(
+        {_typed("id", "'VARCHAR'", "{v}->>'$'")}, {_typed("modelId", "'VARCHAR'", "{v}->>'$'")}
+    ) AS id,
     {_typed("modelId", "'VARCHAR'", "{v}->>'$'")} AS model_id,
     {_typed("author", "'VARCHAR'", "{v}->>'$'")} AS author,
     {_typed("sha", "'VARCHAR'", "{v}->>'$'")} AS sha,

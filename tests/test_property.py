@@ -160,7 +160,7 @@ def expected_fields(element: dict) -> dict:
     siblings = element.get("siblings")
     trending = element.get("trendingScore")
     return {
-        "id": text("id"),
+        "id": text("id") if isinstance(element.get("id"), str) else text("modelId"),
         "model_id": text("modelId"),
         "author": text("author"),
         "sha": text("sha"),
@@ -292,6 +292,24 @@ def test_wrongly_typed_fields_become_null_and_lists_keep_their_good_items(field:
         element[field] = value
         page_elements.append(element)
     assert_page_loads(page_elements)
+
+
+def test_an_element_with_model_id_but_no_id_is_stored_under_that_name(tmp_path: Path) -> None:
+    legacy, renamed = synthetic_model(0, seed=56), synthetic_model(1, seed=56)
+    del legacy["id"]
+    legacy["modelId"] = "legacy-name"
+    renamed["id"], renamed["modelId"] = "org/new-name", "org/old-name"  # `id` wins
+    db_path = tmp_path / "hub.duckdb"
+    with FakeHub([legacy, renamed]) as hub:
+        crawl.refresh(db_path, client=HubClient(endpoint=hub.url), full=True)
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        rows = connection.execute("SELECT object_id, id, model_id FROM models").fetchall()
+    assert sorted(rows) == sorted(
+        [
+            (legacy["_id"], "legacy-name", "legacy-name"),
+            (renamed["_id"], "org/new-name", "org/old-name"),
+        ]
+    )
 
 
 @st.composite
