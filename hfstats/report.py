@@ -95,7 +95,14 @@ TOP_LIBRARIES = 15
 # Long names from model cards would push the chart titles off the image.
 TITLE_NAME_LIMIT = 40
 CHART_WIDTH = 560
-PNG_SCALE = 1.0
+# vl-convert lays the SVG's text out with Liberation Sans (its "sans-serif"); a browser showing
+# the SVG picks its own sans-serif, often wider (DejaVu Sans), and the text then overruns its
+# space. Arial and Helvetica have Liberation Sans' widths, or nearly.
+CHART_FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
+# Twice the pixels of the SVG: sharp on high-density screens, shown at the SVG's size.
+PNG_SCALE = 2
+# The trend's snapshot labels, level up to this many snapshots, slanted beyond.
+TREND_LEVEL_LABELS = 4
 
 
 @dataclass
@@ -166,6 +173,12 @@ def collect(
             options = {}
         results[name] = queries.run_query(
             connection, name, snapshot_id=snapshot_id, as_of=as_of, cache=cache, **options
+        )
+    if not any(row["models"] for row in _rows(results["exclusivity"])):
+        notes.append(
+            f"Snapshot {snapshot_id} lists no models"
+            + (f" created by {as_of_text(as_of)}" if as_of is not None else "")
+            + ": every chart is empty."
         )
     # Placeholder-dated models count as created at the cut-off: an earlier as_of leaves them out.
     if as_of is not None and as_of < claims.PLACEHOLDER_CUTOFF:
@@ -279,10 +292,11 @@ def _class_color(classes: Iterable[str | None]) -> alt.Color:
 _YEAR_AXIS = alt.Axis(
     labelAngle=0,
     title="Creation year",
-    # Two lines so that the placeholder bucket's label stays readable without rotation.
+    # Three short lines so that the placeholder bucket's label stays readable without rotation
+    # and clear of the next year's.
     labelExpr=(
         f"datum.value == {json.dumps(PLACEHOLDER_LABEL)} "
-        f"? ['created on or', 'before {PLACEHOLDER_DAY}'] : datum.value"
+        f"? ['created', 'on or before', '{PLACEHOLDER_DAY}'] : datum.value"
     ),
 )
 
@@ -410,7 +424,7 @@ def yearly_additions_title(rows: Sequence[dict]) -> str:
         year: _tied_at_top(counts) for year, counts in by_year.items() if any(counts.values())
     }
     if not leaders_by_year:
-        return "No framework model has a known creation year"
+        return "No PyTorch, TensorFlow or JAX model has a known creation year"
     led: dict[str, int] = defaultdict(int)
     for year_leaders in leaders_by_year.values():
         for framework_class in year_leaders:
@@ -557,6 +571,7 @@ def yearly_additions_figure(data: ReportData) -> Figure:
             "Left: models created per year; right: each class's share of that year's models.",
             _partial_year_note(data, rows),
         ),
+        image_note=_partial_year_note(data, rows),
         table=_pivot(
             rows,
             "year",
@@ -596,7 +611,14 @@ def framework_by_downloads_figure(data: ReportData) -> Figure:
         "framework_by_downloads",
         "Which frameworks do the downloaded models use?",
         framework_by_downloads_title(rows),
-        _share_bars(rows, "downloads", "Downloads (30 days before the snapshot)", label),
+        _share_bars(
+            rows,
+            "downloads",
+            "Downloads (30-day counts, as last read)"
+            if stale_downloads_note(data.snapshot)
+            else "Downloads (30 days before the snapshot)",
+            label,
+        ),
         caption=downloads_caption(data.snapshot),
         table=_table(data.results["framework_by_downloads"], class_column="framework_class"),
     )
@@ -675,10 +697,16 @@ def library_share_title(rows: Sequence[dict]) -> str:
     if not named:
         return "No model names its library"
     leader = min(named, key=_library_rank)
-    return (
-        f"{short_name(leader['library_name'])}: {percent(leader['share_of_models'])} of models, "
-        f"{percent(leader['share_of_downloads'])} of downloads"
-    )
+    shares = f"{percent(leader['share_of_models'])} of models, "
+    shares += f"{percent(leader['share_of_downloads'])} of downloads"
+    # Tied on models and downloads, the leader would be picked by its name.
+    tied = [r for r in named if _library_rank(r)[:2] == _library_rank(leader)[:2]]
+    if len(tied) == 1:
+        return f"{short_name(leader['library_name'])}: {shares}"
+    if len(tied) > 3:
+        return f"{len(tied)} libraries tie at {shares} each"
+    names = _and_list([short_name(r["library_name"]) for r in sorted(tied, key=_library_rank)])
+    return f"{names} tie at {shares} each"
 
 
 def library_share_figure(data: ReportData) -> Figure:
@@ -743,7 +771,9 @@ def library_share_figure(data: ReportData) -> Figure:
         "library_share",
         "Which libraries do models use, by count and by downloads?",
         library_share_title(all_rows),
-        alt.hconcat(by_models, by_downloads),
+        # One scale for both panels: each scaled to its own longest bar, 53% of models and 86%
+        # of downloads would be drawn the same length.
+        alt.hconcat(by_models, by_downloads).resolve_scale(x="shared"),
         caption=_sentences(library_share_caption(all_rows), stale_downloads_note(data.snapshot)),
         table=(
             ["library", "models", "downloads", "share_of_models", "share_of_downloads"],
@@ -760,7 +790,9 @@ def format_label(name: str) -> str:
 def deployment_formats_title(rows: Sequence[dict]) -> str:
     years = [r["year"] for r in rows if r["year"] is not None and (r["models"] or 0) > 0]
     if not years:
-        return "No model with a known creation year ships a deployment format"
+        if any(r["models"] for r in rows):  # in the placeholder column only
+            return f"Only models created on or before {PLACEHOLDER_DAY} ship a deployment format"
+        return "No model ships a deployment format"
     latest = max(years)
     counts = {r["format"]: r["models"] or 0 for r in rows if r["year"] == latest}
     top = max(counts.values())
@@ -801,7 +833,7 @@ def deployment_formats_figure(data: ReportData) -> Figure:
         x=alt.X("year_label:N", sort=year_order(r["year"] for r in shipped), axis=_YEAR_AXIS),
         y=alt.Y("format_label:N", title=None, sort=formats),
     )
-    cells = base.mark_rect().encode(
+    cells = base.mark_rect(strokeDash=[3, 2], strokeWidth=1).encode(
         color=alt.Color(
             "share_of_year:Q",
             title="Share of the year's models",
@@ -809,7 +841,10 @@ def deployment_formats_figure(data: ReportData) -> Figure:
             # Without a cell, the legend's gradient would span 0% to NaN%.
             legend=alt.Legend(format="%") if len(frame) else None,
         ),
-        opacity=_PLACEHOLDER_LIGHTER,
+        # Its colour is the data, so the placeholder column is outlined, not drawn lighter.
+        stroke=alt.condition(
+            alt.datum.year_label == PLACEHOLDER_LABEL, alt.value("#555555"), alt.value(None)
+        ),
         tooltip=[
             alt.Tooltip("format_label:N", title="Format"),
             alt.Tooltip("year_label:N", title="Created"),
@@ -820,11 +855,9 @@ def deployment_formats_figure(data: ReportData) -> Figure:
     darkest = frame["share_of_year"].max() if len(frame) else 0
     text = base.mark_text().encode(
         text=alt.Text("models:Q", format=","),
-        # White on the dark cells; the placeholder column is drawn lighter, so black there.
+        # White on the dark cells.
         color=alt.condition(
-            (alt.datum.share_of_year > darkest * 0.6) & (alt.datum.year_label != PLACEHOLDER_LABEL),
-            alt.value("white"),
-            alt.value("black"),
+            alt.datum.share_of_year > darkest * 0.6, alt.value("white"), alt.value("black")
         ),
     )
     caption = (
@@ -845,6 +878,7 @@ def deployment_formats_figure(data: ReportData) -> Figure:
             _placeholder_caption(data, "yearly_additions", shown_as="column"),
             _partial_year_note(data, rows),
         ),
+        image_note=_partial_year_note(data, rows),
         table=_pivot(
             shipped,
             "format",
@@ -860,7 +894,7 @@ def deployment_formats_figure(data: ReportData) -> Figure:
 def research_models_title(rows: Sequence[dict]) -> str:
     totals = _framework_totals(rows, "arxiv_models")
     if not totals:
-        return "No framework model cites an arXiv paper"
+        return "No PyTorch, TensorFlow or JAX model cites an arXiv paper"
     return _framework_leaders_title(totals, "arXiv-citing framework models")
 
 
@@ -893,6 +927,7 @@ def research_models_figure(data: ReportData) -> Figure:
             ),
             _partial_year_note(data, rows, "arxiv_models"),
         ),
+        image_note=_partial_year_note(data, rows, "arxiv_models"),
         table=(["framework_class", "models", "arxiv_models", "share_citing_arxiv"], table_rows),
     )
 
@@ -909,7 +944,7 @@ def snapshot_trend_title(rows: Sequence[dict]) -> str:
         and r["share_of_framework_models"] is not None  # none when no framework model is
     ]
     if not candidates:
-        return f"No framework models in snapshot {last}"
+        return f"No PyTorch, TensorFlow or JAX models in snapshot {last}"
     leader, *tied = _tied_at_top(
         {r["framework_class"]: r["share_of_framework_models"] for r in candidates}
     )
@@ -921,6 +956,9 @@ def snapshot_trend_title(rows: Sequence[dict]) -> str:
     )
 
 
+_LINE_LEGEND = alt.Legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=400)
+
+
 def snapshot_trend_figure(data: ReportData) -> Figure:
     all_rows = _rows(data.results["snapshot_trend"])
     rows = [r for r in all_rows if r["framework_class"] != "no_framework"]
@@ -929,7 +967,8 @@ def snapshot_trend_figure(data: ReportData) -> Figure:
             "snapshot": [_snapshot_label(r["snapshot_id"], r["finished_at"]) for r in rows],
             "snapshot_id": [r["snapshot_id"] for r in rows],
             "class_label": [class_label(r["framework_class"]) for r in rows],
-            "share": [r["share_of_framework_models"] or 0 for r in rows],
+            # A snapshot without framework models has no share (0 of 0): a gap, not 0%.
+            "share": [r["share_of_framework_models"] for r in rows],
             "models": [r["models"] or 0 for r in rows],
         }
     )
@@ -947,13 +986,18 @@ def snapshot_trend_figure(data: ReportData) -> Figure:
                 "snapshot:O",
                 title="Snapshot",
                 sort=order,
-                axis=alt.Axis(labelAngle=0, labelOverlap="greedy"),
+                # Level labels run together past a few snapshots.
+                axis=alt.Axis(labelAngle=0, labelOverlap="greedy")
+                if len(order) <= TREND_LEVEL_LABELS
+                else alt.Axis(labelAngle=-40, labelAlign="right", labelOverlap="greedy"),
             ),
             y=alt.Y("share:Q", title="Share of framework models", axis=alt.Axis(format="%")),
-            color=_class_color(classes),
+            # The legend draws line samples, so that it shows the dashes too.
+            color=_class_color(classes).legend(_LINE_LEGEND if classes else None),
             strokeDash=alt.StrokeDash(
                 "class_label:N",
                 title="Framework class",
+                legend=_LINE_LEGEND if classes else None,
                 scale=alt.Scale(
                     domain=[class_label(c) for c in classes],
                     range=[CLASS_DASHES.get(c, [1, 0]) for c in classes],
@@ -1155,7 +1199,10 @@ def _figure(
     caption: str,
     table: tuple[list[str], list[tuple]] | None = None,
     width: int | None = CHART_WIDTH,
+    image_note: str = "",
 ) -> Figure:
+    """``image_note``: a line under the title for what a reader of the image alone must know
+    (the caption does not travel with a pasted image)."""
     # Concatenated charts (width None) size each of their parts themselves.
     if width is not None:
         chart = chart.properties(width=width)
@@ -1164,12 +1211,13 @@ def _figure(
         description=f"{question} {title}",
         title=alt.Title(
             title,
-            subtitle=[_snapshot_line(data, with_method=name in data.uses_method)],
+            subtitle=[_snapshot_line(data, with_method=name in data.uses_method)]
+            + ([image_note] if image_note else []),
             anchor="start",
             fontSize=15,
             subtitleColor="#555555",
         ),
-    ).configure_view(stroke=None)
+    ).configure_view(stroke=None).configure(font=CHART_FONT)
     return Figure(name, question, title, _drawable(chart.to_dict()), caption, table)
 
 
@@ -1281,6 +1329,7 @@ def _write_files(folder: Path, data: ReportData, figures: list[Figure], formats:
     if {"json", "svg", "png"} & set(formats):  # html alone draws its charts in the page
         charts.mkdir()
     vl_version = _vl_version()
+    png_widths = {}
     for number, figure in enumerate(figures, start=1):
         log.info("report: chart %d/%d, %s", number, len(figures), figure.name)
         if "json" in formats:
@@ -1299,10 +1348,15 @@ def _write_files(folder: Path, data: ReportData, figures: list[Figure], formats:
                 figure.spec, vl_version=vl_version, scale=PNG_SCALE, allowed_base_urls=[]
             )
             (charts / f"{figure.name}.png").write_bytes(png)
+            # The width of its IHDR chunk, which follows the 8-byte signature and 8 bytes more.
+            png_widths[figure.name] = int.from_bytes(png[16:20], "big") // PNG_SCALE
     if "md" in formats:
         image = "svg" if "svg" in formats else "png"
         (folder / "report.md").write_text(
-            markdown_report(data, figures, image, with_specs="json" in formats), encoding="utf-8"
+            markdown_report(
+                data, figures, image, with_specs="json" in formats, image_widths=png_widths
+            ),
+            encoding="utf-8",
         )
     if "html" in formats:
         images = [f for f in ("svg", "png") if f in formats]
@@ -1352,7 +1406,14 @@ def _models_total(data: ReportData) -> int:
     return sum(row["models"] or 0 for row in _rows(data.results["exclusivity"]))
 
 
-def markdown_report(data: ReportData, figures: list[Figure], image: str, with_specs: bool) -> str:
+def markdown_report(
+    data: ReportData,
+    figures: list[Figure],
+    image: str,
+    with_specs: bool,
+    image_widths: dict[str, int] | None = None,
+) -> str:
+    """``image_widths``: the width to show each PNG at (they have more pixels than that)."""
     lines = [
         f"# {REPORT_HEADING}",
         "",
@@ -1362,12 +1423,15 @@ def markdown_report(data: ReportData, figures: list[Figure], image: str, with_sp
     for note in data.notes:
         lines += [f"> {markdown_cell(note)}", ""]
     for figure in figures:
-        lines += [
-            f"## {markdown_cell(figure.question)}",
-            "",
-            f"![{markdown_cell(figure.title)}](charts/{figure.name}.{image})",
-            "",
-        ]
+        source = f"charts/{figure.name}.{image}"
+        width = (image_widths or {}).get(figure.name) if image == "png" else None
+        # Markdown's image syntax has no size: HTML, which GitHub and MkDocs take, has.
+        picture = (
+            f'<img src="{source}" width="{width}" alt="{html.escape(figure.title)}">'
+            if width
+            else f"![{markdown_cell(figure.title)}]({source})"
+        )
+        lines += [f"## {markdown_cell(figure.question)}", "", picture, ""]
         if figure.caption:
             lines += [markdown_cell(figure.caption), ""]
         if figure.table is not None and figure.table[1]:

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import vl_convert
 from click.testing import CliRunner
 
 from hfstats import claims, crawl, queries, report, store
@@ -212,30 +213,42 @@ def test_placeholder_dates_are_their_own_bar_never_2022(full_report):
     assert part["encoding"]["y"]["stack"] == "normalize"
 
 
-def test_every_chart_by_year_draws_the_placeholder_years_lighter(full_report):
-    # docs/report.md: the bar or column of models created at an unknown time up to then.
-    def opacities(node: object) -> list[dict]:
+def test_every_chart_by_year_sets_the_placeholder_years_apart(full_report):
+    # docs/report.md: the bar or column of models created at an unknown time up to then, drawn
+    # lighter where colour is the class, outlined where colour is the data (the heat map).
+    def conditions(node: object, channel: str) -> list[dict]:
         if isinstance(node, dict):
-            found = [node["opacity"]] if isinstance(node.get("opacity"), dict) else []
-            return found + [o for value in node.values() for o in opacities(value)]
+            found = [node[channel]] if isinstance(node.get(channel), dict) else []
+            return found + [o for value in node.values() for o in conditions(value, channel)]
         if isinstance(node, list):
-            return [o for value in node for o in opacities(value)]
+            return [o for value in node for o in conditions(value, channel)]
         return []
+
+    def on_placeholder(condition: dict) -> bool:
+        return report.PLACEHOLDER_LABEL in condition.get("condition", {}).get("test", "")
 
     by_year = [
         name
         for name in CHARTS
         if any("year_label" in row for row in inline_values(spec(full_report, name)))
     ]
-    assert {"yearly_additions", "deployment_formats"} <= set(by_year)
+    assert {"yearly_additions", "deployment_formats", "research_models"} <= set(by_year)
     for name in by_year:
+        chart = spec(full_report, name)
         lighter = [
             o
-            for o in opacities(spec(full_report, name))
-            if report.PLACEHOLDER_LABEL in o.get("condition", {}).get("test", "")
-            and o["condition"]["value"] < o["value"]
+            for o in conditions(chart, "opacity")
+            if on_placeholder(o) and o["condition"]["value"] < o["value"]
         ]
-        assert lighter, name
+        outlined = [
+            o
+            for o in conditions(chart, "stroke")
+            if on_placeholder(o) and o["condition"]["value"] and o["value"] is None
+        ]
+        if name == "deployment_formats":
+            assert outlined and not lighter, name
+        else:
+            assert lighter and not outlined, name
 
 
 def test_the_shares_panel_shows_shares_in_its_tooltip(full_report):
@@ -330,6 +343,8 @@ def test_library_chart_counts_models_and_downloads_per_library(full_report):
     }
     assert per_library["transformers"] == [10, 273] and (models, downloads) == (13, 301)
     assert title_text(chart_spec) == "transformers: 77% of models, 91% of downloads"
+    # Both panels are shares, drawn on one scale: 77% and 91% must not be bars of one length.
+    assert chart_spec["resolve"]["scale"]["x"] == "shared"
 
 
 def test_formats_chart_shares_each_year_models(full_report):
@@ -614,6 +629,18 @@ def test_hostile_strings_never_become_markup_in_markdown_or_svg(full_report):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
 
 
+def test_a_hostile_title_stays_text_in_the_markdown_png_image_tag(db):
+    with store.read(db) as connection:
+        data = report.collect(connection)
+    figure = report.Figure("x", "Q?", HOSTILE_TAG + HOSTILE_LIBRARY, {}, "")
+    markdown = report.markdown_report(data, [figure], "png", False, image_widths={"x": 100})
+    (tag,) = [line for line in markdown.splitlines() if line.startswith("<img")]
+    assert tag == (
+        '<img src="charts/x.png" width="100" alt="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;'
+        '&lt;script&gt;alert(1)&lt;/script&gt;">'
+    )
+
+
 def test_script_json_cannot_close_its_script_element():
     text = report.script_json({"name": "</script><!-- & \u2028"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
@@ -704,10 +731,45 @@ def test_every_chart_is_described_for_screen_readers(full_report):
         assert svg[opening:].startswith(f"<title>{title}</title>")
 
 
+def test_svg_text_names_fonts_of_the_widths_it_was_laid_out_with(full_report):
+    # A browser showing the SVG picks the first font it has: Arial or Helvetica where
+    # Liberation Sans is missing, whose widths match, not a wider default sans-serif.
+    chart_spec = spec(full_report, "library_share")
+    svg = (full_report / "charts" / "library_share.svg").read_text()
+    families = set(re.findall(r'font-family="([^"]*)"', svg))
+    assert families and all("Arial" in f and "Helvetica" in f for f in families)
+    unnamed = {
+        **chart_spec,
+        "config": {k: v for k, v in chart_spec["config"].items() if k != "font"},
+    }
+    laid_out = vl_convert.vegalite_to_svg(unnamed)
+    assert re.sub(r' font-family="[^"]*"', "", laid_out) == re.sub(
+        r' font-family="[^"]*"', "", svg[: svg.index("<title>")] + svg[svg.index("</title>") + 8 :]
+    )
+
+
 def test_trend_lines_differ_by_dash_as_well_as_colour(full_report):
-    dash = spec(full_report, "snapshot_trend")["encoding"]["strokeDash"]["scale"]
+    encoding = spec(full_report, "snapshot_trend")["encoding"]
+    dash = encoding["strokeDash"]["scale"]
     assert len(dash["domain"]) > 1
     assert len({tuple(d) for d in dash["range"]}) == len(dash["domain"])
+    # The legend draws line samples, which show the dash (a circle's outline hides it).
+    for channel in ("color", "strokeDash"):
+        assert encoding[channel]["legend"]["symbolType"] == "stroke", channel
+
+
+def test_trend_labels_slant_past_four_snapshots_and_0_of_0_is_no_share(db, tmp_path):
+    def axis(data: report.ReportData) -> dict:
+        return report.snapshot_trend_figure(data).spec["encoding"]["x"]["axis"]
+
+    many = crawl_into(tmp_path / "many.duckdb", [FIRST_SNAPSHOT] * 5)
+    with store.read(many) as connection:
+        assert axis(report.collect(connection))["labelAngle"] == -40
+        assert axis(report.collect(connection, snapshot_id=4))["labelAngle"] == 0
+    with store.read(db) as connection:
+        before_every_model = report.collect(connection, as_of=datetime(2000, 1, 1, tzinfo=UTC))
+    values = inline_values(report.snapshot_trend_figure(before_every_model).spec)
+    assert values and all(row["models"] == 0 and row["share"] is None for row in values)
 
 
 def test_small_counts_get_a_tick_per_whole_number_and_no_empty_legend(tmp_path):
@@ -955,15 +1017,42 @@ def test_the_library_the_title_names_is_in_the_chart_when_libraries_tie():
     assert shown[0] == "lib17" and shown[-1] == "other (5 libraries)"
 
 
+def test_libraries_tied_on_models_and_downloads_are_all_named():
+    def library(name: str, models: int, downloads: int) -> dict:
+        return {
+            "library_name": name,
+            "models": models,
+            "downloads": downloads,
+            "share_of_models": models / 100,
+            "share_of_downloads": downloads / 1000,
+        }
+
+    two = [library("zeta", 40, 400), library("alpha", 40, 400), library("beta", 20, 200)]
+    assert (
+        report.library_share_title(two)
+        == "alpha and zeta tie at 40% of models, 40% of downloads each"
+    )
+    five = [library(f"lib{i}", 20, 200) for i in range(5)]
+    assert (
+        report.library_share_title(five)
+        == "5 libraries tie at 20% of models, 20% of downloads each"
+    )
+    ahead = [library("zeta", 40, 401), library("alpha", 40, 400)]  # more downloads: no tie
+    assert report.library_share_title(ahead) == "zeta: 40% of models, 40% of downloads"
+
+
 def test_an_incremental_snapshot_says_its_downloads_were_not_all_counted_then(tmp_path):
     db = tmp_path / "incremental.duckdb"
     with FakeHub(FIRST_SNAPSHOT) as hub:
         crawl.refresh(db, endpoint=hub.url, full=True)
         hub.upsert(SECOND_SNAPSHOT[-1])
         assert crawl.refresh(db, endpoint=hub.url).mode == "incremental"
-    folder = report.write_report(db, tmp_path / "r", formats=("md",))
+    folder = report.write_report(db, tmp_path / "r", formats=("md", "json"))
     markdown = (folder / "report.md").read_text()
     assert "this snapshot's refresh was incremental" in markdown
+    # The image says so too, without its caption.
+    axis = spec(folder, "framework_by_downloads")["layer"][0]["encoding"]["x"]["title"]
+    assert axis == "Downloads (30-day counts, as last read)"
     assert "the last full crawl \\(snapshot 1\\)" in markdown  # Markdown-escaped
     assert "counts for the 30 days before the snapshot" not in markdown
     # After a full crawl the counts are all of that snapshot.
@@ -972,6 +1061,11 @@ def test_an_incremental_snapshot_says_its_downloads_were_not_all_counted_then(tm
     )
     full_markdown = (full / "report.md").read_text()
     assert "counts for the 30 days before the snapshot" in full_markdown
+    with store.read(tmp_path / "full.duckdb") as connection:
+        full_chart = report.framework_by_downloads_figure(report.collect(connection))
+    assert full_chart.spec["layer"][0]["encoding"]["x"]["title"] == (
+        "Downloads (30 days before the snapshot)"
+    )
     assert "incremental" not in full_markdown
 
 
@@ -1013,7 +1107,7 @@ def test_the_trend_title_of_snapshots_without_framework_models_says_so():
         for s in (1, 2)
         for c in ("pytorch_only", "tensorflow_only", "no_framework")
     ]
-    assert report.snapshot_trend_title(rows) == "No framework models in snapshot 2"
+    assert report.snapshot_trend_title(rows) == "No PyTorch, TensorFlow or JAX models in snapshot 2"
 
 
 def test_a_report_as_of_a_date_before_the_placeholder_says_why_those_models_are_missing(db):
@@ -1052,8 +1146,12 @@ def test_the_latest_year_is_said_to_be_counted_only_up_to_the_snapshot(db, full_
     partial = latest == finished.year  # the fixture's newest models are of this year
     for figure in (report.yearly_additions_figure(data), report.deployment_formats_figure(data)):
         assert (note in figure.caption) == partial
+        # Under the title too: a pasted image travels without its caption.
+        assert (note in figure.spec["title"]["subtitle"]) == partial
     caption = report.yearly_additions_figure(dated).caption
     assert caption.endswith("2025 is counted only up to 2025-06-30.")
+    subtitle = report.yearly_additions_figure(dated).spec["title"]["subtitle"]
+    assert subtitle[-1] == "2025 is counted only up to 2025-06-30."
     assert (note in report.yearly_additions_figure(beyond).caption) == partial
 
 
@@ -1147,6 +1245,58 @@ def test_charts_of_an_empty_listing_draw_zero_as_zero_and_no_empty_legend(tmp_pa
     # A legend with no class in it would be its title alone.
     assert "Framework class" not in (empty_charts / "charts" / "yearly_additions.svg").read_text()
     assert "Framework class" in (lone_charts / "charts" / "yearly_additions.svg").read_text()
+    # Bare axes need a word of explanation.
+    empty_note = "Snapshot 1 lists no models: every chart is empty."
+    with store.read(tmp_path / "empty.duckdb") as connection:
+        assert empty_note in report.collect(connection).notes
+    with store.read(tmp_path / "lone.duckdb") as connection:
+        assert empty_note not in report.collect(connection).notes
+        before = report.collect(connection, as_of=datetime(2023, 5, 31, tzinfo=UTC)).notes
+    assert "Snapshot 1 lists no models created by 2023-05-31T00:00:00Z: every chart is empty." in (
+        before
+    )
+
+
+def test_titles_without_framework_models_do_not_read_as_the_no_framework_class():
+    # "No framework model cites an arXiv paper" above a bar of no-framework models citing one.
+    undated_or_not = [
+        {"year": year, "framework_class": "no_framework", "models": 3, "arxiv_models": 2}
+        for year in (None, 2023)
+    ]
+    none = "No PyTorch, TensorFlow or JAX model"
+    assert report.yearly_additions_title(undated_or_not) == f"{none} has a known creation year"
+    assert report.research_models_title(undated_or_not) == f"{none} cites an arXiv paper"
+
+
+def test_the_formats_title_of_formats_shipped_only_in_the_placeholder_column_says_so():
+    def rows(placeholder: int) -> list[dict]:
+        return [
+            {"year": None, "format": "onnx", "models": placeholder},
+            {"year": 2023, "format": "onnx", "models": 0},
+        ]
+
+    assert report.deployment_formats_title(rows(2)) == (
+        f"Only models created on or before {report.PLACEHOLDER_DAY} ship a deployment format"
+    )
+    assert report.deployment_formats_title(rows(0)) == "No model ships a deployment format"
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_pngs_have_twice_the_pixels_and_markdown_shows_them_at_the_svgs_size(db, tmp_path):
+    both = report.write_report(db, tmp_path / "both", formats=("svg", "png"))
+    only_png = report.write_report(db, tmp_path / "png", formats=("md", "png"))
+    markdown = (only_png / "report.md").read_text()
+    for name in CHARTS:
+        svg = (both / "charts" / f"{name}.svg").read_text()
+        width, height = (
+            int(re.search(rf'<svg[^>]* {side}="(\d+)"', svg).group(1))
+            for side in ("width", "height")
+        )
+        assert png_size((both / "charts" / f"{name}.png").read_bytes()) == (2 * width, 2 * height)
+        assert f'<img src="charts/{name}.png" width="{width}" alt="' in markdown, name
 
 
 def test_cut_offs_are_written_with_four_digit_years():
