@@ -1206,18 +1206,22 @@ def _figure(
     # Concatenated charts (width None) size each of their parts themselves.
     if width is not None:
         chart = chart.properties(width=width)
-    chart = chart.properties(
-        # Screen readers announce this (vega-embed's aria-label), and the SVG carries it.
-        description=f"{question} {title}",
-        title=alt.Title(
-            title,
-            subtitle=[_snapshot_line(data, with_method=name in data.uses_method)]
-            + ([image_note] if image_note else []),
-            anchor="start",
-            fontSize=15,
-            subtitleColor="#555555",
-        ),
-    ).configure_view(stroke=None).configure(font=CHART_FONT)
+    chart = (
+        chart.properties(
+            # Screen readers announce this (vega-embed's aria-label), and the SVG carries it.
+            description=f"{question} {title}",
+            title=alt.Title(
+                title,
+                subtitle=[_snapshot_line(data, with_method=name in data.uses_method)]
+                + ([image_note] if image_note else []),
+                anchor="start",
+                fontSize=15,
+                subtitleColor="#555555",
+            ),
+        )
+        .configure_view(stroke=None)
+        .configure(font=CHART_FONT)
+    )
     return Figure(name, question, title, _drawable(chart.to_dict()), caption, table)
 
 
