@@ -684,7 +684,9 @@ class HubClient:
         if link_header:
             next_link = _next_link(link_header)
             if next_link:
-                next_url = self._same_origin(urljoin(response.url or url, next_link))
+                next_url = _with_listing_params(
+                    self._same_origin(urljoin(response.url or url, next_link)), url
+                )
             if next_url == url:
                 raise BadResponse("a Link header pointing at the page itself")
         self._answered_like_a_hub = True
@@ -834,6 +836,27 @@ def _endpoint_parts(endpoint: str) -> SplitResult:
             "login`) and the endpoint without user:password@"
         )
     return parts
+
+
+# What the listing is asked for: a next link without them would list the models without their
+# files, commits and times (the default element), or in another order than the cursor's.
+_LISTING_PARAMS = ("full", "sort", "limit")
+
+
+def _with_listing_params(next_url: str, url: str) -> str:
+    """``next_url`` with any of ``full``, ``sort`` and ``limit`` it lacks taken from ``url``,
+    the page it was linked from. The notes promise a cursor in the link, not the rest of the
+    query; the link's own query is kept as it is (the cursor is opaque)."""
+    parts = urlsplit(next_url)
+    linked = parse_qs(parts.query, keep_blank_values=True)
+    asked = parse_qs(urlsplit(url).query, keep_blank_values=True)
+    missing = [
+        (key, asked[key][0]) for key in _LISTING_PARAMS if key in asked and key not in linked
+    ]
+    if not missing:
+        return next_url
+    query = "&".join(part for part in (parts.query, urlencode(missing)) if part)
+    return urlunsplit(parts._replace(query=query))
 
 
 def _requested_limit(url: str) -> int | None:

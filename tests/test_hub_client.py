@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import duckdb
 import pytest
@@ -561,6 +562,37 @@ def test_link_header_forms(link: str, expected_next: str | None) -> None:
         page = HubClient("https://hub.test", sleep=Sleeps()).get_page(url)
     assert page.next_url == expected_next
     assert [m["_id"] for m in page.models] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        # Only the cursor: the rest of the first page's query is put back after it.
+        (
+            "https://hub.test/api/models?cursor=abc",
+            "https://hub.test/api/models?cursor=abc&full=true&sort=lastModified&limit=10",
+        ),
+        (
+            "/api/models?cursor=a%2Bb",
+            "/api/models?cursor=a%2Bb&full=true&limit=10&sort=lastModified",
+        ),
+        # What the link says is kept as it says it, and nothing given twice.
+        (
+            "https://hub.test/api/models?limit=5&full=True&cursor=abc",
+            "https://hub.test/api/models?limit=5&full=True&cursor=abc&sort=lastModified",
+        ),
+    ],
+)
+def test_a_next_link_that_lost_the_listing_parameters_gets_them_back(link, expected) -> None:
+    # Followed as given, a link without full=true lists the default element: no siblings,
+    # sha or lastModified, which a full crawl would store as every model's new version.
+    url = "https://hub.test/api/models?full=true&sort=lastModified&limit=10"
+    with responses.RequestsMock() as mock:
+        mock.get(url, json=[{"_id": "a"}, {"_id": "b"}], headers={"Link": f'<{link}>; rel="next"'})
+        page = HubClient("https://hub.test", sleep=Sleeps()).get_page(url)
+    expected = urljoin(url, expected)
+    assert parse_qs(urlsplit(page.next_url).query) == parse_qs(urlsplit(expected).query)
+    assert page.next_url.startswith(urljoin(url, link))  # the link's own query untouched
 
 
 @pytest.mark.parametrize(
@@ -1277,7 +1309,7 @@ def test_the_policy_window_caps_only_its_own_single_limit(
 def test_a_token_in_a_next_links_path_is_not_repeated() -> None:
     token = "hf_SECRETtoken123"
     first = "https://hub.test/api/models?limit=1"
-    second = f"https://hub.test/api/models/{token}?cursor=2"
+    second = f"https://hub.test/api/models/{token}?cursor=2&limit=1"
     with responses.RequestsMock() as mock:
         mock.get(first, json=[{"_id": "a"}], headers={"Link": f'<{second}>; rel="next"'})
         mock.get(second, status=500, body="busy")
