@@ -954,30 +954,35 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             "" if upper is None else f", the upper bound {upper} counts {them} as {year} additions"
         )
 
+    def models(count: int, plural_verb: str, singular_verb: str) -> str:
+        if count == 1:
+            return f"1 {framework_class} model {singular_verb}"
+        return f"{count} {framework_class} models {plural_verb}"
+
     if primary["undated_models"]:
         result.caveats.append(
-            f"no creation date: {primary['undated_models']} {framework_class} models have no "
+            f"no creation date: {models(primary['undated_models'], 'have', 'has')} no "
             f"usable createdAt (damaged data); the lower bound {lower} leaves them out"
             f"{upper_counts('them')}"
         )
     placeholder = primary["placeholder_models"]
     if placeholder and _placeholder_reaches(claim):
         result.caveats.append(
-            f"placeholder dates: {placeholder} {framework_class} models carry the Hub's "
+            f"placeholder dates: {models(placeholder, 'carry', 'carries')} the Hub's "
             f"placeholder createdAt (created at an unknown time up to "
             f"{_instant_text(PLACEHOLDER_CUTOFF)}); the lower bound {lower} leaves them out"
             f"{upper_counts('them all')}"
         )
     elif placeholder and year <= PLACEHOLDER_CUTOFF.year:
         result.caveats.append(
-            f"placeholder dates: {placeholder} {framework_class} models carry the placeholder "
+            f"placeholder dates: {models(placeholder, 'carry', 'carries')} the placeholder "
             f"createdAt; as_of {claim.as_of_text} is before {year} began, so none is a {year} "
             "addition by then"
         )
     elif placeholder:
         result.caveats.append(
-            f"placeholder dates: {placeholder} {framework_class} models carry the placeholder "
-            f"createdAt; all were created by {PLACEHOLDER_CUTOFF.date()}, so none is a "
+            f"placeholder dates: {models(placeholder, 'carry', 'carries')} the placeholder "
+            f"createdAt; {'all were' if placeholder != 1 else 'it was'} created by {PLACEHOLDER_CUTOFF.date()}, so none is a "
             f"{year} addition"
         )
     else:

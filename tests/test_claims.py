@@ -494,6 +494,13 @@ def test_models_without_a_creation_date_are_not_placeholder_dated(tmp_path, year
     assert additions["numbers"]["placeholder_models"] == 1
     assert additions["numbers"]["undated_models"] == 3
     assert any(c.startswith("no creation date: 3 pytorch_only") for c in additions["caveats"])
+    # One model is one model: "1 pytorch_only models carry" was written before.
+    one = {
+        2022: "placeholder dates: 1 pytorch_only model carries the Hub's placeholder createdAt",
+        2024: "placeholder dates: 1 pytorch_only model carries the placeholder createdAt; it was "
+        "created by 2022-03-02, so none is a 2024 addition",
+    }[year]
+    assert any(c.startswith(one) for c in additions["caveats"]), additions["caveats"]
     # The reading names what the upper bound adds: 2024 cannot hold placeholder-dated models.
     assert (
         additions["reading"]
