@@ -527,7 +527,8 @@ def snapshots(ctx: click.Context, db_path: Path, fmt: str) -> None:
 def snapshots_prune(ctx: click.Context, db_path: Path | None, keep: int, quiet: bool) -> None:
     """Drop all but the KEEP latest complete snapshots; the rest keep their exact history.
 
-    Incomplete snapshots go too, but for the newest, which a paused refresh resumes.
+    Incomplete snapshots go too, unless one is the latest snapshot of all: a paused refresh,
+    which the next refresh resumes.
     """
     from . import store
 
@@ -846,7 +847,7 @@ def record_command(
 
     Writes a `responses` recording (replayed by the tests and `hfstats demo`) with the token,
     Authorization and cookies scrubbed; an existing OUT.yaml is replaced only if it is a
-    recording. Needs network. See fixtures/README.md.
+    recording or empty. Needs network. See fixtures/README.md.
     """
     from . import recording
 
