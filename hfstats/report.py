@@ -904,10 +904,34 @@ def research_models_figure(data: ReportData) -> Figure:
     for row in rows:
         totals[row["framework_class"]][0] += row["models"] or 0
         totals[row["framework_class"]][1] += row["arxiv_models"] or 0
-    table_rows = [
-        (class_label(c), totals[c][0], totals[c][1], _percent_cell(totals[c][1] / totals[c][0]))
-        for c in _class_order(totals)
-        if totals[c][0]
+    classes = [c for c in _class_order(totals) if totals[c][0]]
+    # Years x classes, as the chart draws them, then the totals and both shares the title and
+    # the claims read, so that each can be quoted.
+    columns, by_year = _pivot(
+        rows,
+        "year",
+        lambda r: year_label(r["year"]),
+        year_order(r["year"] for r in rows),
+        lambda r: class_label(r["framework_class"]),
+        [class_label(c) for c in classes],
+        lambda r: r["arxiv_models"] or 0,
+    )
+    citing_framework_models = sum(totals[c][1] for c in classes if c != "no_framework")
+    summary = [
+        ("all years", *(totals[c][1] for c in classes)),
+        (
+            "share of arXiv-citing framework models",
+            *(
+                _percent_cell(totals[c][1] / citing_framework_models)
+                if c != "no_framework" and citing_framework_models
+                else ""
+                for c in classes
+            ),
+        ),
+        (
+            "share of the class's models citing arXiv",
+            *(_percent_cell(totals[c][1] / totals[c][0]) for c in classes),
+        ),
     ]
     return _figure(
         data,
@@ -920,7 +944,7 @@ def research_models_figure(data: ReportData) -> Figure:
             "an indirect sign of research use.",
             # Two denominators that can rank the classes in opposite orders: say which is which.
             "The title is each class's share of the models citing a paper; the table's last "
-            "column, and the claims table, rank classes by the share of their own models that "
+            "row, and the claims table, rank classes by the share of their own models that "
             "cite one, where a small class can come first.",
             _placeholder_caption(
                 data, "research_models", "arxiv_models", which="arXiv-citing models"
@@ -928,7 +952,7 @@ def research_models_figure(data: ReportData) -> Figure:
             _partial_year_note(data, rows, "arxiv_models"),
         ),
         image_note=_partial_year_note(data, rows, "arxiv_models"),
-        table=(["framework_class", "models", "arxiv_models", "share_citing_arxiv"], table_rows),
+        table=(columns, by_year + summary),
     )
 
 

@@ -396,6 +396,36 @@ def test_research_chart_counts_models_citing_arxiv(full_report):
     assert "share of their own models that cite one" in (full_report / "report.md").read_text()
 
 
+def test_research_table_gives_each_year_the_totals_and_both_shares(db):
+    models = Counter(class_of(frameworks_of(m)) for m in SECOND_SNAPSHOT)
+    citing = Counter(
+        (year_of(m), class_of(frameworks_of(m)))
+        for m in SECOND_SNAPSHOT
+        if any(tag.startswith("arxiv:") for tag in m["tags"])
+    )
+    with store.read(db) as connection:
+        columns, rows = report.research_models_figure(report.collect(connection)).table
+    assert columns[0] == "year" and set(columns[1:]) == set(models)
+    by_label = {row[0]: dict(zip(columns[1:], row[1:], strict=True)) for row in rows}
+    years = [row[0] for row in rows[:-3]]
+    assert {(y, c): n for y in years for c, n in by_label[y].items() if n} == citing
+    assert [row[0] for row in rows[-3:]] == [
+        "all years",
+        "share of arXiv-citing framework models",
+        "share of the class's models citing arXiv",
+    ]
+    per_class = {c: sum(n for (_, k), n in citing.items() if k == c) for c in models}
+    assert by_label["all years"] == per_class
+    framework_citing = sum(n for c, n in per_class.items() if c != "No framework")
+    assert framework_citing == 4  # hand-counted: two PyTorch-only among them
+    assert by_label["share of arXiv-citing framework models"] == {
+        c: "" if c == "No framework" else f"{per_class[c] / framework_citing:.1%}" for c in models
+    }
+    assert by_label["share of the class's models citing arXiv"] == {
+        c: f"{per_class[c] / models[c]:.1%}" for c in models
+    }
+
+
 def test_method_chart_pairs_the_tags_and_files_classes(full_report):
     pairs = Counter(
         (class_of(frameworks_of(model)), class_of(file_frameworks_of(model)))
@@ -457,9 +487,10 @@ def test_charts_by_year_and_snapshot_have_their_numbers_as_tables(db, full_repor
         } == expected
     markdown = (full_report / "report.md").read_text()
     html_text = (full_report / "index.html").read_text()
-    assert markdown.count("| year |") == 1 and markdown.count("| format |") == 1
+    # Years x classes twice: models added, and models citing arXiv.
+    assert markdown.count("| year |") == 2 and markdown.count("| format |") == 1
     assert markdown.count("| snapshot |") == 1
-    assert html_text.count("<th>year</th>") == 1 and html_text.count("<th>snapshot</th>") == 1
+    assert html_text.count("<th>year</th>") == 2 and html_text.count("<th>snapshot</th>") == 1
 
 
 def test_the_yearly_table_keeps_the_classes_in_the_charts_order(db):
