@@ -721,7 +721,7 @@ def upgrade(path: str | Path) -> int:
     path = Path(path)
     # Before the lock, which would leave a file beside a path that is no database.
     if not path.exists():
-        raise DatabaseError(f"no database at {path}")
+        raise DatabaseError(f"no database at {path}; nothing to upgrade")
     check_writable(path)
     with locks.DatabaseLock(path, "upgrade"):
         return _upgrade(path)

@@ -120,6 +120,11 @@ def test_missing_database(tmp_path: Path) -> None:
     assert_one_line_error(result, exit_code=1)
     assert "refresh" in result.stderr  # says what to do
     assert not (tmp_path / "missing.duckdb").exists()
+    # There is nothing to bring up to date: a refresh is not the answer there.
+    upgrade = hfstats(tmp_path, "upgrade", "--db", str(tmp_path / "missing.duckdb"))
+    assert_one_line_error(upgrade, exit_code=1)
+    assert "no database at" in upgrade.stderr and "nothing to upgrade" in upgrade.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 # -- database files hfstats cannot use ---------------------------------------------------------
