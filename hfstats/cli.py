@@ -866,9 +866,12 @@ def record_command(
         if result.truncated_pages
         else ""
     )
+    # Catch-up passes read the top of the listing again: elements read are not models.
+    merge = result.refresh.merge
+    models = f"{merge.models} models, " if merge is not None else ""
     click.echo(
         f"recorded {result.responses} response(s) of a crawl ({result.refresh.mode}, "
-        f"{result.refresh.models_seen} listing elements) to {result.path}; "
+        f"{models}{result.refresh.models_seen} listing elements read) to {result.path}; "
         f"token and cookies scrubbed{cut}"
     )
 

@@ -147,6 +147,8 @@ def test_record_command_writes_a_scrubbed_recording(tmp_path, monkeypatch):
         )
     assert outcome.exit_code == 0, outcome.output
     assert str(out) in outcome.output and "of a crawl (full, " in outcome.output
+    # The 12 models, not the elements read (a catch-up pass reads the first page again).
+    assert "(full, 12 models, " in outcome.output
     assert "cut after" not in outcome.output  # the whole listing: 5 + 5 + 2
     assert FAKE_TOKEN not in out.read_text()
     assert FAKE_TOKEN not in outcome.output
