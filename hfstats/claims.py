@@ -814,14 +814,24 @@ def _placeholder_counts(context: _Context, claim: Claim, method: str) -> dict[st
 
 
 def _undated_counts(context: _Context, claim: Claim, method: str) -> dict[str, int]:
-    """Models per class without any usable createdAt (only damaged data): yearly_additions
-    gives them year NULL too, and measures them only when the claim has no as_of."""
-    if claim.as_of is not None:
-        return dict.fromkeys(FRAMEWORK_CLASSES, 0)
-    rows = _run(context, claim, "yearly_additions", method)
+    """Models per class without any usable createdAt (only damaged data), whatever the claim's
+    date: created at any time, they may have existed by any as_of. yearly_additions gives them
+    year NULL beside the placeholder-dated ones, and only without an as_of."""
+    rows = _run(context, claim, "yearly_additions", method, as_of=None)
     without_year = _class_counts([row for row in rows if row["year"] is None])
     placeholder = _placeholder_counts(context, claim, method)
     return {c: n - placeholder.get(c, 0) for c, n in without_year.items()}
+
+
+def _models(count: int, what: str, plural_verb: str = "", singular_verb: str = "") -> str:
+    """'1 WHAT model has', '2 WHAT models have' (``what`` may be empty)."""
+    noun = " ".join(part for part in (what, "model" if count == 1 else "models") if part)
+    verb = singular_verb if count == 1 else plural_verb
+    return " ".join(part for part in (str(count), noun, verb) if part)
+
+
+def _them(count: int) -> str:
+    return "it" if count == 1 else "them"
 
 
 def _measure_share(context: _Context, claim: Claim, result: ClaimResult) -> None:
@@ -870,6 +880,19 @@ def _measure_share(context: _Context, claim: Claim, result: ClaimResult) -> None
     )
     result.caveats += _flip_caveats(result.readings, primary)
     result.caveats.append(_share_placeholder_caveat(claim, counts_by_method, placeholders))
+    if claim.as_of is not None:
+        # Measured without a date, they are in the share; by a date, whether they existed then
+        # is unknown.
+        undated = _undated_counts(context, claim, claim.method)
+        total = sum(undated.values())
+        if total:
+            result.caveats.append(
+                f"no creation date: {_models(total, '')} "
+                f"({undated.get(framework_class, 0)} {framework_class}) "
+                f"{'have' if total != 1 else 'has'} no usable createdAt (damaged data); whether "
+                f"{'they' if total != 1 else 'it'} existed by {claim.as_of_text} is unknown, so "
+                f"the share leaves {_them(total)} out"
+            )
 
 
 def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResult) -> None:
@@ -888,8 +911,13 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         in_class = [row for row in rows if row["framework_class"] == framework_class]
         lower = sum(int(row["models"]) for row in in_class if _is_year(row["year"], year))
         placeholder = _placeholder_counts(context, claim, method).get(framework_class, 0)
-        undated = _undated_counts(context, claim, method).get(framework_class, 0)
-        # A model without any date may belong to any year (and counts only without as_of).
+        # A model without any date may belong to any year, also by an as_of; by one before the
+        # year began, nothing was added in it.
+        undated = (
+            0
+            if _before_the_year(claim)
+            else _undated_counts(context, claim, method).get(framework_class, 0)
+        )
         upper = lower + (placeholder if _placeholder_reaches(claim) else 0) + undated
         if unfinished:
             upper = None  # models created after the snapshot are not in it
@@ -948,42 +976,40 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             "only a lower bound"
         )
 
-    def upper_counts(them: str) -> str:
+    def upper_counts(count: int) -> str:
         # With no upper bound (an unfinished period), only the lower bound is said.
         return (
-            "" if upper is None else f", the upper bound {upper} counts {them} as {year} additions"
+            ""
+            if upper is None
+            else f", the upper bound {upper} counts {_them(count)} as {year} additions"
         )
 
-    def models(count: int, plural_verb: str, singular_verb: str) -> str:
-        if count == 1:
-            return f"1 {framework_class} model {singular_verb}"
-        return f"{count} {framework_class} models {plural_verb}"
-
-    if primary["undated_models"]:
+    undated = primary["undated_models"]
+    if undated:
         result.caveats.append(
-            f"no creation date: {models(primary['undated_models'], 'have', 'has')} no "
-            f"usable createdAt (damaged data); the lower bound {lower} leaves them out"
-            f"{upper_counts('them')}"
+            f"no creation date: {_models(undated, framework_class, 'have', 'has')} no usable "
+            f"createdAt (damaged data), so {'they' if undated != 1 else 'it'} may have been "
+            f"created at any time; the lower bound {lower} leaves {_them(undated)} out"
+            f"{upper_counts(undated)}"
         )
     placeholder = primary["placeholder_models"]
+    carry = _models(placeholder, framework_class, "carry", "carries")
     if placeholder and _placeholder_reaches(claim):
         result.caveats.append(
-            f"placeholder dates: {models(placeholder, 'carry', 'carries')} the Hub's "
-            f"placeholder createdAt (created at an unknown time up to "
-            f"{_instant_text(PLACEHOLDER_CUTOFF)}); the lower bound {lower} leaves them out"
-            f"{upper_counts('them all')}"
+            f"placeholder dates: {carry} the Hub's placeholder createdAt (created at an unknown "
+            f"time up to {_instant_text(PLACEHOLDER_CUTOFF)}); the lower bound {lower} leaves "
+            f"{_them(placeholder)} out{upper_counts(placeholder)}"
         )
     elif placeholder and year <= PLACEHOLDER_CUTOFF.year:
         result.caveats.append(
-            f"placeholder dates: {models(placeholder, 'carry', 'carries')} the placeholder "
-            f"createdAt; as_of {claim.as_of_text} is before {year} began, so none is a {year} "
-            "addition by then"
+            f"placeholder dates: {carry} the placeholder createdAt; as_of {claim.as_of_text} is "
+            f"before {year} began, so none is a {year} addition by then"
         )
     elif placeholder:
+        created = "all were" if placeholder != 1 else "it was"
         result.caveats.append(
-            f"placeholder dates: {models(placeholder, 'carry', 'carries')} the placeholder "
-            f"createdAt; {'all were' if placeholder != 1 else 'it was'} created by {PLACEHOLDER_CUTOFF.date()}, so none is a "
-            f"{year} addition"
+            f"placeholder dates: {carry} the placeholder createdAt; {created} created by "
+            f"{PLACEHOLDER_CUTOFF.date()}, so none is a {year} addition"
         )
     else:
         result.caveats.append(
@@ -1205,23 +1231,24 @@ def _share_placeholder_caveat(
     total = sum(placeholders.values())
     if total == 0:
         return "placeholder dates: no model in this measurement carries the placeholder createdAt"
+    framework_class = claim.select["framework_class"]
+    in_class = f"({placeholders.get(framework_class, 0)} {framework_class})"
+    they = "they" if total != 1 else "it"
     if claim.as_of is not None and claim.as_of < PLACEHOLDER_CUTOFF:
         return (
-            f"placeholder dates: {total} models "
-            f"({placeholders.get(claim.select['framework_class'], 0)} "
-            f"{claim.select['framework_class']}) carry the Hub's placeholder createdAt (created "
+            f"placeholder dates: {_models(total, '')} {in_class} "
+            f"{'carry' if total != 1 else 'carries'} the Hub's placeholder createdAt (created "
             f"at an unknown time up to {_instant_text(PLACEHOLDER_CUTOFF)}); as_of is before "
-            f"that, so whether they existed by then is unknown: the {measured} models measured "
-            "leave them out"
+            f"that, so whether {they} existed by then is unknown: the {measured} models "
+            f"measured leave {_them(total)} out"
         )
     text = (
         # Of every class, no_framework too: not the share's denominator, which reading gives.
         f"placeholder dates: {total} of the {measured} models measured in all classes "
-        f"({placeholders.get(claim.select['framework_class'], 0)} "
-        f"{claim.select['framework_class']}) carry the Hub's placeholder createdAt"
+        f"{in_class} {'carry' if total != 1 else 'carries'} the Hub's placeholder createdAt"
     )
     return text + (
-        f"; they existed by {_instant_text(PLACEHOLDER_CUTOFF)} in any case, so the "
+        f"; {they} existed by {_instant_text(PLACEHOLDER_CUTOFF)} in any case, so the "
         "share does not depend on their unknown dates"
     )
 

@@ -512,7 +512,73 @@ def test_models_without_a_creation_date_are_not_placeholder_dated(tmp_path, year
     )
     share = results["share-today"]
     assert share["numbers"]["placeholder_models"] == 1
-    assert any(c.startswith("placeholder dates: 1 of the 6 models") for c in share["caveats"])
+    assert (
+        "placeholder dates: 1 of the 6 models measured in all classes (1 pytorch_only) carries "
+        "the Hub's placeholder createdAt; it existed by 2022-03-02T23:29:05Z in any case, so the "
+        "share does not depend on their unknown dates"
+    ) in share["caveats"]
+
+
+DATED_UNDATED_CLAIMS = """\
+claims:
+  - id: added-2022-by-its-end
+    statement: "over 5 PyTorch-only models added in 2022"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2022-12-31
+    query: yearly_additions
+    select: {framework_class: pytorch_only, year: 2022}
+    expected: {comparison: ">", value: 5}
+  - id: added-2022-by-2021
+    statement: "no PyTorch-only model added in 2022 by the end of 2021"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2021-12-31
+    query: yearly_additions
+    select: {framework_class: pytorch_only, year: 2022}
+    expected: {comparison: "<=", value: 0}
+  - id: share-by-2022
+    statement: "PyTorch-only models are most framework models"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2022-12-31
+    query: exclusivity
+    select: {framework_class: pytorch_only}
+    expected: {comparison: ">=", value: 0.5}
+"""
+
+
+def test_a_dated_claim_counts_models_without_a_date_as_possible_additions(tmp_path):
+    # 2 pytorch_only models of 2022, 1 placeholder-dated, 3 without a usable createdAt: by
+    # 2022-12-31 the 3 may have existed, so "over 5" cannot be refuted (2 to 6), as without a
+    # date; by 2021-12-31 nothing was added in 2022.
+    dated = [(PYTORCH, "2022-05-01T00:00:00.000Z"), (PYTORCH, "2022-06-01T00:00:00.000Z")]
+    models = [element(i, p, c) for i, (p, c) in enumerate([*dated, (PYTORCH, PLACEHOLDER)])]
+    undated = [element(i, PYTORCH, "2023-01-01T00:00:00.000Z") for i in (3, 4, 5)]
+    del undated[0]["createdAt"], undated[1]["createdAt"]
+    undated[2]["createdAt"] = "not a date"
+    db = tmp_path / "hub.duckdb"
+    with FakeHub([*models, *undated]) as hub:
+        crawl_into(db, hub)
+    results = check_json(db, "--claims", str(write_claims(tmp_path, DATED_UNDATED_CLAIMS)))
+    by_its_end = results["added-2022-by-its-end"]
+    assert (by_its_end["numbers"]["lower"], by_its_end["numbers"]["upper"]) == (2, 6)
+    assert by_its_end["verdict"] == "indeterminate"
+    assert (
+        "no creation date: 3 pytorch_only models have no usable createdAt (damaged data), so "
+        "they may have been created at any time; the lower bound 2 leaves them out, the upper "
+        "bound 6 counts them as 2022 additions"
+    ) in by_its_end["caveats"]
+    by_2021 = results["added-2022-by-2021"]
+    assert (by_2021["numbers"]["lower"], by_2021["numbers"]["upper"]) == (0, 0)
+    assert by_2021["verdict"] == "holds"
+    # The share by a date leaves them out, and says so.
+    share = results["share-by-2022"]
+    assert (share["numbers"]["numerator"], share["numbers"]["denominator_models"]) == (3, 3)
+    assert (
+        "no creation date: 3 models (3 pytorch_only) have no usable createdAt (damaged data); "
+        "whether they existed by 2022-12-31 is unknown, so the share leaves them out"
+    ) in share["caveats"]
 
 
 def test_proxy_and_not_checkable_claims(fixture_db):
