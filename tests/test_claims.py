@@ -587,6 +587,9 @@ def test_proxy_and_not_checkable_claims(fixture_db):
     assert research["verdict"] == "proxy only"
     groups = {g["framework_class"]: g for g in research["numbers"]["groups"]["tags"]}
     assert (groups["pytorch_only"]["arxiv_models"], groups["pytorch_only"]["models"]) == (2, 23)
+    # The two classes the claim compares come first, whatever their shares.
+    shown = [group.split(" ")[0] for group in research["measured"].split("; ")]
+    assert shown[:2] == ["pytorch_only", "tensorflow_only"]
     assert results["tensorflow-deployment-tools"]["verdict"] == "proxy only"
     assert results["tensorboard-powerful"]["verdict"] == "proxy only"
     for claim_id in ("training-speed", "memory-usage", "distributed-training"):
