@@ -823,6 +823,13 @@ def _undated_counts(context: _Context, claim: Claim, method: str) -> dict[str, i
     return {c: n - placeholder.get(c, 0) for c, n in without_year.items()}
 
 
+def _deleted_in_year(context: _Context, claim: Claim, method: str, year: int) -> dict[str, int]:
+    """Models per class created in ``year`` (by the claim's as_of) that an earlier snapshot
+    held and the measured one no longer lists: added in that year all the same."""
+    rows = _run(context, claim, "deleted_models", method)
+    return _class_counts([row for row in rows if _is_year(row["year"], year)])
+
+
 def _models(count: int, what: str, plural_verb: str = "", singular_verb: str = "") -> str:
     """'1 WHAT model has', '2 WHAT models have' (``what`` may be empty)."""
     noun = " ".join(part for part in (what, "model" if count == 1 else "models") if part)
@@ -918,7 +925,10 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             if _before_the_year(claim)
             else _undated_counts(context, claim, method).get(framework_class, 0)
         )
-        upper = lower + (placeholder if _placeholder_reaches(claim) else 0) + undated
+        # Survivorship: models of the year deleted since are missing from the count; those
+        # hfstats saw can only raise it.
+        deleted = _deleted_in_year(context, claim, method, year).get(framework_class, 0)
+        upper = lower + (placeholder if _placeholder_reaches(claim) else 0) + undated + deleted
         if unfinished:
             upper = None  # models created after the snapshot are not in it
         verdict, bound = interval_verdict(lower, upper, claim.expected)
@@ -927,6 +937,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             "upper": upper,
             "placeholder": placeholder,
             "undated": undated,
+            "deleted": deleted,
         }
         result.readings.append(
             {
@@ -936,6 +947,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
                 "upper": upper,
                 "placeholder_models": placeholder,
                 "undated_models": undated,
+                "deleted_models": deleted,
                 "value": [lower, upper],
                 "verdict": verdict,
                 "bound": bound,
@@ -966,6 +978,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         by_method=per_method,
         placeholder_models=primary["placeholder_models"],
         undated_models=primary["undated_models"],
+        deleted_models=primary["deleted_models"],
     )
     result.caveats += _flip_caveats(result.readings, primary)
     if upper is None:
@@ -991,6 +1004,14 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             f"createdAt (damaged data), so {'they' if undated != 1 else 'it'} may have been "
             f"created at any time; the lower bound {lower} leaves {_them(undated)} out"
             f"{upper_counts(undated)}"
+        )
+    deleted = primary["deleted_models"]
+    if deleted:
+        result.caveats.append(
+            f"deleted models: {_models(deleted, framework_class)} created in {year} "
+            f"{'were' if deleted != 1 else 'was'} listed by an earlier snapshot and "
+            f"{'are' if deleted != 1 else 'is'} no longer at snapshot {context.snapshot_id}; "
+            f"the lower bound {lower} leaves {_them(deleted)} out{upper_counts(deleted)}"
         )
     placeholder = primary["placeholder_models"]
     carry = _models(placeholder, framework_class, "carry", "carries")
@@ -1040,15 +1061,18 @@ def _bound_phrase(reading: dict[str, Any]) -> str:
     if reading["upper"] is None:
         rests = "rests on the lower bound" if reading["bound"] == "lower" else "a lower bound only"
         return f"{rests} (the period had not ended by the snapshot)"
-    placeholder = reading["upper"] - reading["lower"] - reading["undated_models"]
-    added = " and ".join(
+    undated, deleted = reading["undated_models"], reading["deleted_models"]
+    placeholder = reading["upper"] - reading["lower"] - undated - deleted
+    parts = [
         what
         for what, count in (
             ("placeholder dates", placeholder),
-            ("models without a date", reading["undated_models"]),
+            ("models without a date", undated),
+            ("models deleted since", deleted),
         )
         if count
-    )
+    ]
+    added = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
     if not added:
         return "exact (lower and upper bound agree)"
     if reading["bound"] == "lower":

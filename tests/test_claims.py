@@ -581,6 +581,67 @@ def test_a_dated_claim_counts_models_without_a_date_as_possible_additions(tmp_pa
     ) in share["caveats"]
 
 
+DELETED_CLAIM = """\
+claims:
+  - id: over-19-in-2022
+    statement: "over 19 PyTorch-only models added in 2022"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2022-12-31
+    query: yearly_additions
+    select: {framework_class: pytorch_only, year: 2022}
+    expected: {comparison: ">", value: 19}
+"""
+
+
+def test_models_deleted_since_can_only_raise_a_years_count(tmp_path):
+    # 20 pytorch_only models of 2022 and 3 placeholder-dated; 4 of the 2022 ones deleted before
+    # the second full crawl, one of them listed again before the third. Deleted, they were
+    # still added in 2022: "over 19" is not refuted by the 16 left.
+    of_2022 = [element(i, PYTORCH, f"2022-05-{i + 1:02d}T00:00:00.000Z") for i in range(20)]
+    old = [element(20 + i, PYTORCH, PLACEHOLDER) for i in range(3)]
+    db = tmp_path / "hub.duckdb"
+    claims_file = str(write_claims(tmp_path, DELETED_CLAIM))
+    with FakeHub([*of_2022, *old]) as hub:
+        crawl_into(db, hub)
+        for model in of_2022[:4]:
+            hub.delete(model["_id"])
+        crawl_into(db, hub, full=True)
+        hub.upsert(of_2022[0])
+        crawl_into(db, hub, full=True)
+    first, second, third = (
+        check_json(db, "--claims", claims_file, "--snapshot", str(n))["over-19-in-2022"]
+        for n in (1, 2, 3)
+    )
+    assert (first["numbers"]["lower"], first["numbers"]["upper"]) == (20, 23)
+    assert first["verdict"] == "holds"
+    assert (second["numbers"]["lower"], second["numbers"]["upper"]) == (16, 23)
+    assert second["numbers"]["deleted_models"] == 4
+    assert second["verdict"] == "indeterminate"  # was 'does not hold' on [16, 19]
+    assert (
+        "deleted models: 4 pytorch_only models created in 2022 were listed by an earlier "
+        "snapshot and are no longer at snapshot 2; the lower bound 16 leaves them out, the "
+        "upper bound 23 counts them as 2022 additions"
+    ) in second["caveats"]
+    assert second["reading"] == (
+        "tags; rests on both bounds (placeholder dates and models deleted since decide)"
+    )
+    assert (third["numbers"]["lower"], third["numbers"]["deleted_models"]) == (17, 3)
+    # The query itself, per year and class, at each snapshot.
+    for snapshot, expected in (
+        (1, []),
+        (2, [[2022, "pytorch_only", 4]]),
+        (3, [[2022, "pytorch_only", 3]]),
+    ):
+        result = CliRunner().invoke(
+            cli,
+            ["query", "deleted_models", "--db", str(db), "--snapshot", str(snapshot)]
+            + ["--format", "json"],
+        )
+        assert result.exit_code == 0, result.output
+        assert [list(row.values()) for row in json.loads(result.stdout)] == expected
+
+
 def test_proxy_and_not_checkable_claims(fixture_db):
     results = check_json(fixture_db)
     research = results["pytorch-research-winner"]
