@@ -1,4 +1,5 @@
-"""The `hfstats` command: parses options, calls the library, prints. Nothing else.
+"""The `hfstats` command: parses options, calls the library, prints; and what a command line
+needs around that (signals, logging, a terminal that cannot show every character).
 
 Exit codes: 0 ok, 1 error, 2 usage (bad input), 75 busy (another refresh or program holds the
 database, or another report or export writes the same folder: try again later), 130 interrupted

@@ -3,8 +3,9 @@
 A crawl never holds the database open while it talks to the Hub. Each page is written to
 ``<db>.crawl/pages/`` and the cursor to ``<db>.crawl/state.json``, both atomically, so a crawl
 killed at any point loses at most the page in flight and the next ``refresh`` resumes from the
-saved cursor. When the listing is done, one short transaction folds the pages into the history
-(``store.merge_pages``) and the staging folder is removed. Readers meanwhile keep seeing the
+saved cursor. When the listing is done, the pages are folded into the history
+(``store.merge_pages``) in a copy of the database that replaces it when complete
+(``store.write_a_copy``), and the staging folder is removed. Readers meanwhile keep seeing the
 latest complete snapshot.
 
 Modes:

@@ -27,7 +27,8 @@ class UsageError(HfstatsError):
 
 
 class BusyError(HfstatsError):
-    """Another hfstats process holds the database; try again later."""
+    """Another hfstats run or another program holds the database, or another report or export
+    writes the same output folder; try again later."""
 
     exit_code = EXIT_BUSY
 

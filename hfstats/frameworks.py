@@ -9,9 +9,10 @@ Two classification methods:
 - ``files``: hfstats' own reading of the weight files and ``library_name``, in ``FILE_RULES``.
 
 A model's *class* is ``pytorch_only``, ``tensorflow_only``, ``jax_only``, ``multi_framework``
-(two or three) or ``no_framework``. The rule tables below generate the SQL macros every query
-uses (``framework_class(tags, files, library_name, method)`` and friends) and the tables in
-``docs/queries.md``, so code and documentation cannot drift apart.
+(two or three) or ``no_framework``. The rule tables below generate the SQL macros (the queries'
+``stored_framework_class`` and ``stored_formats``, which read what a version stored from its
+files; ``framework_class(tags, files, library_name, method)`` and friends for ad-hoc SQL) and
+the tables in ``docs/queries.md``, so code and documentation cannot drift apart.
 """
 
 from __future__ import annotations

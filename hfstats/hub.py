@@ -378,7 +378,7 @@ class HubClient:
         # Only None means the default: --endpoint "" is a mistake, not huggingface.co.
         self.endpoint = (default_endpoint() if endpoint is None else endpoint).rstrip("/")
         try:
-            parts = _endpoint_parts(self.endpoint)
+            _endpoint_parts(self.endpoint)  # refuses an endpoint that is no http(s) URL
         except UsageError as exc:
             if endpoint is not None:
                 raise

@@ -40,7 +40,7 @@ import vl_convert
 from . import __version__, claims, outdir, queries, store
 from .errors import UsageError
 from .frameworks import DEFAULT_METHOD, FRAMEWORK_CLASSES, METHODS
-from .output import float_text, markdown_cell, render
+from .output import markdown_cell, render
 
 REPORT_FORMATS = ("html", "md", "svg", "png", "json")
 DEFAULT_OUT = Path("reports/latest")
@@ -1519,10 +1519,9 @@ def _script_hash(source: str) -> str:
 
 def _html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(value: Any) -> str:
+        # Shares come formatted (``_percent_cell``): the numbers left are counts.
         text = "" if value is None else str(value)
-        if isinstance(value, float):
-            text = float_text(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool):
             text = f"{value:,}"
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         opening = '<td class="num">' if numeric else "<td>"

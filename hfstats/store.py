@@ -1,13 +1,14 @@
 """The DuckDB database: schema, migrations, merging crawled pages, snapshots and history.
 
-Layout (schema version 2):
+Layout (schema version 3):
 
 - ``snapshots``: one row per refresh, complete or not.
 - ``model_versions``: slow-changing metadata, one row per version of a model, valid for the
   snapshots ``valid_from <= s < valid_to`` (``valid_to`` NULL: still current). A new version is
-  written only when something other than the counters changed, so history grows with change,
-  not with the size of the Hub. Each version also stores what the framework rules derive from
-  its files (``file_frameworks``, ``formats``; schema 2).
+  written only when a column hfstats reads changed (``content_hash``, taken over them; schema
+  3), not the counters nor keys it does not type, so history grows with change, not with the
+  size of the Hub. Each version also stores what the framework rules derive from its files
+  (``file_frameworks``, ``formats``; schema 2).
 - ``model_counters``: downloads, likes and trending score, kept apart with their own validity
   intervals because they change far more often than the metadata.
 - ``models_at(snapshot_id)``: a table macro giving the state of the Hub as of a complete
@@ -16,7 +17,8 @@ Layout (schema version 2):
 
 Only complete snapshots ever get versions, so an interrupted refresh is invisible to readers.
 DuckDB lets one process write a file at a time; a refresh therefore crawls into a staging
-folder (see ``crawl.py``) and opens the database only for short transactions.
+folder (see ``crawl.py``) and merges into a copy of the database that replaces it when done
+(``write_a_copy``), so readers keep the file meanwhile.
 """
 
 from __future__ import annotations

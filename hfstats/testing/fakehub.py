@@ -303,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     fake_hub: FakeHub
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet server
+    def log_message(self, format: str, *args: object) -> None:  # quiet server
         pass
 
     def date_time_string(self, timestamp: float | None = None) -> str:
@@ -311,7 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
             timestamp = time.time() + self.fake_hub.clock_offset
         return super().date_time_string(timestamp)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         hub = self.fake_hub
         with hub._lock:
             hub.stats.requests += 1
