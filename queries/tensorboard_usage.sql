@@ -10,9 +10,14 @@ WITH classified AS (
     SELECT
         stored_framework_class(tags, file_frameworks, files, library_name, $method) AS framework_class,
         coalesce(list_contains(tags, 'tensorboard'), false)
-        OR coalesce(list_bool_or(list_transform(files,
-            lambda f: contains(regexp_extract(f, '[^/]*$'), 'events.out.tfevents'))), false)
-            AS has_tensorboard
+        -- The file test only for the few models whose paths mention the logs at all (half the
+        -- time at 1M); the name has no '/', so no match can span two joined paths.
+        OR CASE
+            WHEN contains(array_to_string(files, '/'), 'events.out.tfevents')
+            THEN coalesce(list_bool_or(list_transform(files,
+                lambda f: contains(regexp_extract(f, '[^/]*$'), 'events.out.tfevents'))), false)
+            ELSE false
+        END AS has_tensorboard
     FROM models_at($snapshot_id)
     WHERE created_by(created_at, $as_of)
 )

@@ -551,6 +551,25 @@ def test_tensorboard_usage(db):
     )
 
 
+def test_tensorboard_logs_are_found_by_the_file_name_not_a_folder(tmp_path):
+    # Hand-made: only the names whose last component holds the log prefix count.
+    def with_files(index: int, *names: str) -> dict:
+        return element(index, "2024-01-01T00:00:00.000Z", ["pytorch"], list(names))
+
+    models = [
+        with_files(1, "runs/events.out.tfevents.1.host"),  # counts
+        with_files(2, "events.out.tfevents.d/readme.md"),  # a folder of that name: no
+        with_files(3, "a/events.out.tfevents", "b/x.bin"),  # counts
+        with_files(4, "events.out/tfevents.1"),  # the name split by a folder: no
+        with_files(5, "README.md"),
+    ]
+    db = tmp_path / "hub.duckdb"
+    with FakeHub(models) as hub:
+        crawl.refresh(db, client=HubClient(hub.url, backoff_base=0.001), full=True)
+    rows = run(db, "tensorboard_usage")
+    assert {r["framework_class"]: r["tensorboard_models"] for r in rows}["pytorch_only"] == 2
+
+
 def test_method_comparison_shows_disagreements(db):
     pairs = Counter((tags_class(m), FILES_CLASS[m["_id"]]) for m in SECOND)
     rows = run(db, "method_comparison")
