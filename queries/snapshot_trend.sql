@@ -12,13 +12,18 @@ WITH complete_snapshots AS (
     FROM snapshots
     WHERE complete AND snapshot_id <= $snapshot_id
 ),
+-- Each snapshot's models are the versions valid at it, as models_at defines them; joined
+-- directly, not through models_at per snapshot (LATERAL), which also joins the counters this
+-- query does not read: 0.2-0.5 s instead of 1.1-1.3 s at 1M models.
 classified AS (
     SELECT
         complete_snapshots.snapshot_id,
-        stored_framework_class(m.tags, m.file_frameworks, m.files, m.library_name, $method) AS framework_class
-    FROM complete_snapshots,
-        LATERAL (SELECT * FROM models_at(complete_snapshots.snapshot_id)) AS m
-    WHERE created_by(m.created_at, $as_of)
+        stored_framework_class(v.tags, v.file_frameworks, v.files, v.library_name, $method) AS framework_class
+    FROM complete_snapshots
+    JOIN model_versions AS v
+        ON v.valid_from <= complete_snapshots.snapshot_id
+        AND (v.valid_to IS NULL OR v.valid_to > complete_snapshots.snapshot_id)
+    WHERE created_by(v.created_at, $as_of)
 ),
 counts AS (
     SELECT
