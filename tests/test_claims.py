@@ -471,10 +471,9 @@ claims:
 """
 
 
-@pytest.mark.parametrize("year", [2022, 2024])
-def test_models_without_a_creation_date_are_not_placeholder_dated(tmp_path, year):
-    # Damaged data: two pytorch_only models without createdAt and one with a value that is no
-    # date; beside them two with real 2022 dates and one with the placeholder.
+def damaged_dates_db(tmp_path: Path) -> Path:
+    """Damaged data: two pytorch_only models without createdAt and one with a value that is no
+    date; beside them two with real 2022 dates and one with the placeholder."""
     dated = [(PYTORCH, "2022-05-01T00:00:00.000Z"), (PYTORCH, "2022-06-01T00:00:00.000Z")]
     models = [element(i, p, c) for i, (p, c) in enumerate([*dated, (PYTORCH, PLACEHOLDER)])]
     undated = [element(i, PYTORCH, "2023-01-01T00:00:00.000Z") for i in (3, 4, 5)]
@@ -483,6 +482,12 @@ def test_models_without_a_creation_date_are_not_placeholder_dated(tmp_path, year
     db = tmp_path / "hub.duckdb"
     with FakeHub([*models, *undated]) as hub:
         crawl_into(db, hub)
+    return db
+
+
+@pytest.mark.parametrize("year", [2022, 2024])
+def test_models_without_a_creation_date_are_not_placeholder_dated(tmp_path, year):
+    db = damaged_dates_db(tmp_path)
     path = write_claims(tmp_path, UNDATED_CLAIMS.format(year=year))
     results = check_json(db, "--claims", str(path))
     additions = results[f"added-{year}"]
@@ -552,14 +557,7 @@ def test_a_dated_claim_counts_models_without_a_date_as_possible_additions(tmp_pa
     # 2 pytorch_only models of 2022, 1 placeholder-dated, 3 without a usable createdAt: by
     # 2022-12-31 the 3 may have existed, so "over 5" cannot be refuted (2 to 6), as without a
     # date; by 2021-12-31 nothing was added in 2022.
-    dated = [(PYTORCH, "2022-05-01T00:00:00.000Z"), (PYTORCH, "2022-06-01T00:00:00.000Z")]
-    models = [element(i, p, c) for i, (p, c) in enumerate([*dated, (PYTORCH, PLACEHOLDER)])]
-    undated = [element(i, PYTORCH, "2023-01-01T00:00:00.000Z") for i in (3, 4, 5)]
-    del undated[0]["createdAt"], undated[1]["createdAt"]
-    undated[2]["createdAt"] = "not a date"
-    db = tmp_path / "hub.duckdb"
-    with FakeHub([*models, *undated]) as hub:
-        crawl_into(db, hub)
+    db = damaged_dates_db(tmp_path)
     results = check_json(db, "--claims", str(write_claims(tmp_path, DATED_UNDATED_CLAIMS)))
     by_its_end = results["added-2022-by-its-end"]
     assert (by_its_end["numbers"]["lower"], by_its_end["numbers"]["upper"]) == (2, 6)
