@@ -569,7 +569,6 @@ def yearly_additions_figure(data: ReportData) -> Figure:
         caption=_sentences(
             _placeholder_caption(data, "yearly_additions"),
             "Left: models created per year; right: each class's share of that year's models.",
-            _partial_year_note(data, rows),
         ),
         image_note=_partial_year_note(data, rows),
         table=_pivot(
@@ -876,7 +875,6 @@ def deployment_formats_figure(data: ReportData) -> Figure:
         caption=_sentences(
             caption,
             _placeholder_caption(data, "yearly_additions", shown_as="column"),
-            _partial_year_note(data, rows),
         ),
         image_note=_partial_year_note(data, rows),
         table=_pivot(
@@ -949,7 +947,6 @@ def research_models_figure(data: ReportData) -> Figure:
             _placeholder_caption(
                 data, "research_models", "arxiv_models", which="arXiv-citing models"
             ),
-            _partial_year_note(data, rows, "arxiv_models"),
         ),
         image_note=_partial_year_note(data, rows, "arxiv_models"),
         table=(columns, by_year + summary),
@@ -1225,8 +1222,9 @@ def _figure(
     width: int | None = CHART_WIDTH,
     image_note: str = "",
 ) -> Figure:
-    """``image_note``: a line under the title for what a reader of the image alone must know
-    (the caption does not travel with a pasted image)."""
+    """``image_note``: what a reader of the image alone must know (the caption does not travel
+    with a pasted image): a line under the title, and the caption's last sentence."""
+    caption = _sentences(caption, image_note)
     # Concatenated charts (width None) size each of their parts themselves.
     if width is not None:
         chart = chart.properties(width=width)
