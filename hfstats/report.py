@@ -174,7 +174,7 @@ def collect(
         results[name] = queries.run_query(
             connection, name, snapshot_id=snapshot_id, as_of=as_of, cache=cache, **options
         )
-    if not any(row["models"] for row in _rows(results["exclusivity"])):
+    if not _models_total(results):
         notes.append(
             f"Snapshot {snapshot_id} lists no models"
             + (f" created by {as_of_text(as_of)}" if as_of is not None else "")
@@ -1154,7 +1154,9 @@ def _snapshot_label(snapshot_id: int, finished_at: datetime | None) -> str:
 
 def _meta_line(data: ReportData) -> str:
     """The line under the report's heading: which snapshot, how many models, which hfstats."""
-    return f"{_snapshot_line(data)} · {_models_total(data):,} models · hfstats {__version__}"
+    return (
+        f"{_snapshot_line(data)} · {_models_total(data.results):,} models · hfstats {__version__}"
+    )
 
 
 def _snapshot_line(data: ReportData, with_method: bool = True) -> str:
@@ -1428,8 +1430,8 @@ CLAIMS_INTRO = (
 )
 
 
-def _models_total(data: ReportData) -> int:
-    return sum(row["models"] or 0 for row in _rows(data.results["exclusivity"]))
+def _models_total(results: dict[str, queries.QueryResult]) -> int:
+    return sum(row["models"] or 0 for row in _rows(results["exclusivity"]))
 
 
 def markdown_report(
