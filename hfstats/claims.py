@@ -803,31 +803,49 @@ def _class_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def _placeholder_counts(context: _Context, claim: Claim, method: str) -> dict[str, int]:
-    """Models per class whose createdAt is the placeholder (``year`` NULL in yearly_additions),
-    whatever the claim's date: created at an unknown time up to the cut-off, they may have
-    existed by an earlier as_of too, so they are counted as of the cut-off then. Always with
-    an as_of, which leaves out models without any createdAt (``_undated_counts``)."""
+def _placeholder_counts(
+    context: _Context, claim: Claim, method: str, query: str = "yearly_additions"
+) -> dict[str, int]:
+    """Models per class whose createdAt is the placeholder (``year`` NULL in ``query``,
+    yearly_additions or deleted_models), whatever the claim's date: created at an unknown time
+    up to the cut-off, they may have existed by an earlier as_of too, so they are counted as of
+    the cut-off then. Always with an as_of, which leaves out models without any createdAt
+    (``_undated_counts``)."""
     as_of = max(claim.as_of or AFTER_EVERY_DATE, PLACEHOLDER_CUTOFF)
-    rows = _run(context, claim, "yearly_additions", method, as_of=as_of)
+    rows = _run(context, claim, query, method, as_of=as_of)
     return _class_counts([row for row in rows if row["year"] is None])
 
 
-def _undated_counts(context: _Context, claim: Claim, method: str) -> dict[str, int]:
+def _undated_counts(
+    context: _Context, claim: Claim, method: str, query: str = "yearly_additions"
+) -> dict[str, int]:
     """Models per class without any usable createdAt (only damaged data), whatever the claim's
-    date: created at any time, they may have existed by any as_of. yearly_additions gives them
-    year NULL beside the placeholder-dated ones, and only without an as_of."""
-    rows = _run(context, claim, "yearly_additions", method, as_of=None)
+    date: created at any time, they may have existed by any as_of. ``query`` gives them year
+    NULL beside the placeholder-dated ones, and only without an as_of."""
+    rows = _run(context, claim, query, method, as_of=None)
     without_year = _class_counts([row for row in rows if row["year"] is None])
-    placeholder = _placeholder_counts(context, claim, method)
+    placeholder = _placeholder_counts(context, claim, method, query)
     return {c: n - placeholder.get(c, 0) for c, n in without_year.items()}
 
 
-def _deleted_in_year(context: _Context, claim: Claim, method: str, year: int) -> dict[str, int]:
-    """Models per class created in ``year`` (by the claim's as_of) that an earlier snapshot
-    held and the measured one no longer lists: added in that year all the same."""
+def _deleted_in_year(
+    context: _Context, claim: Claim, method: str, year: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Models per class that an earlier snapshot held and the measured one no longer lists,
+    and that may be additions of ``year`` by the claim's as_of: those created in it, and those
+    created at an unknown time that may be in it (the placeholder or no createdAt, as the
+    upper bound counts the listed ones). And, of them, those of an unknown time."""
     rows = _run(context, claim, "deleted_models", method)
-    return _class_counts([row for row in rows if _is_year(row["year"], year)])
+    in_year = _class_counts([row for row in rows if _is_year(row["year"], year)])
+    unknown_time = dict.fromkeys(in_year, 0)
+    if _placeholder_reaches(claim):
+        for c, n in _placeholder_counts(context, claim, method, "deleted_models").items():
+            unknown_time[c] = unknown_time.get(c, 0) + n
+    if not _before_the_year(claim):
+        for c, n in _undated_counts(context, claim, method, "deleted_models").items():
+            unknown_time[c] = unknown_time.get(c, 0) + n
+    deleted = {c: in_year.get(c, 0) + unknown_time.get(c, 0) for c in unknown_time}
+    return deleted, unknown_time
 
 
 def _models(count: int, what: str, plural_verb: str = "", singular_verb: str = "") -> str:
@@ -927,7 +945,8 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         )
         # Survivorship: models of the year deleted since are missing from the count; those
         # hfstats saw can only raise it.
-        deleted = _deleted_in_year(context, claim, method, year).get(framework_class, 0)
+        deleted_by_class, deleted_unknown_time = _deleted_in_year(context, claim, method, year)
+        deleted = deleted_by_class.get(framework_class, 0)
         upper = lower + (placeholder if _placeholder_reaches(claim) else 0) + undated + deleted
         if unfinished:
             upper = None  # models created after the snapshot are not in it
@@ -948,6 +967,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
                 "placeholder_models": placeholder,
                 "undated_models": undated,
                 "deleted_models": deleted,
+                "deleted_models_of_unknown_time": deleted_unknown_time.get(framework_class, 0),
                 "value": [lower, upper],
                 "verdict": verdict,
                 "bound": bound,
@@ -979,6 +999,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         placeholder_models=primary["placeholder_models"],
         undated_models=primary["undated_models"],
         deleted_models=primary["deleted_models"],
+        deleted_models_of_unknown_time=primary["deleted_models_of_unknown_time"],
     )
     result.caveats += _flip_caveats(result.readings, primary)
     if upper is None:
@@ -1008,7 +1029,8 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
     deleted = primary["deleted_models"]
     if deleted:
         result.caveats.append(
-            f"deleted models: {_models(deleted, framework_class)} created in {year} "
+            f"deleted models: {_models(deleted, framework_class)} created in {year}"
+            f"{_of_unknown_time(primary['deleted_models_of_unknown_time'], deleted, year)} "
             f"{'were' if deleted != 1 else 'was'} listed by an earlier snapshot and "
             f"{'are' if deleted != 1 else 'is'} no longer at snapshot {context.snapshot_id}; "
             f"the lower bound {lower} leaves {_them(deleted)} out{upper_counts(deleted)}"
@@ -1037,6 +1059,19 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             f"placeholder dates: no {framework_class} model in this measurement carries the "
             "placeholder createdAt"
         )
+
+
+def _of_unknown_time(unknown: int, deleted: int, year: int) -> str:
+    """What the deleted-models caveat adds when some of them were created at an unknown time."""
+    if not unknown:
+        return ""
+    if unknown == deleted:
+        return (
+            f" or at an unknown time that may be in {year}"
+            if deleted == 1
+            else (f" or at unknown times that may be in {year}")
+        )
+    return f" ({unknown} of them at an unknown time that may be in {year})"
 
 
 def _is_year(value: Any, year: int) -> bool:

@@ -640,6 +640,67 @@ def test_models_deleted_since_can_only_raise_a_years_count(tmp_path):
         assert [list(row.values()) for row in json.loads(result.stdout)] == expected
 
 
+OVER_21_CLAIMS = """\
+claims:
+  - id: over-21-in-2022
+    statement: "over 21 PyTorch-only models added in 2022"
+    source: {publication: a test}
+    kind: measured
+    as_of: 2022-12-31
+    query: yearly_additions
+    select: {framework_class: pytorch_only, year: 2022}
+    expected: {comparison: ">", value: 21}
+  - id: over-21-in-2023
+    statement: "over 21 PyTorch-only models added in 2023"
+    source: {publication: a test}
+    kind: measured
+    as_of: latest
+    query: yearly_additions
+    select: {framework_class: pytorch_only, year: 2023}
+    expected: {comparison: ">", value: 21}
+"""
+
+
+def test_deleted_models_of_unknown_creation_time_raise_the_upper_bound(tmp_path):
+    # 20 pytorch_only models of 2022, 3 placeholder-dated, 1 without createdAt. Two
+    # placeholder-dated ones and the undated one are deleted: each may still have been a 2022
+    # addition, as when listed, so the upper bound stays 20 + 3 + 1 = 24 ("over 21" open)
+    # instead of 21, which would refute it. None of them can be a 2023 addition but the
+    # undated one.
+    of_2022 = [element(i, PYTORCH, f"2022-05-{i + 1:02d}T00:00:00.000Z") for i in range(20)]
+    old = [element(20 + i, PYTORCH, PLACEHOLDER) for i in range(3)]
+    undated = element(23, PYTORCH, "2023-01-01T00:00:00.000Z")
+    del undated["createdAt"]
+    db = tmp_path / "hub.duckdb"
+    claims_file = str(write_claims(tmp_path, OVER_21_CLAIMS))
+    with FakeHub([*of_2022, *old, undated]) as hub:
+        crawl_into(db, hub)
+        for model in [*old[:2], undated]:
+            hub.delete(model["_id"])
+        crawl_into(db, hub, full=True)
+    before, after = (check_json(db, "--claims", claims_file, "--snapshot", str(n)) for n in (1, 2))
+    assert (
+        before["over-21-in-2022"]["numbers"]["upper"],
+        before["over-21-in-2022"]["verdict"],
+    ) == (
+        24,
+        "indeterminate",
+    )
+    in_2022 = after["over-21-in-2022"]
+    assert (in_2022["numbers"]["lower"], in_2022["numbers"]["upper"]) == (20, 24)
+    assert in_2022["verdict"] == "indeterminate"  # was 'does not hold' on [20, 21]
+    assert in_2022["numbers"]["deleted_models"] == 3
+    assert in_2022["numbers"]["deleted_models_of_unknown_time"] == 3
+    assert (
+        "deleted models: 3 pytorch_only models created in 2022 or at unknown times that may be "
+        "in 2022 were listed by an earlier snapshot and are no longer at snapshot 2; the lower "
+        "bound 20 leaves them out, the upper bound 24 counts them as 2022 additions"
+    ) in in_2022["caveats"]
+    in_2023 = after["over-21-in-2023"]
+    assert (in_2023["numbers"]["lower"], in_2023["numbers"]["upper"]) == (0, 1)
+    assert in_2023["numbers"]["deleted_models"] == 1
+
+
 def test_proxy_and_not_checkable_claims(fixture_db):
     results = check_json(fixture_db)
     research = results["pytorch-research-winner"]
