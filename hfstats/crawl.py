@@ -184,10 +184,10 @@ class Staging:
 
     def __init__(self, db_path: Path) -> None:
         real = Path(db_path).resolve()  # one folder for every spelling of the database's path
-        self.root = real.with_name(real.name + ".crawl")
+        self.root = store.beside(real, ".crawl")
         self.pages_dir = self.root / "pages"
         self.state_file = self.root / "state.json"
-        spelled = Path(db_path).with_name(Path(db_path).name + ".crawl")
+        spelled = store.beside(Path(db_path), ".crawl")
         if spelled.resolve() != self.root and spelled.is_dir() and not self.root.exists():
             # Left beside a symlink by an hfstats that did not resolve the path: resumed here.
             try:
@@ -276,7 +276,7 @@ class Staging:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write via a temporary file, fsync and rename: after a crash, old or new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = store.beside(path, ".tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -452,7 +452,7 @@ def refresh(
                 # A first refresh to which nothing answered (a mistyped endpoint, say) leaves
                 # no files; one the Hub answered keeps the requests it spent in its snapshot.
                 staging.discard()
-                for leftover in (new_database, new_database.with_name(new_database.name + ".wal")):
+                for leftover in (new_database, store.beside(new_database, ".wal")):
                     leftover.unlink(missing_ok=True)
             else:
                 _record_progress(db_path, state)

@@ -110,10 +110,7 @@ def _check_replaceable(db_path: Path) -> None:
 def _remove_database(db_path: Path, keep_file: bool = False) -> None:
     """A database file and the files a refresh keeps beside it; with ``keep_file`` only its
     write-ahead log and crawl folder (its lock file stays, as another process may hold it)."""
-    if keep_file:
-        paths = [db_path.with_name(db_path.name + ".wal")]
-    else:
-        paths = [db_path, *(db_path.with_name(db_path.name + s) for s in (".wal", ".lock"))]
-    for path in paths:
-        path.unlink(missing_ok=True)
-    shutil.rmtree(db_path.with_name(db_path.name + ".crawl"), ignore_errors=True)
+    suffixes = (".wal",) if keep_file else ("", ".wal", ".lock")
+    for suffix in suffixes:
+        store.beside(db_path, suffix).unlink(missing_ok=True)
+    shutil.rmtree(store.beside(db_path, ".crawl"), ignore_errors=True)

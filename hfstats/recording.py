@@ -26,7 +26,7 @@ import yaml
 from responses import _recorder
 from responses.registries import OrderedRegistry
 
-from . import crawl
+from . import crawl, store
 from .errors import UsageError, require_folder
 from .hub import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, HubClient, models_url, resolve_token
 
@@ -100,7 +100,7 @@ def save(entries: list[dict], path: str | Path, recorded_at: datetime | None = N
     document: dict = {"responses": [{"response": entry} for entry in entries]}
     if recorded_at is not None:
         document["recorded_at"] = recorded_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = store.beside(path, ".tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
         yaml.dump(document, handle)
     os.replace(tmp, path)
@@ -204,7 +204,7 @@ def _check_writable(out_path: Path, db_path: Path | None) -> None:
             f"{out_path} exists and is not a recording, which is all `hfstats record` replaces: "
             "give the recording another path"
         )
-    tmp = out_path.with_name(out_path.name + ".tmp")  # as save writes it
+    tmp = store.beside(out_path, ".tmp")  # as save writes it
     try:
         tmp.open("w").close()
         tmp.unlink()

@@ -583,7 +583,7 @@ def write_a_copy(
     """
     # The file itself, not a symlink to it: the rename must replace the file the link names.
     path = Path(path).resolve()
-    copy = path.with_name(path.name + ".merging")
+    copy = beside(path, ".merging")
     _remove_copy(copy)
     before = None
     try:
@@ -599,7 +599,7 @@ def write_a_copy(
             # Explicitly, not at close: a checkpoint failing at close (a full disk) is not
             # raised, and the merge would stay in a write-ahead log the rename leaves behind.
             connection.execute("CHECKPOINT")
-        if copy.with_name(copy.name + ".wal").exists():
+        if beside(copy, ".wal").exists():
             raise DatabaseError(
                 f"the merge into {copy} was not written whole; {path} was left as it was: "
                 f"free some space and run the refresh again"
@@ -641,16 +641,21 @@ def _file_state(path: Path) -> tuple:
     """What tells a change by another program: the file, and its write-ahead log (a writer
     killed before its checkpoint leaves its changes only there)."""
     stat = path.stat()
-    wal = path.with_name(path.name + ".wal")
+    wal = beside(path, ".wal")
     wal_stat = (wal.stat().st_size, wal.stat().st_mtime_ns) if wal.exists() else None
     return stat.st_ino, stat.st_size, stat.st_mtime_ns, wal_stat
 
 
 def _remove_copy(copy: Path) -> None:
     """A copy being merged into, left by a refresh that failed or was killed."""
-    for leftover in (copy, copy.with_name(copy.name + ".wal")):
+    for leftover in (copy, beside(copy, ".wal")):
         leftover.unlink(missing_ok=True)
-    shutil.rmtree(copy.with_name(copy.name + ".tmp"), ignore_errors=True)
+    shutil.rmtree(beside(copy, ".tmp"), ignore_errors=True)
+
+
+def beside(path: Path, suffix: str) -> Path:
+    """The file or folder named ``path`` with ``suffix`` added, in the same folder."""
+    return path.with_name(path.name + suffix)
 
 
 # What hfstats keeps beside a database (named after the file a symlink leads to): DuckDB's
@@ -662,7 +667,7 @@ BESIDE_DATABASE = (".wal", ".tmp", ".lock", ".crawl", ".merging", ".merging.wal"
 def beside_database(path: str | Path) -> list[Path]:
     """The database file and every file or folder hfstats keeps beside it."""
     real = Path(path).resolve()
-    return [real, *(real.with_name(real.name + suffix) for suffix in BESIDE_DATABASE)]
+    return [real, *(beside(real, suffix) for suffix in BESIDE_DATABASE)]
 
 
 def require_names_beside(path: str | Path) -> None:
@@ -1223,7 +1228,6 @@ def _merge(
     still_there: Sequence[str],
     newest_possible: datetime | None,
 ) -> MergeResult:
-    s = snapshot_id
     files = [str(p) for p in page_files]
     # Rows are projected straight from the page files (no window over all of them), so DuckDB
     # can stream and spill: memory stays flat in the number of models.
@@ -1314,7 +1318,7 @@ def _merge(
             WHERE valid_to IS NULL AND NOT EXISTS (
                 SELECT 1 FROM {listed} l WHERE l.object_id = model_versions.object_id)
             """,
-            [s],
+            [snapshot_id],
         )
         connection.execute(
             f"""
@@ -1322,7 +1326,7 @@ def _merge(
             WHERE valid_to IS NULL AND NOT EXISTS (
                 SELECT 1 FROM {listed} l WHERE l.object_id = model_counters.object_id)
             """,
-            [s],
+            [snapshot_id],
         )
         if still_there:
             connection.execute("DROP TABLE listed")
@@ -1336,7 +1340,7 @@ def _merge(
         WHERE model_versions.object_id = i.object_id AND model_versions.valid_to IS NULL
             AND model_versions.content_hash <> i.content_hash
         """,
-        [s],
+        [snapshot_id],
     )
     # The insert checks each incoming model against the current versions: with millions of
     # them (a second full crawl of 2M models) two threads ran out of memory at 128 MB, where
@@ -1353,7 +1357,7 @@ def _merge(
         WHERE NOT EXISTS (SELECT 1 FROM model_versions v
                           WHERE v.object_id = i.object_id AND v.valid_to IS NULL)
         """,
-        [s],
+        [snapshot_id],
     )
     connection.execute("SET threads = ?", [MERGE_THREADS])
     # Counters: a new interval only where a value changed.
@@ -1374,14 +1378,14 @@ def _merge(
         FROM new_counters n
         WHERE model_counters.object_id = n.object_id AND model_counters.valid_to IS NULL
         """,
-        [s],
+        [snapshot_id],
     )
     connection.execute(
         f"""
         INSERT INTO model_counters (object_id, valid_from, valid_to, {_COUNTER_COLUMNS})
         SELECT object_id, ?, NULL, {_COUNTER_COLUMNS} FROM new_counters
         """,
-        [s],
+        [snapshot_id],
     )
     for table in ("incoming", "new_counters"):
         connection.execute(f"DROP TABLE {table}")
@@ -1412,11 +1416,11 @@ def _merge(
             deleted,
             rejected,
             high_water_mark,
-            s,
+            snapshot_id,
         ],
     )
     return MergeResult(
-        snapshot_id=s,
+        snapshot_id=snapshot_id,
         models=models,
         added=added,
         changed=changed,
