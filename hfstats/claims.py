@@ -1315,7 +1315,8 @@ def _share_placeholder_caveat(
 def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
     finished = _instant_text(context.snapshot_finished_at)
     caveats = [f"snapshot {context.snapshot_id} (finished {finished})"]
-    if claim.kind == "measured":
+    # A proxy's query may classify frameworks too; then its groups depend on the method.
+    if claim.kind == "measured" or claim.method in _methods_of(claim.query):
         caveats.append(
             f"method {claim.method}: "
             + (
@@ -1335,20 +1336,24 @@ def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
             f"as_of {claim.as_of_text} is after snapshot {context.snapshot_id} finished "
             f"({finished}): models created since are missing from the measurement"
         )
-    if claim.as_of is not None and (
-        context.snapshot_finished_at is None or claim.as_of < context.snapshot_finished_at
-    ):
-        if context.first_full_snapshot_started_at is None:
-            observed = (
-                f"hfstats kept no full snapshot up to snapshot {context.snapshot_id}, so it "
-                "observed no deletions"
-            )
-        else:
-            first = _instant_text(context.first_full_snapshot_started_at)
-            observed = (
-                f"hfstats observed {context.deletions_observed} deletion(s) between its full "
-                f"snapshots since {first}; deletions before that are unknown to it"
-            )
+    if context.first_full_snapshot_started_at is None:
+        observed = (
+            f"hfstats kept no full snapshot up to snapshot {context.snapshot_id}, so it "
+            "observed no deletions"
+        )
+    else:
+        first = _instant_text(context.first_full_snapshot_started_at)
+        observed = (
+            f"hfstats observed {context.deletions_observed} deletion(s) between its full "
+            f"snapshots since {first}; deletions before that are unknown to it"
+        )
+    if claim.as_of is None:
+        caveats.append(
+            f"survivorship: the claim is measured on the models listed at snapshot "
+            f"{context.snapshot_id}, as a claim about the Hub of today; models deleted before "
+            f"then do not count. {observed}"
+        )
+    elif context.snapshot_finished_at is None or claim.as_of < context.snapshot_finished_at:
         caveats.append(
             f"survivorship: only models still listed at snapshot {context.snapshot_id} are "
             f"counted; models deleted since {claim.as_of_text} are missing. {observed}. Each "

@@ -224,8 +224,14 @@ def test_share_today_holds_under_one_denominator_and_not_under_others(fixture_db
     assert result["numbers"]["value"] == 23 / 25
     assert result["numbers"]["placeholder_models"] == 5
     assert any("flips between readings" in c for c in result["caveats"])
-    # "latest" describes the snapshot itself: deletions before it do not bias it.
-    assert not any(c.startswith("survivorship") for c in result["caveats"])
+    # "latest" describes the snapshot itself: deletions before it do not bias it, and the
+    # caveat says so, with the one deletion the fixture's second full crawl recorded.
+    (survivorship,) = [c for c in result["caveats"] if c.startswith("survivorship")]
+    assert survivorship.startswith(
+        "survivorship: the claim is measured on the models listed at snapshot 2, as a claim "
+        "about the Hub of today; models deleted before then do not count. hfstats observed 1 "
+        "deletion(s) between its full snapshots since "
+    )
 
 
 def test_share_as_of_2022_counts_models_created_by_the_end_of_that_day(fixture_db):
@@ -1063,12 +1069,17 @@ def test_named_groups_keep_the_order_given_and_only_they_are_shown_by_year(fixtu
         f"tensorflow_only 0; jax_only 1; pytorch_only {pytorch}; no_framework {none}; "
         "+1 more (all in: hfstats check --format json)"  # multi_framework
     )
-    assert result["caveats"] == [
+    assert result["caveats"][:-1] == [
         "proxy: models per library",
         "tensorflow_only by year: none",
         "jax_only by year: 2022 1",
         f"snapshot 2 (finished {finished.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})",
+        # The classes depend on the method; the claim is about the Hub of today.
+        "method tags: frameworks from the Hub's tags pytorch, tf, jax",
     ]
+    assert result["caveats"][-1].startswith(
+        "survivorship: the claim is measured on the models listed at snapshot 2"
+    )
 
 
 def test_a_year_named_as_text_in_show_is_that_year_not_another_group(fixture_db, tmp_path):
