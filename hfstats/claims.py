@@ -699,7 +699,7 @@ def check_claims(
     connection: duckdb.DuckDBPyConnection,
     claims: Sequence[Claim],
     *,
-    snapshot_id: int | None = None,
+    snapshot_id: int | datetime | None = None,
     ids: str | Iterable[str] | None = None,
     query_cache: dict | None = None,
 ) -> list[ClaimResult]:

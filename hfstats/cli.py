@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -150,13 +151,53 @@ quiet_option = click.option(
 )
 
 
+class SnapshotRef(click.ParamType):
+    """A snapshot's id, or a date or timestamp: the latest complete snapshot finished by then."""
+
+    name = "ID|DATE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | datetime:
+        if isinstance(value, int | datetime):
+            return value
+        text = str(value).strip()
+        if text.isdigit() or text.startswith(("-", "+")) and text[1:].isdigit():
+            number = int(text)
+            if number < 1:
+                self.fail(f"{value!r} is no snapshot id: ids start at 1", param, ctx)
+            return number
+        from .queries import parse_as_of
+
+        try:
+            return parse_as_of(text)
+        except UsageError as problem:
+            self.fail(f"{problem}; or give a snapshot id (see `hfstats snapshots`)", param, ctx)
+
+
 def snapshot_option(what: str = "Snapshot to read") -> Callable[[Decorated], Decorated]:
     return click.option(
         "--snapshot",
         "snapshot_id",
-        type=click.IntRange(1),
-        help=f"{what}.  [default: the latest complete one]",
+        type=SnapshotRef(),
+        help=f"{what}: its id (see `hfstats snapshots`), or a date (YYYY-MM-DD: by the end of "
+        "that day, UTC) or ISO timestamp for the latest complete snapshot finished by then.  "
+        "[default: the latest complete one]",
     )
+
+
+def _say_snapshot_picked(connection: Any, snapshot: int | datetime | None) -> int | None:
+    """The id of the snapshot a date picks, said on stderr (the rows alone do not say which
+    snapshot they are of); an id or None as given."""
+    from . import store
+
+    if not isinstance(snapshot, datetime):
+        return snapshot
+    snapshot_id = store.resolve_snapshot(connection, snapshot)
+    facts = store.snapshot_facts(connection, snapshot_id)
+    finished = facts.finished_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"hfstats: reading snapshot {snapshot_id} (finished {finished})", err=True)
+    return snapshot_id
 
 
 def format_option(
@@ -628,7 +669,7 @@ def query(
     param_items: tuple[str, ...],
     method: str,
     as_of: str | None,
-    snapshot_id: int | None,
+    snapshot_id: int | datetime | None,
     list_queries: bool,
     fmt: str,
 ) -> None:
@@ -653,6 +694,7 @@ def query(
     if as_of is not None:
         as_of = queries.parse_as_of(as_of)
     with store.read(db_path) as connection:
+        snapshot_id = _say_snapshot_picked(connection, snapshot_id)
         result = queries.run_query(
             connection, name, params, snapshot_id=snapshot_id, as_of=as_of, method=method
         )
@@ -685,7 +727,7 @@ class _SqlCommand(click.Command):
 @db_option
 @snapshot_option("Snapshot that `models` is")
 @format_option()
-def sql_command(sql_text: str, db_path: Path, snapshot_id: int | None, fmt: str) -> None:
+def sql_command(sql_text: str, db_path: Path, snapshot_id: int | datetime | None, fmt: str) -> None:
     """Run ad-hoc SQL on the database (read-only) and print the rows.
 
     `models` is the latest complete snapshot (or --snapshot's) and `models_at(ID)` any complete
@@ -702,6 +744,7 @@ def sql_command(sql_text: str, db_path: Path, snapshot_id: int | None, fmt: str)
             logging.getLogger("hfstats").warning(
                 "warning: %s has no complete snapshot yet, so `models` has no rows", db_path
             )
+        snapshot_id = _say_snapshot_picked(connection, snapshot_id)
         columns, batches = queries.stream_sql(connection, sql_text, snapshot_id=snapshot_id)
         for chunk in render_chunks(batches, columns, fmt):
             click.echo(chunk, nl=False, color=True)
@@ -732,7 +775,7 @@ def check(
     claim_ids: tuple[str, ...],
     claims_file: Path | None,
     db_path: Path,
-    snapshot_id: int | None,
+    snapshot_id: int | datetime | None,
     fmt: str,
     strict: bool,
 ) -> None:
@@ -786,7 +829,7 @@ def report_command(
     formats: str,
     as_of: str | None,
     method: str,
-    snapshot_id: int | None,
+    snapshot_id: int | datetime | None,
     quiet: bool,
 ) -> None:
     """Write charts and tables for docs: index.html (offline), report.md, charts/NAME.*

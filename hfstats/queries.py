@@ -203,12 +203,13 @@ def run_query(
     name: str,
     params: dict | None = None,
     *,
-    snapshot_id: int | None = None,
+    snapshot_id: int | datetime | None = None,
     as_of: str | date | datetime | None = None,
     method: str = frameworks.DEFAULT_METHOD,
     cache: dict | None = None,
 ) -> QueryResult:
-    """Run the query ``name`` on the snapshot asked for (default: the latest complete one).
+    """Run the query ``name`` on the snapshot asked for: an id, or an instant for the latest
+    complete snapshot finished by then (``store.resolve_snapshot``); default the latest.
 
     With ``cache`` (a dict kept by the caller for one connection and snapshot), a query run
     again with the same bound values is answered from it: the report and the claims check
@@ -269,12 +270,12 @@ SQL_BATCH_ROWS = 10_000
 
 
 def stream_sql(
-    connection: duckdb.DuckDBPyConnection, sql: str, snapshot_id: int | None = None
+    connection: duckdb.DuckDBPyConnection, sql: str, snapshot_id: int | datetime | None = None
 ) -> tuple[list[str], Iterator[list[tuple]]]:
     """Run ad-hoc SQL with the classification macros available: its column names, and its rows
     in batches as DuckDB produces them (a result of millions of rows is never held whole).
-    With ``snapshot_id`` (a complete snapshot), ``models`` is that snapshot instead of the
-    latest. Bad SQL, also failing halfway through its rows, is a UsageError."""
+    With ``snapshot_id`` (a complete snapshot, or an instant as ``store.resolve_snapshot``
+    takes it), ``models`` is that snapshot instead of the latest. Bad SQL, also failing halfway through its rows, is a UsageError."""
     if not sql.strip():
         raise UsageError("no SQL statement given")
     frameworks.install_macros(connection)

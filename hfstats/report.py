@@ -139,7 +139,7 @@ class Figure:
 def collect(
     connection: Any,
     *,
-    snapshot_id: int | None = None,
+    snapshot_id: int | datetime | None = None,
     as_of: datetime | None = None,
     method: str = DEFAULT_METHOD,
 ) -> ReportData:
@@ -1317,7 +1317,7 @@ def write_report(
     out_dir: str | Path = DEFAULT_OUT,
     *,
     formats: Iterable[str] = REPORT_FORMATS,
-    snapshot_id: int | None = None,
+    snapshot_id: int | datetime | None = None,
     as_of: str | date | datetime | None = None,
     method: str = DEFAULT_METHOD,
 ) -> Path:

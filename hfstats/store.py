@@ -1042,15 +1042,46 @@ def snapshot_is_complete(connection: duckdb.DuckDBPyConnection, snapshot_id: int
     return None if row is None else bool(row[0])
 
 
-def resolve_snapshot(connection: duckdb.DuckDBPyConnection, snapshot_id: int | None) -> int:
-    """The snapshot a query should read: the one asked for (if complete) or the latest."""
+NO_COMPLETE_SNAPSHOT = (
+    "the database has no complete snapshot yet; run `hfstats refresh` to finish one "
+    "(or wait for one that is running)"
+)
+
+
+def snapshot_finished_by(connection: duckdb.DuckDBPyConnection, moment: datetime) -> int:
+    """The latest complete snapshot that finished at or before ``moment``: the Hub as it was
+    then, as far as the snapshots kept tell."""
+    row = connection.execute(
+        """
+        SELECT snapshot_id FROM snapshots WHERE complete AND finished_at <= ?
+        ORDER BY snapshot_id DESC LIMIT 1
+        """,
+        [moment],
+    ).fetchone()
+    if row is not None:
+        return int(row[0])
+    first = connection.execute("SELECT min(finished_at) FROM snapshots WHERE complete").fetchone()
+    when = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if first[0] is None:
+        raise DatabaseError(NO_COMPLETE_SNAPSHOT)
+    first_text = first[0].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    raise UsageError(
+        f"no complete snapshot had finished by {when}; the first finished at {first_text} "
+        "(see `hfstats snapshots`)"
+    )
+
+
+def resolve_snapshot(
+    connection: duckdb.DuckDBPyConnection, snapshot_id: int | datetime | None
+) -> int:
+    """The snapshot a query should read: the one asked for (if complete), the latest complete
+    one finished by an instant, or the latest."""
+    if isinstance(snapshot_id, datetime):
+        return snapshot_finished_by(connection, snapshot_id)
     if snapshot_id is None:
         latest = latest_complete(connection)
         if latest is None:
-            raise DatabaseError(
-                "the database has no complete snapshot yet; run `hfstats refresh` to finish one "
-                "(or wait for one that is running)"
-            )
+            raise DatabaseError(NO_COMPLETE_SNAPSHOT)
         return int(latest["snapshot_id"])
     complete = snapshot_is_complete(connection, snapshot_id)
     if complete is None:

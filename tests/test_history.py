@@ -634,6 +634,84 @@ def test_query_of_the_first_snapshot_after_the_hub_changed(tmp_path):
         }
 
 
+def test_a_date_picks_the_latest_snapshot_finished_by_then(tmp_path):
+    """ "What was the PyTorch-only share on 1 March?": `--snapshot DATE` reads the latest
+    complete snapshot finished by the end of that day (UTC)."""
+    db = tmp_path / "dated.duckdb"
+    with FakeHub(synthetic_models(200, seed=22)) as hub:
+        run_refresh(db, hub)
+        first_state = expected_state(hub)
+        for m in sorted(hub.models(), key=lambda m: m["_id"])[:25]:
+            hub.delete(m["_id"])
+        run_refresh(db, hub)
+    # The two refreshes ran a moment apart: dated as a daily cron would have run them.
+    with store.write(db) as connection:
+        for snapshot_id, day in ((1, 1), (2, 2)):
+            connection.execute(
+                "UPDATE snapshots SET started_at = ?, finished_at = ? WHERE snapshot_id = ?",
+                [
+                    datetime(2026, 3, day, 5, 50, tzinfo=UTC),
+                    datetime(2026, 3, day, 6, 0, tzinfo=UTC),
+                    snapshot_id,
+                ],
+            )
+    for given, picked in (
+        ("2026-03-01", 1),
+        ("2026-03-02T05:59:59Z", 1),
+        ("2026-03-02T07:00:00+01:00", 2),  # 06:00 UTC
+        ("2026-03-02", 2),
+        ("2027-01-01", 2),
+    ):
+        result = _hfstats(
+            "sql",
+            "SELECT count(*) AS n FROM models",
+            "--db",
+            str(db),
+            "--snapshot",
+            given,
+            "--format",
+            "json",
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == [{"n": 200 if picked == 1 else 175}], given
+        finished = f"2026-03-0{picked} 06:00 UTC"
+        assert result.stderr == f"hfstats: reading snapshot {picked} (finished {finished})\n"
+    by_date = _hfstats(
+        "query", "exclusivity", "--db", str(db), "--snapshot", "2026-03-01", "--format", "json"
+    )
+    by_id = _hfstats("query", "exclusivity", "--db", str(db), "--snapshot", "1", "--format", "json")
+    assert by_date.returncode == 0, by_date.stderr
+    assert by_date.stdout == by_id.stdout
+    assert sum(row["models"] for row in json.loads(by_date.stdout)) == len(first_state)
+    checked = _hfstats(
+        "check",
+        "pytorch-exclusive-share-today",
+        "--db",
+        str(db),
+        "--snapshot",
+        "2026-03-01T23:00:00Z",
+        "--format",
+        "json",
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)[0]["numbers"]["snapshot_id"] == 1
+    # Before the first snapshot, or no date at all: one line, exit 2.
+    for given, message in (
+        (
+            "2026-02-28",
+            "no complete snapshot had finished by 2026-02-28 23:59:59 UTC; the first finished "
+            "at 2026-03-01 06:00:00 UTC (see `hfstats snapshots`)",
+        ),
+        ("0", "'0' is no snapshot id: ids start at 1"),
+        ("yesterday", "bad date 'yesterday'"),
+    ):
+        result = _hfstats("query", "exclusivity", "--db", str(db), "--snapshot", given)
+        assert result.returncode == 2, (given, result.stderr)
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_a_database_another_program_holds_names_it_while_waiting_and_when_giving_up(
     tmp_path: Path, hfstats_log: pytest.LogCaptureFixture
 ) -> None:
