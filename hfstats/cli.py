@@ -39,7 +39,7 @@ from .errors import (
     first_line,
     require_utf8_path,
 )
-from .output import FORMATS, render, render_chunks
+from .output import FORMATS, escape_control, render, render_chunks
 
 Decorated = TypeVar("Decorated", bound=Callable[..., Any])
 
@@ -236,6 +236,15 @@ class _LogFile(logging.FileHandler):
             )
 
 
+class _EscapingFormatter(logging.Formatter):
+    """Messages quote what servers and model elements say: their control characters (a
+    terminal's escape sequences, a right-to-left override) are shown escaped, never sent to
+    the terminal or the log. Our own line breaks (a --debug traceback) stay."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(escape_control(line) for line in super().format(record).split("\n"))
+
+
 def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
     root = logging.getLogger("hfstats")
     for handler in root.handlers:
@@ -244,7 +253,7 @@ def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter("%(message)s"))
+    console.setFormatter(_EscapingFormatter("%(message)s"))
     # Quiet for cron: warnings (elements skipped, a merge that needed more memory) still mail.
     console.setLevel(logging.WARNING if quiet else logging.DEBUG if debug else logging.INFO)
     root.addHandler(console)
@@ -254,7 +263,7 @@ def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:
         except OSError as exc:
             # Said before the command runs, like any other path that cannot be used.
             raise UsageError(f"cannot write the log file {log_file}: {exc.strerror}") from None
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
 
 
@@ -355,7 +364,7 @@ ERROR_LINE_LIMIT = 500
 
 
 def _fail(message: str, code: int) -> None:
-    line = message.splitlines()[0] if message else "failed"
+    line = escape_control(message.splitlines()[0]) if message else "failed"
     if len(line) > ERROR_LINE_LIMIT:
         line = line[: ERROR_LINE_LIMIT - 1] + "…"
     # Into the --log-file only: the console gets the one line below.
@@ -622,7 +631,8 @@ def export_command(ctx: click.Context, out_dir: Path, db_path: Path, fmt: str, q
     """Write snapshots and model history to DIR as Parquet, Hive-partitioned by snapshot date.
 
     Readable as is by DuckDB, Spark, Trino or BigQuery. DIR is replaced as a whole, once the
-    new export is complete, and only if an earlier export wrote it or it is empty.
+    new export is complete, and only if an earlier export wrote it (with no file put in since)
+    or it is empty.
     """
     from .export import export
 
@@ -807,7 +817,8 @@ def check(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("reports/latest"),
     show_default=True,
-    help="Folder to write; replaced whole once the new report is complete.",
+    help="Folder to write; replaced whole once the new report is complete (refused if it holds "
+    "files an earlier report did not write).",
 )
 @click.option(
     "--format",

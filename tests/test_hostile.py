@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,47 @@ def test_readable_formats_keep_one_line_per_row_and_no_markup(database: Path, fm
 def test_query_results_keep_hostile_library_names_exactly(database: Path) -> None:
     rows = json.loads(hfstats("query", "library_share", "--db", str(database), "--format", "json"))
     assert sorted(r["library_name"] for r in rows) == sorted(HOSTILE)
+
+
+class _HostileErrors(BaseHTTPRequestHandler):
+    """Answers every request with an error object instead of the listing, its message holding
+    a terminal's escape sequences: clear the screen, set the window title, reverse the line."""
+
+    MESSAGE = "down\x1b[2J\x1b]0;pwned-title\x07 \u202ereversed"
+
+    def do_GET(self) -> None:  # http.server's naming
+        body = json.dumps({"error": self.MESSAGE}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet server
+        pass
+
+
+def test_what_a_server_says_reaches_the_terminal_and_the_log_escaped(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HostileErrors)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    log = tmp_path / "refresh.log"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "hfstats.cli", "--log-file", str(log), "refresh"]
+            + ["--endpoint", f"http://127.0.0.1:{server.server_address[1]}"]
+            + ["--db", str(tmp_path / "hub.duckdb"), "--max-retries", "1"],
+            capture_output=True,
+            timeout=120,
+            env={**os.environ, "HF_TOKEN": ""},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1, result.stderr
+    for written in (result.stderr, log.read_bytes()):
+        text = written.decode("utf-8")
+        for raw in ("\x1b", "\x07", "\u202e"):
+            assert raw not in text
+        # The retry's line and the error's, each with the message shown escaped.
+        assert text.count("down\\x1b[2J\\x1b]0;pwned-title\\x07 \\u202ereversed") >= 2, text
+    assert result.stderr.decode().splitlines()[-1].startswith("hfstats: error: giving up on ")
