@@ -1,12 +1,14 @@
 """Output folders that hfstats replaces as a whole (`report --out`, `export DIR`).
 
-A folder is replaced only if hfstats wrote it (its marker file is there) or it is empty, never
-the current folder or one containing it, and only once the new contents are complete: they are
-written to a staging folder beside it and swapped in.
+A folder is replaced only if hfstats wrote it (its marker file is there, listing the files
+written, and no other file was put in since) or it is empty, never the current folder or one
+containing it, and only once the new contents are complete: they are written to a staging
+folder beside it and swapped in.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -57,12 +59,55 @@ def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | Non
     if not os.access(out_dir.parent, os.W_OK | os.X_OK):
         # The new folder is staged beside it: refused now, not after a report's queries.
         raise UsageError(f"cannot write in {out_dir.parent}, where {out_dir.name} is replaced")
-    if (out_dir / marker).exists() or not any(out_dir.iterdir()):
+    if (out_dir / marker).exists():
+        _refuse_files_not_written(out_dir, marker, command)
+        return
+    if not any(out_dir.iterdir()):
         return
     raise UsageError(
         f"{out_dir} exists and was not written by `{command}`; choose another folder "
         "(hfstats replaces only folders it wrote)"
     )
+
+
+def _files_in(folder: Path, marker: str) -> list[str]:
+    """The files under ``folder`` but its marker, as sorted relative POSIX paths."""
+    return sorted(
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if not path.is_dir() and path.name != marker
+    )
+
+
+def _refuse_files_not_written(out_dir: Path, marker: str, command: str) -> None:
+    """A file someone put into a folder hfstats wrote (notes beside a report in a docs site)
+    would go with the folder: refuse instead. A marker that lists no files (an earlier
+    hfstats wrote it) cannot tell them apart."""
+    try:
+        written = json.loads((out_dir / marker).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        written = None
+    if not isinstance(written, list):
+        return
+    added = sorted(set(_files_in(out_dir, marker)) - set(written))
+    if added:
+        more = f" and {len(added) - 1} more" if len(added) > 1 else ""
+        raise UsageError(
+            f"{out_dir} holds {added[0]}{more}, which `{command}` did not write and replacing "
+            "the folder would delete; move it out, or choose another folder"
+        )
+
+
+def _list_files(staging: Path, marker: str) -> None:
+    """Record in the marker which files the command wrote: the next run knows the others."""
+    path = staging / marker
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no marker (written by the command, not here): none to list in
+        return
+    if isinstance(facts, dict):
+        facts["files"] = _files_in(staging, marker)
+        path.write_text(json.dumps(facts) + "\n", encoding="utf-8")
 
 
 def _check_creatable(out_dir: Path) -> None:
@@ -89,6 +134,7 @@ def replacing(out_dir: Path, marker: str, command: str, keep: Path | None = None
         staging.mkdir()
         try:
             yield staging
+            _list_files(staging, marker)
             _keep_permissions(out_dir, staging)  # now: a read-only mode would stop the writing
             _swap_in(staging, out_dir)
         except BaseException:

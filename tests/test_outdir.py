@@ -249,3 +249,43 @@ def test_a_mount_point_is_refused_before_any_work(tmp_path: Path, monkeypatch):
     with pytest.raises(UsageError, match=f"mount point.*{out / 'hfstats'}"):
         outdir.check_replaceable(out, outdir.EXPORT_MARKER, "hfstats export")
     assert siblings(tmp_path) == ["volume"]
+
+
+def test_a_file_put_into_a_written_folder_is_kept_and_the_folder_not_replaced(tmp_path: Path):
+    # A docs site's notes beside the report's charts: replacing the folder would delete them.
+    out = tmp_path / "out"
+    with report_into(out) as staging:
+        (staging / "charts").mkdir()
+        (staging / "charts" / "a.svg").write_text("<svg/>")
+        (staging / outdir.REPORT_MARKER).write_text('{"hfstats_version": "test"}')
+    (out / "charts" / "notes.md").write_text("mine")
+    (out / "index.md").write_text("mine too")
+    with pytest.raises(outdir.UsageError) as refused:
+        with report_into(out) as staging:
+            (staging / outdir.REPORT_MARKER).write_text("{}")
+    assert str(refused.value) == (
+        f"{out} holds charts/notes.md and 1 more, which `hfstats report` did not write and "
+        "replacing the folder would delete; move it out, or choose another folder"
+    )
+    assert (out / "charts" / "notes.md").read_text() == "mine"
+    assert (out / "index.md").read_text() == "mine too"
+    # Moved out, the folder is replaced as before; its own files never count as added.
+    (out / "charts" / "notes.md").unlink()
+    (out / "index.md").unlink()
+    with report_into(out) as staging:
+        (staging / "b.svg").write_text("<svg/>")
+        (staging / outdir.REPORT_MARKER).write_text("{}")
+    assert siblings(out) == [outdir.REPORT_MARKER, "b.svg"]
+    with report_into(out) as staging:
+        (staging / outdir.REPORT_MARKER).write_text("{}")
+    assert siblings(out) == [outdir.REPORT_MARKER]
+
+
+def test_a_folder_an_earlier_hfstats_wrote_without_a_file_list_is_replaced(tmp_path: Path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / outdir.REPORT_MARKER).write_text('{"hfstats_version": "0.0.9"}')
+    (out / "index.html").write_text("earlier")
+    with report_into(out) as staging:
+        (staging / outdir.REPORT_MARKER).write_text("{}")
+    assert siblings(out) == [outdir.REPORT_MARKER]
