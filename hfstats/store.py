@@ -421,6 +421,12 @@ _DUCKDB_HEADERS_BYTES = 3 * 4096
 def _refuse_data_files(path: Path) -> None:
     """DuckDB opens an existing CSV, JSON or Parquet file given as a database as an in-memory
     database with the file as a view: what a refresh wrote there would vanish at close."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # A named pipe would block the read below until something writes to it.
+        raise DatabaseError(
+            f"cannot open {path}: it is not a regular file (a pipe, socket or device); it was "
+            "left untouched: pass another --db path"
+        )
     try:
         with open(path, "rb") as handle:
             header = handle.read(12)

@@ -1623,3 +1623,16 @@ def test_demo_leaves_a_folder_at_the_crawls_place_holding_other_files_alone(
     assert "report.html" in result.stderr
     assert (folder / "report.html").read_text() == "precious"
     assert not (tmp_path / "demo.duckdb").exists() and not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["query", "exclusivity"], ["refresh", "--endpoint", "http://127.0.0.1:9"]]
+)
+def test_a_named_pipe_as_the_database_is_refused_not_waited_on(tmp_path: Path, command):
+    # Reading a pipe's first bytes would block until something wrote to it: forever, in cron.
+    fifo = tmp_path / "hub.duckdb"
+    os.mkfifo(fifo)
+    result = hfstats(tmp_path, *command, "--db", str(fifo))
+    assert_one_line_error(result, 1)
+    assert "it is not a regular file (a pipe, socket or device)" in result.stderr
+    assert fifo.exists() and not fifo.is_file()
