@@ -40,7 +40,7 @@ import vl_convert
 from . import __version__, claims, outdir, queries, store
 from .errors import UsageError
 from .frameworks import DEFAULT_METHOD, FRAMEWORK_CLASSES, METHODS
-from .output import markdown_cell, render
+from .output import escape_control, markdown_cell, render
 
 REPORT_FORMATS = ("html", "md", "svg", "png", "json")
 DEFAULT_OUT = Path("reports/latest")
@@ -647,7 +647,10 @@ def stale_downloads_note(snapshot: store.SnapshotFacts) -> str:
 
 
 def library_name_label(name: str | None) -> str:
-    return "(no library)" if name is None else name
+    """A library's name as charts and tables show it. Free text from model cards: a
+    right-to-left override in it would draw "rtl\u202egnp.exe" as "rtlexe.png", so control
+    and bidirectional characters are shown escaped."""
+    return "(no library)" if name is None else escape_control(name)
 
 
 def top_libraries(rows: Sequence[dict], limit: int = TOP_LIBRARIES) -> list[dict]:

@@ -1336,3 +1336,10 @@ def test_cut_offs_are_written_with_four_digit_years():
     assert report.as_of_text(datetime(999, 3, 2, 1, 2, 3, 4, tzinfo=UTC)) == "0999-03-02T01:02:03Z"
     assert report.as_of_text(datetime(2022, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == "2022-12-31"
     assert claims._instant_text(datetime(5, 3, 2, 1, 2, 3, 4, tzinfo=UTC)) == "0005-03-02T01:02:03Z"
+
+
+def test_a_library_name_cannot_reverse_or_break_its_label():
+    assert report.library_name_label("rtl\u202egnp.exe") == "rtl\\u202egnp.exe"
+    assert report.library_name_label("two\nlines\x1b[31m") == "two\\nlines\\x1b[31m"
+    assert report.library_name_label("日本語 🤗") == "日本語 🤗"
+    assert report.library_name_label(None) == "(no library)"
