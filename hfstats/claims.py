@@ -828,15 +828,27 @@ def _undated_counts(
     return {c: n - placeholder.get(c, 0) for c, n in without_year.items()}
 
 
-def _deleted_in_year(
-    context: _Context, claim: Claim, method: str, year: int
-) -> tuple[dict[str, int], dict[str, int]]:
+@dataclass
+class _Deleted:
     """Models per class that an earlier snapshot held and the measured one no longer lists,
-    and that may be additions of ``year`` by the claim's as_of: those created in it, and those
-    created at an unknown time that may be in it (the placeholder or no createdAt, as the
-    upper bound counts the listed ones). And, of them, those of an unknown time."""
+    and that may be additions of the year by the claim's as_of (``may_be``): those created in
+    it, and those created at an unknown time that may be in it (the placeholder or no
+    createdAt, as the upper bound counts the listed ones). Of them, those of an unknown time,
+    and those created in the year that a full snapshot begun since as_of listed: they existed
+    then for certain, so the lower bound counts them too."""
+
+    may_be: dict[str, int]
+    unknown_time: dict[str, int]
+    certain: dict[str, int]
+
+
+def _deleted_in_year(context: _Context, claim: Claim, method: str, year: int) -> _Deleted:
     rows = _run(context, claim, "deleted_models", method)
     in_year = _class_counts([row for row in rows if _is_year(row["year"], year)])
+    certain = dict.fromkeys(in_year, 0)
+    for row in rows:
+        if _is_year(row["year"], year):
+            certain[row["framework_class"]] += int(row["models_listed_since_as_of"])
     unknown_time = dict.fromkeys(in_year, 0)
     if _placeholder_reaches(claim):
         for c, n in _placeholder_counts(context, claim, method, "deleted_models").items():
@@ -844,8 +856,8 @@ def _deleted_in_year(
     if not _before_the_year(claim):
         for c, n in _undated_counts(context, claim, method, "deleted_models").items():
             unknown_time[c] = unknown_time.get(c, 0) + n
-    deleted = {c: in_year.get(c, 0) + unknown_time.get(c, 0) for c in unknown_time}
-    return deleted, unknown_time
+    may_be = {c: in_year.get(c, 0) + unknown_time.get(c, 0) for c in unknown_time}
+    return _Deleted(may_be, unknown_time, certain)
 
 
 def _models(count: int, what: str, plural_verb: str = "", singular_verb: str = "") -> str:
@@ -934,7 +946,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
     for method in METHODS:
         rows = _run(context, claim, "yearly_additions", method)
         in_class = [row for row in rows if row["framework_class"] == framework_class]
-        lower = sum(int(row["models"]) for row in in_class if _is_year(row["year"], year))
+        listed = sum(int(row["models"]) for row in in_class if _is_year(row["year"], year))
         placeholder = _placeholder_counts(context, claim, method).get(framework_class, 0)
         # A model without any date may belong to any year, also by an as_of; by one before the
         # year began, nothing was added in it.
@@ -945,9 +957,11 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         )
         # Survivorship: models of the year deleted since are missing from the count; those
         # hfstats saw can only raise it.
-        deleted_by_class, deleted_unknown_time = _deleted_in_year(context, claim, method, year)
-        deleted = deleted_by_class.get(framework_class, 0)
-        upper = lower + (placeholder if _placeholder_reaches(claim) else 0) + undated + deleted
+        gone = _deleted_in_year(context, claim, method, year)
+        deleted = gone.may_be.get(framework_class, 0)
+        deleted_certain = gone.certain.get(framework_class, 0)
+        lower = listed + deleted_certain
+        upper = listed + (placeholder if _placeholder_reaches(claim) else 0) + undated + deleted
         if unfinished:
             upper = None  # models created after the snapshot are not in it
         verdict, bound = interval_verdict(lower, upper, claim.expected)
@@ -967,7 +981,8 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
                 "placeholder_models": placeholder,
                 "undated_models": undated,
                 "deleted_models": deleted,
-                "deleted_models_of_unknown_time": deleted_unknown_time.get(framework_class, 0),
+                "deleted_models_of_unknown_time": gone.unknown_time.get(framework_class, 0),
+                "deleted_models_in_lower_bound": deleted_certain,
                 "value": [lower, upper],
                 "verdict": verdict,
                 "bound": bound,
@@ -1000,6 +1015,7 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
         undated_models=primary["undated_models"],
         deleted_models=primary["deleted_models"],
         deleted_models_of_unknown_time=primary["deleted_models_of_unknown_time"],
+        deleted_models_in_lower_bound=primary["deleted_models_in_lower_bound"],
     )
     result.caveats += _flip_caveats(result.readings, primary)
     if upper is None:
@@ -1027,13 +1043,28 @@ def _measure_yearly_interval(context: _Context, claim: Claim, result: ClaimResul
             f"{upper_counts(undated)}"
         )
     deleted = primary["deleted_models"]
+    certain = primary["deleted_models_in_lower_bound"]
     if deleted:
+        listed_since = f"a full snapshot begun since {claim.as_of_text} listed"
+        if certain == deleted:
+            counted = (
+                f"{listed_since} {_them(deleted)}, so {'they' if deleted != 1 else 'it'} "
+                f"existed by then: both bounds count {_them(deleted)}"
+            )
+        elif certain:
+            counted = (
+                f"the {certain} {listed_since} existed by then, and both bounds count them; "
+                f"the lower bound {lower} leaves the other {deleted - certain} out"
+                f"{upper_counts(deleted - certain)}"
+            )
+        else:
+            counted = f"the lower bound {lower} leaves {_them(deleted)} out{upper_counts(deleted)}"
         result.caveats.append(
             f"deleted models: {_models(deleted, framework_class)} created in {year}"
             f"{_of_unknown_time(primary['deleted_models_of_unknown_time'], deleted, year)} "
             f"{'were' if deleted != 1 else 'was'} listed by an earlier snapshot and "
             f"{'are' if deleted != 1 else 'is'} no longer at snapshot {context.snapshot_id}; "
-            f"the lower bound {lower} leaves {_them(deleted)} out{upper_counts(deleted)}"
+            f"{counted}"
         )
     placeholder = primary["placeholder_models"]
     carry = _models(placeholder, framework_class, "carry", "carries")
@@ -1096,7 +1127,9 @@ def _bound_phrase(reading: dict[str, Any]) -> str:
     if reading["upper"] is None:
         rests = "rests on the lower bound" if reading["bound"] == "lower" else "a lower bound only"
         return f"{rests} (the period had not ended by the snapshot)"
-    undated, deleted = reading["undated_models"], reading["deleted_models"]
+    undated = reading["undated_models"]
+    # Those the lower bound counts too widen nothing.
+    deleted = reading["deleted_models"] - reading["deleted_models_in_lower_bound"]
     placeholder = reading["upper"] - reading["lower"] - undated - deleted
     parts = [
         what

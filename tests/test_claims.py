@@ -595,13 +595,23 @@ claims:
     query: yearly_additions
     select: {framework_class: pytorch_only, year: 2022}
     expected: {comparison: ">", value: 19}
+  - id: over-19-in-2022-on-the-hub-today
+    statement: "over 19 PyTorch-only models added in 2022 on the Hub today"
+    source: {publication: a test}
+    kind: measured
+    as_of: latest
+    query: yearly_additions
+    select: {framework_class: pytorch_only, year: 2022}
+    expected: {comparison: ">", value: 19}
 """
 
 
 def test_models_deleted_since_can_only_raise_a_years_count(tmp_path):
     # 20 pytorch_only models of 2022 and 3 placeholder-dated; 4 of the 2022 ones deleted before
     # the second full crawl, one of them listed again before the third. Deleted, they were
-    # still added in 2022: "over 19" is not refuted by the 16 left.
+    # still added in 2022: "over 19" is not refuted by the 16 left. By 2022-12-31 they existed
+    # for certain (created in 2022, listed by a full snapshot of 2026), so both bounds count
+    # them; of the Hub of today they are no part, so only the upper bound does.
     of_2022 = [element(i, PYTORCH, f"2022-05-{i + 1:02d}T00:00:00.000Z") for i in range(20)]
     old = [element(20 + i, PYTORCH, PLACEHOLDER) for i in range(3)]
     db = tmp_path / "hub.duckdb"
@@ -613,37 +623,55 @@ def test_models_deleted_since_can_only_raise_a_years_count(tmp_path):
         crawl_into(db, hub, full=True)
         hub.upsert(of_2022[0])
         crawl_into(db, hub, full=True)
-    first, second, third = (
-        check_json(db, "--claims", claims_file, "--snapshot", str(n))["over-19-in-2022"]
-        for n in (1, 2, 3)
-    )
+    results = [check_json(db, "--claims", claims_file, "--snapshot", str(n)) for n in (1, 2, 3)]
+    first, second, third = (r["over-19-in-2022"] for r in results)
     assert (first["numbers"]["lower"], first["numbers"]["upper"]) == (20, 23)
     assert first["verdict"] == "holds"
-    assert (second["numbers"]["lower"], second["numbers"]["upper"]) == (16, 23)
+    assert (second["numbers"]["lower"], second["numbers"]["upper"]) == (16 + 4, 23)
     assert second["numbers"]["deleted_models"] == 4
-    assert second["verdict"] == "indeterminate"  # was 'does not hold' on [16, 19]
+    assert second["numbers"]["deleted_models_in_lower_bound"] == 4
+    assert second["verdict"] == "holds"  # was 'does not hold' on [16, 19]
+    assert (
+        "deleted models: 4 pytorch_only models created in 2022 were listed by an earlier "
+        "snapshot and are no longer at snapshot 2; a full snapshot begun since 2022-12-31 "
+        "listed them, so they existed by then: both bounds count them"
+    ) in second["caveats"]
+    assert second["reading"] == "tags; rests on the lower bound (placeholder dates left out)"
+    assert (third["numbers"]["lower"], third["numbers"]["deleted_models"]) == (17 + 3, 3)
+    today = results[1]["over-19-in-2022-on-the-hub-today"]
+    assert (today["numbers"]["lower"], today["numbers"]["upper"]) == (16, 23)
+    assert today["numbers"]["deleted_models_in_lower_bound"] == 0
+    assert today["verdict"] == "indeterminate"
     assert (
         "deleted models: 4 pytorch_only models created in 2022 were listed by an earlier "
         "snapshot and are no longer at snapshot 2; the lower bound 16 leaves them out, the "
         "upper bound 23 counts them as 2022 additions"
-    ) in second["caveats"]
-    assert second["reading"] == (
+    ) in today["caveats"]
+    assert today["reading"] == (
         "tags; rests on both bounds (placeholder dates and models deleted since decide)"
     )
-    assert (third["numbers"]["lower"], third["numbers"]["deleted_models"]) == (17, 3)
-    # The query itself, per year and class, at each snapshot.
+    # The query itself, per year and class, at each snapshot; listed since 2022-12-31, all.
     for snapshot, expected in (
         (1, []),
-        (2, [[2022, "pytorch_only", 4]]),
-        (3, [[2022, "pytorch_only", 3]]),
+        (2, [[2022, "pytorch_only", 4, 4]]),
+        (3, [[2022, "pytorch_only", 3, 3]]),
     ):
         result = CliRunner().invoke(
             cli,
             ["query", "deleted_models", "--db", str(db), "--snapshot", str(snapshot)]
-            + ["--format", "json"],
+            + ["--as-of", "2022-12-31", "--format", "json"],
         )
         assert result.exit_code == 0, result.output
         assert [list(row.values()) for row in json.loads(result.stdout)] == expected
+    # By a date after every snapshot began, none was listed since: 0 of them certain.
+    result = CliRunner().invoke(
+        cli,
+        ["query", "deleted_models", "--db", str(db), "--snapshot", "2"]
+        + ["--as-of", "2099-01-01", "--format", "json"],
+    )
+    assert [list(row.values()) for row in json.loads(result.stdout)] == [
+        [2022, "pytorch_only", 4, 0]
+    ]
 
 
 OVER_21_CLAIMS = """\
