@@ -585,25 +585,31 @@ def test_a_dated_claim_counts_models_without_a_date_as_possible_additions(tmp_pa
     ) in share["caveats"]
 
 
-DELETED_CLAIM = """\
-claims:
-  - id: over-19-in-2022
-    statement: "over 19 PyTorch-only models added in 2022"
-    source: {publication: a test}
+def yearly_claim(claim_id: str, year: int, over: int, as_of: str) -> str:
+    """One claim of the claims file: over ``over`` pytorch_only models added in ``year``."""
+    return f"""\
+  - id: {claim_id}
+    statement: "over {over} PyTorch-only models added in {year}"
+    source: {{publication: a test}}
     kind: measured
-    as_of: 2022-12-31
+    as_of: {as_of}
     query: yearly_additions
-    select: {framework_class: pytorch_only, year: 2022}
-    expected: {comparison: ">", value: 19}
-  - id: over-19-in-2022-on-the-hub-today
-    statement: "over 19 PyTorch-only models added in 2022 on the Hub today"
-    source: {publication: a test}
-    kind: measured
-    as_of: latest
-    query: yearly_additions
-    select: {framework_class: pytorch_only, year: 2022}
-    expected: {comparison: ">", value: 19}
+    select: {{framework_class: pytorch_only, year: {year}}}
+    expected: {{comparison: ">", value: {over}}}
 """
+
+
+def of_2022_and_placeholder_dated() -> tuple[list[dict], list[dict]]:
+    """20 pytorch_only models created in 2022, and 3 with the placeholder createdAt."""
+    of_2022 = [element(i, PYTORCH, f"2022-05-{i + 1:02d}T00:00:00.000Z") for i in range(20)]
+    return of_2022, [element(20 + i, PYTORCH, PLACEHOLDER) for i in range(3)]
+
+
+DELETED_CLAIM = (
+    "claims:\n"
+    + yearly_claim("over-19-in-2022", 2022, 19, "2022-12-31")
+    + yearly_claim("over-19-in-2022-on-the-hub-today", 2022, 19, "latest")
+)
 
 
 def test_models_deleted_since_can_only_raise_a_years_count(tmp_path):
@@ -612,8 +618,7 @@ def test_models_deleted_since_can_only_raise_a_years_count(tmp_path):
     # still added in 2022: "over 19" is not refuted by the 16 left. By 2022-12-31 they existed
     # for certain (created in 2022, listed by a full snapshot of 2026), so both bounds count
     # them; of the Hub of today they are no part, so only the upper bound does.
-    of_2022 = [element(i, PYTORCH, f"2022-05-{i + 1:02d}T00:00:00.000Z") for i in range(20)]
-    old = [element(20 + i, PYTORCH, PLACEHOLDER) for i in range(3)]
+    of_2022, old = of_2022_and_placeholder_dated()
     db = tmp_path / "hub.duckdb"
     claims_file = str(write_claims(tmp_path, DELETED_CLAIM))
     with FakeHub([*of_2022, *old]) as hub:
@@ -674,25 +679,11 @@ def test_models_deleted_since_can_only_raise_a_years_count(tmp_path):
     ]
 
 
-OVER_21_CLAIMS = """\
-claims:
-  - id: over-21-in-2022
-    statement: "over 21 PyTorch-only models added in 2022"
-    source: {publication: a test}
-    kind: measured
-    as_of: 2022-12-31
-    query: yearly_additions
-    select: {framework_class: pytorch_only, year: 2022}
-    expected: {comparison: ">", value: 21}
-  - id: over-21-in-2023
-    statement: "over 21 PyTorch-only models added in 2023"
-    source: {publication: a test}
-    kind: measured
-    as_of: latest
-    query: yearly_additions
-    select: {framework_class: pytorch_only, year: 2023}
-    expected: {comparison: ">", value: 21}
-"""
+OVER_21_CLAIMS = (
+    "claims:\n"
+    + yearly_claim("over-21-in-2022", 2022, 21, "2022-12-31")
+    + yearly_claim("over-21-in-2023", 2023, 21, "latest")
+)
 
 
 def test_deleted_models_of_unknown_creation_time_raise_the_upper_bound(tmp_path):
@@ -701,8 +692,7 @@ def test_deleted_models_of_unknown_creation_time_raise_the_upper_bound(tmp_path)
     # addition, as when listed, so the upper bound stays 20 + 3 + 1 = 24 ("over 21" open)
     # instead of 21, which would refute it. None of them can be a 2023 addition but the
     # undated one.
-    of_2022 = [element(i, PYTORCH, f"2022-05-{i + 1:02d}T00:00:00.000Z") for i in range(20)]
-    old = [element(20 + i, PYTORCH, PLACEHOLDER) for i in range(3)]
+    of_2022, old = of_2022_and_placeholder_dated()
     undated = element(23, PYTORCH, "2023-01-01T00:00:00.000Z")
     del undated["createdAt"]
     db = tmp_path / "hub.duckdb"
