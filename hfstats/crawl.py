@@ -19,8 +19,7 @@ Modes:
   ``MAX_CATCHUP_PASSES`` times. A pass starts at the earliest of the local clock, the Hub's
   ``Date`` header and the newest lastModified on its first page: the passes are judged by the
   Hub's own times, which may lag the clocks. lastModified times later than the Hub's clock
-  (or the local one, without a ``Date`` header) are ignored, unless every time on a pass's
-  first page is: then the clocks are behind the listing's, whose own times say where to stop.
+  (or the local one, without a ``Date`` header) are ignored.
 - incremental (default once a complete snapshot exists): stop at the first page that reaches
   models older than the last complete snapshot's high-water mark minus a safety margin (or
   read to the end, if the listing turns out not to be sorted newest first).
@@ -1062,10 +1061,7 @@ def _crawl(
                 # (An incremental refresh makes no catch-up pass: what it misses, the next one reads.)
                 # Capped at the pass's start for the same reason as the incremental high-water mark.
                 began = datetime.fromisoformat(state.pass_started_at or state.started_at)
-                # Every time on the page ahead of the clocks: not bad data (that is a model or
-                # a few), but clocks behind the listing's. Judged by the clocks, each pass would
-                # read the whole listing again; its own times say where the commits since are.
-                anchor = min(newest_past, began) if newest_past else newest
+                anchor = min(newest_past, began) if newest_past else began
                 state.next_catchup_until = (anchor - overlap).isoformat()
                 state.pass_first_newest = (newest_past or newest).isoformat()
                 state.pass_first_oldest = oldest.isoformat() if oldest else None

@@ -860,31 +860,3 @@ def test_a_missing_model_whose_name_now_leads_elsewhere_or_that_has_no_id_is_del
         assert stored(db) == expected(hub)
     assert (result.merge.deleted, result.merge.added) == (2, 1)
     assert not any("still on the Hub" in note for note in result.notes)
-
-
-def test_times_all_ahead_of_the_clocks_cost_one_catch_up_page_not_five_listings(
-    tmp_path: Path,
-) -> None:
-    # Every lastModified lies a year ahead of the Hub's Date header and of this machine's
-    # clock (a stand-in Hub with dated data and a clock of its own). Against the clocks, each
-    # catch-up pass read down to the crawl's start, below every model: the whole listing again,
-    # five times. The listing's own times tell where the passes stop. A model committed while
-    # the crawl runs (stamped by the same clock as the data) is still read.
-    ahead = datetime.now(UTC) + timedelta(days=365)
-    models = [
-        touch(model, ahead + timedelta(hours=n)) for n, model in enumerate(synthetic_models(45))
-    ]
-    db = tmp_path / "hub.duckdb"
-    with FakeHub(models) as hub:
-        changed = sorted(models, key=lambda m: m["lastModified"])[0]
-
-        def commit_during_the_crawl(number: int, path: str) -> None:
-            if number == 3:
-                hub.upsert(touch(changed, ahead + timedelta(hours=100)))
-
-        hub.faults = commit_during_the_crawl
-        crawl.refresh(db, client=fast_client(hub), page_size=10, full=True)
-        assert stored(db) == expected(hub)
-        # 4 pages of 10 and one of 5 (the model committed during the crawl moved from the last
-        # page to the first, which was read already); one catch-up page.
-        assert hub.stats.listing_requests == 5 + 1
