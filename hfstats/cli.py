@@ -238,11 +238,13 @@ class _LogFile(logging.FileHandler):
 
 class _EscapingFormatter(logging.Formatter):
     """Messages quote what servers and model elements say: their control characters (a
-    terminal's escape sequences, a right-to-left override) are shown escaped, never sent to
-    the terminal or the log. Our own line breaks (a --debug traceback) stay."""
+    terminal's escape sequences, a right-to-left override, a line break that would start a
+    forged log line) are shown escaped, never sent to the terminal or the log. A --debug
+    traceback, added after the message, keeps its lines."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        return "\n".join(escape_control(line) for line in super().format(record).split("\n"))
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_control(record.message)
+        return super().formatMessage(record)
 
 
 def _setup_logging(quiet: bool, log_file: Path | None, debug: bool) -> None:

@@ -126,7 +126,7 @@ class _HostileErrors(BaseHTTPRequestHandler):
     """Answers every request with an error object instead of the listing, its message holding
     a terminal's escape sequences: clear the screen, set the window title, reverse the line."""
 
-    MESSAGE = "down\x1b[2J\x1b]0;pwned-title\x07 \u202ereversed"
+    MESSAGE = "down\x1b[2J\x1b]0;pwned-title\x07 \u202ereversed\n2026-12-03 ERROR hfstats: forged"
 
     def do_GET(self) -> None:  # http.server's naming
         body = json.dumps({"error": self.MESSAGE}).encode()
@@ -163,4 +163,6 @@ def test_what_a_server_says_reaches_the_terminal_and_the_log_escaped(tmp_path: P
             assert raw not in text
         # The retry's line and the error's, each with the message shown escaped.
         assert text.count("down\\x1b[2J\\x1b]0;pwned-title\\x07 \\u202ereversed") >= 2, text
+        # A line break in it would start a log line of the server's making.
+        assert not [line for line in text.splitlines() if "forged" in line and "down" not in line]
     assert result.stderr.decode().splitlines()[-1].startswith("hfstats: error: giving up on ")
