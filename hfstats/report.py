@@ -704,10 +704,11 @@ def library_share_title(rows: Sequence[dict]) -> str:
     # Tied on models and downloads, the leader would be picked by its name.
     tied = [r for r in named if _library_rank(r)[:2] == _library_rank(leader)[:2]]
     if len(tied) == 1:
-        return f"{short_name(leader['library_name'])}: {shares}"
+        return f"{short_name(library_name_label(leader['library_name']))}: {shares}"
     if len(tied) > 3:
         return f"{len(tied)} libraries tie at {shares} each"
-    names = _and_list([short_name(r["library_name"]) for r in sorted(tied, key=_library_rank)])
+    tied.sort(key=_library_rank)
+    names = _and_list([short_name(library_name_label(r["library_name"])) for r in tied])
     return f"{names} tie at {shares} each"
 
 

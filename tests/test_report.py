@@ -865,7 +865,9 @@ def test_control_characters_in_a_library_name_are_drawn_not_fatal(tmp_path):
     args = ["report", "--db", str(db), "--out", str(out), "--format", "svg,json"]
     finished = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-500:]
-    drawn = "lib\ufffd[31m\ufffd\ufffd\ufffd\ufffd\ufffd"
+    # Control characters and line separators escaped, as the table output shows them (a
+    # reader sees what is there); U+FFFE, which XML forbids, drawn as U+FFFD.
+    drawn = "lib\\x1b[31m\\x07\\x01\ufffd\\u2028\\u2029"
     assert title_text(spec(out, "library_share")).startswith(drawn)
     assert drawn in (out / "charts" / "library_share.svg").read_text()
 
@@ -1336,6 +1338,14 @@ def test_cut_offs_are_written_with_four_digit_years():
     assert report.as_of_text(datetime(999, 3, 2, 1, 2, 3, 4, tzinfo=UTC)) == "0999-03-02T01:02:03Z"
     assert report.as_of_text(datetime(2022, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == "2022-12-31"
     assert claims._instant_text(datetime(5, 3, 2, 1, 2, 3, 4, tzinfo=UTC)) == "0005-03-02T01:02:03Z"
+
+
+def test_a_library_name_cannot_reverse_the_library_chart_title():
+    rows = [{"library_name": "rtl\u202egnp.exe", "models": 3, "downloads": 1}]
+    rows[0].update(share_of_models=1.0, share_of_downloads=1.0)
+    assert (
+        report.library_share_title(rows) == "rtl\\u202egnp.exe: 100% of models, 100% of downloads"
+    )
 
 
 def test_a_library_name_cannot_reverse_or_break_its_label():
