@@ -1097,11 +1097,8 @@ def _of_unknown_time(unknown: int, deleted: int, year: int) -> str:
     if not unknown:
         return ""
     if unknown == deleted:
-        return (
-            f" or at an unknown time that may be in {year}"
-            if deleted == 1
-            else (f" or at unknown times that may be in {year}")
-        )
+        times = "an unknown time" if deleted == 1 else "unknown times"
+        return f" or at {times} that may be in {year}"
     return f" ({unknown} of them at an unknown time that may be in {year})"
 
 
@@ -1382,9 +1379,8 @@ def _snapshot_caveats(context: _Context, claim: Claim) -> list[str]:
         )
     if claim.as_of is None:
         caveats.append(
-            f"survivorship: the claim is measured on the models listed at snapshot "
-            f"{context.snapshot_id}, as a claim about the Hub of today; models deleted before "
-            f"then do not count. {observed}"
+            f"survivorship: the claim is about the Hub of today, measured on the models listed "
+            f"at snapshot {context.snapshot_id}. {observed}"
         )
     elif context.snapshot_finished_at is None or claim.as_of < context.snapshot_finished_at:
         caveats.append(

@@ -14,6 +14,7 @@ import io
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -162,7 +163,7 @@ class SnapshotRef(click.ParamType):
         if isinstance(value, int | datetime):
             return value
         text = str(value).strip()
-        if text.isdigit() or text.startswith(("-", "+")) and text[1:].isdigit():
+        if re.fullmatch(r"[+-]?[0-9]+", text):
             number = int(text)
             if number < 1:
                 self.fail(f"{value!r} is no snapshot id: ids start at 1", param, ctx)

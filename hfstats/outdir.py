@@ -70,12 +70,17 @@ def check_replaceable(out_dir: Path, marker: str, command: str, keep: Path | Non
     )
 
 
+# Written by file browsers into any folder they show, holding nothing of the user's.
+_BROWSER_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
 def _files_in(folder: Path, marker: str) -> list[str]:
-    """The files under ``folder`` but its marker, as sorted relative POSIX paths."""
+    """The files under ``folder`` but its marker and file browsers' own, as sorted relative
+    POSIX paths."""
     return sorted(
         path.relative_to(folder).as_posix()
         for path in folder.rglob("*")
-        if not path.is_dir() and path.name != marker
+        if not path.is_dir() and path.name != marker and path.name not in _BROWSER_FILES
     )
 
 

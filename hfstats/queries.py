@@ -275,7 +275,8 @@ def stream_sql(
     """Run ad-hoc SQL with the classification macros available: its column names, and its rows
     in batches as DuckDB produces them (a result of millions of rows is never held whole).
     With ``snapshot_id`` (a complete snapshot, or an instant as ``store.resolve_snapshot``
-    takes it), ``models`` is that snapshot instead of the latest. Bad SQL, also failing halfway through its rows, is a UsageError."""
+    takes it), ``models`` is that snapshot instead of the latest. Bad SQL, also failing halfway
+    through its rows, is a UsageError."""
     if not sql.strip():
         raise UsageError("no SQL statement given")
     frameworks.install_macros(connection)

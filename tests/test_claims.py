@@ -228,9 +228,8 @@ def test_share_today_holds_under_one_denominator_and_not_under_others(fixture_db
     # caveat says so, with the one deletion the fixture's second full crawl recorded.
     (survivorship,) = [c for c in result["caveats"] if c.startswith("survivorship")]
     assert survivorship.startswith(
-        "survivorship: the claim is measured on the models listed at snapshot 2, as a claim "
-        "about the Hub of today; models deleted before then do not count. hfstats observed 1 "
-        "deletion(s) between its full snapshots since "
+        "survivorship: the claim is about the Hub of today, measured on the models listed at "
+        "snapshot 2. hfstats observed 1 deletion(s) between its full snapshots since "
     )
 
 
@@ -1096,7 +1095,8 @@ def test_named_groups_keep_the_order_given_and_only_they_are_shown_by_year(fixtu
         "method tags: frameworks from the Hub's tags pytorch, tf, jax",
     ]
     assert result["caveats"][-1].startswith(
-        "survivorship: the claim is measured on the models listed at snapshot 2"
+        "survivorship: the claim is about the Hub of today, measured on the models listed at "
+        "snapshot 2"
     )
 
 

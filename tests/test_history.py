@@ -704,6 +704,7 @@ def test_a_date_picks_the_latest_snapshot_finished_by_then(tmp_path):
         ),
         ("0", "'0' is no snapshot id: ids start at 1"),
         ("yesterday", "bad date 'yesterday'"),
+        ("\u00b2", "bad date '\u00b2'"),  # a digit to str.isdigit, no number to int()
     ):
         result = _hfstats("query", "exclusivity", "--db", str(db), "--snapshot", given)
         assert result.returncode == 2, (given, result.stderr)

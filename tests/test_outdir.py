@@ -269,9 +269,11 @@ def test_a_file_put_into_a_written_folder_is_kept_and_the_folder_not_replaced(tm
     )
     assert (out / "charts" / "notes.md").read_text() == "mine"
     assert (out / "index.md").read_text() == "mine too"
-    # Moved out, the folder is replaced as before; its own files never count as added.
+    # Moved out, the folder is replaced as before; its own files never count as added, nor
+    # what a file browser writes into any folder it shows.
     (out / "charts" / "notes.md").unlink()
     (out / "index.md").unlink()
+    (out / "charts" / ".DS_Store").write_bytes(b"\0")
     with report_into(out) as staging:
         (staging / "b.svg").write_text("<svg/>")
         (staging / outdir.REPORT_MARKER).write_text("{}")
