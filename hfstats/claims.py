@@ -844,19 +844,22 @@ class _Deleted:
 
 def _deleted_in_year(context: _Context, claim: Claim, method: str, year: int) -> _Deleted:
     rows = _run(context, claim, "deleted_models", method)
-    in_year = _class_counts([row for row in rows if _is_year(row["year"], year)])
-    certain = dict.fromkeys(in_year, 0)
-    for row in rows:
-        if _is_year(row["year"], year):
-            certain[row["framework_class"]] += int(row["models_listed_since_as_of"])
-    unknown_time = dict.fromkeys(in_year, 0)
-    if _placeholder_reaches(claim):
-        for c, n in _placeholder_counts(context, claim, method, "deleted_models").items():
-            unknown_time[c] = unknown_time.get(c, 0) + n
-    if not _before_the_year(claim):
-        for c, n in _undated_counts(context, claim, method, "deleted_models").items():
-            unknown_time[c] = unknown_time.get(c, 0) + n
-    may_be = {c: in_year.get(c, 0) + unknown_time.get(c, 0) for c in unknown_time}
+    of_year = [row for row in rows if _is_year(row["year"], year)]
+    in_year = _class_counts(of_year)
+    certain = _class_counts([{**r, "models": r["models_listed_since_as_of"]} for r in of_year])
+    no_counts = dict.fromkeys(in_year, 0)
+    placeholder = (
+        _placeholder_counts(context, claim, method, "deleted_models")
+        if _placeholder_reaches(claim)
+        else no_counts
+    )
+    undated = (
+        no_counts
+        if _before_the_year(claim)
+        else _undated_counts(context, claim, method, "deleted_models")
+    )
+    unknown_time = {c: placeholder.get(c, 0) + undated.get(c, 0) for c in in_year}
+    may_be = {c: in_year[c] + unknown_time[c] for c in in_year}
     return _Deleted(may_be, unknown_time, certain)
 
 
